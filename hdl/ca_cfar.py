@@ -1,0 +1,217 @@
+"""Cell-averaging CFAR along range: one cell per clock, running window sums."""
+
+from amaranth import Cat, Const, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .formats import (CFAR_SCALE_FRAC, CFAR_SCALE_WIDTH, CPI_WIDTH, PULSE_WIDTH,
+                      detection_layout, framed_layout)
+from .numerics import saturate
+
+__all__ = ["CaCfar"]
+
+
+def _check_count(name, value, minimum, bound=None):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {bound or minimum}, not {value}")
+
+
+class CaCfar(wiring.Component):
+    """1-D cell-averaging CFAR detector along each range line.
+
+    Cell ``k`` of a range line of ``L`` power samples ``x`` is compared with the
+    sum of ``2R`` reference cells, ``R`` on each side beyond ``G`` guard cells::
+
+        S[k] = sum(x[k-G-R : k-G]) + sum(x[k+G+1 : k+G+R+1])
+
+    and detected, exactly in integers, iff ``x[k] * 2**F > scale * S[k]`` with
+    ``F = CFAR_SCALE_FRAC``. ``scale`` is ``alpha / (2R)`` in unsigned fixed point
+    with ``F`` fractional bits, so the test is ``x[k] > alpha * mean``. Each
+    detection is one output word; cells that are not detected produce nothing.
+
+    Only cells whose whole window lies inside the line are tested: the first is
+    ``k = R + G``, the last ``k = L - 1 - R - G``. The ``R + G`` cells at each end
+    of a line are never detected, and a line shorter than the window
+    ``2(R + G) + 1`` yields no detection at all (it still counts as a pulse).
+    The window never spans two lines: the running sums restart at each line.
+
+    Parameters
+    ----------
+    line_length : int
+        Most samples in one range line, ``>= 2(R + G) + 1``. Lines may have any
+        length up to this, and differ from line to line. A longer line is
+        processed as if cut after ``line_length`` samples: its further samples are
+        consumed without tests and ``line_too_long`` is raised.
+    reference_cells : int
+        ``R``, reference cells on each side of the cell under test, ``>= 1``.
+    guard_cells : int
+        ``G``, guard cells on each side between it and the reference cells, ``>= 0``.
+    power_width : int
+        Bits of the unsigned power samples, ``>= 1``.
+
+    Members
+    -------
+    i : In(stream.Signature(framed_layout(unsigned(power_width))))
+        Power samples with range-line framing. A line starts at a sample with
+        ``first`` set, or at the sample after one with ``last`` set (and at the
+        first sample after reset). ``last`` ends a line and advances the pulse
+        counter; ``last`` together with ``cpi_end`` instead resets it to 0 and
+        advances the CPI counter (``cpi_end`` without ``last`` is ignored).
+    scale : In(CFAR_SCALE_WIDTH)
+        Threshold scale ``alpha / (2R)``, unsigned with ``CFAR_SCALE_FRAC``
+        fractional bits (see ``amaradar.sim.ca_cfar.cfar_scale``). It is read when
+        a cell passes the second pipeline stage; change it between CPIs.
+    o : Out(stream.Signature(detection_layout(range_bits=range_bits, power_bits=power_width)))
+        One word per detected cell, in input order: ``cpi``, ``pulse``,
+        ``range_bin = k``, ``power = x[k]``, ``threshold = (scale * S[k]) >> F``.
+    line_too_long : Out(1)
+        Sticky: a line had more than ``line_length`` samples.
+    pulse_overflow : Out(1)
+        Sticky: a CPI had more than ``2**PULSE_WIDTH`` lines; the pulse field
+        saturates at ``2**PULSE_WIDTH - 1``.
+
+    Attributes
+    ----------
+    range_bits : int
+        Bits of ``range_bin``, enough for ``0 .. line_length - 1``.
+    window : int
+        ``2(R + G) + 1``, the cells held in the delay line.
+
+    Bit growth
+    ----------
+    Each half-window sum has ``power_width + ceil(log2(R + 1))`` bits at most,
+    ``S`` one more; the product ``scale * S`` keeps all
+    ``CFAR_SCALE_WIDTH + bits(S)`` bits and ``x[k]`` is compared after a shift by
+    ``F``, so the decision is exact.
+
+    Rounding/overflow
+    -----------------
+    The reported threshold is truncated (``>> F``, toward minus infinity) and
+    saturated to ``power_width`` bits. The saturation never engages on a reported
+    word: a detection means ``scale * S < x[k] * 2**F <= (2**power_width - 1) * 2**F``,
+    so its threshold is below ``x[k]`` and fits; a threshold too large to fit
+    belongs to a cell that is not detected and never leaves the block. Sums and
+    products are full width and cannot overflow. The CPI counter wraps modulo
+    ``2**CPI_WIDTH`` (it is a label, as ``formats.detection_layout`` documents);
+    the pulse counter saturates and raises ``pulse_overflow``.
+
+    Latency/throughput
+    ------------------
+    One sample per clock. Four register stages (delay line and running sums,
+    window sum, product, output register), all advanced by one enable
+    ``~o.valid | o.ready`` which is also ``i.ready``: when a detection waits at
+    the output the whole pipeline, and the input, stall, so nothing is lost.
+    The detection of cell ``k`` is presented three enabled cycles after the
+    cycle that accepted sample ``k + R + G``. The output is sparse, so no fixed
+    ``latency`` is exposed.
+
+    Model
+    -----
+    ``amaradar.sim.ca_cfar.ca_cfar`` (bit-exact), ``ca_cfar_ideal`` (float).
+    """
+
+    def __init__(self, *, line_length, reference_cells, guard_cells, power_width):
+        _check_count("reference_cells", reference_cells, 1)
+        _check_count("guard_cells", guard_cells, 0)
+        _check_count("power_width", power_width, 1)
+        window = 2 * (reference_cells + guard_cells) + 1
+        _check_count("line_length", line_length, window,
+                     f"2*(reference_cells + guard_cells) + 1 = {window}")
+        self.line_length = line_length
+        self.reference_cells = reference_cells
+        self.guard_cells = guard_cells
+        self.power_width = power_width
+        self.window = window
+        self.range_bits = max(1, (line_length - 1).bit_length())
+        super().__init__({
+            "i": In(stream.Signature(framed_layout(unsigned(power_width)))),
+            "scale": In(CFAR_SCALE_WIDTH),
+            "o": Out(stream.Signature(detection_layout(range_bits=self.range_bits,
+                                                       power_bits=power_width))),
+            "line_too_long": Out(1),
+            "pulse_overflow": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        r, g, w, p = self.reference_cells, self.guard_cells, self.window, self.power_width
+        half_max = r * ((1 << p) - 1)
+        sample = self.i.payload
+
+        en = Signal()
+        take = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready),
+                     self.i.ready.eq(en),
+                     take.eq(self.i.valid & en)]
+
+        # Stage 0: delay line (cell[n] = sample j - n of the current line, j the
+        # newest), running sums of the R newest (trail) and R oldest (lead) cells.
+        cell = [Signal(p, name=f"cell{n}") for n in range(w)]
+        trail = Signal(range(half_max + 1))
+        lead = Signal(range(half_max + 1))
+        index = Signal(self.range_bits)
+        line_done = Signal(init=1)
+        pulse = Signal(PULSE_WIDTH)
+        cpi = Signal(CPI_WIDTH)
+        next_pulse = Signal(PULSE_WIDTH)
+        next_cpi = Signal(CPI_WIDTH)
+        full = Signal()
+
+        with m.If(en):
+            m.d.sync += full.eq(0)
+        with m.If(take):
+            m.d.sync += [cell[0].eq(sample.data), line_done.eq(sample.last)]
+            with m.If(sample.first | line_done):
+                m.d.sync += [c.eq(0) for c in cell[1:]]
+                m.d.sync += [trail.eq(sample.data), lead.eq(0), index.eq(0),
+                             pulse.eq(next_pulse), cpi.eq(next_cpi)]
+            with m.Else():
+                m.d.sync += [cell[n].eq(cell[n - 1]) for n in range(1, w)]
+                m.d.sync += [trail.eq(trail + sample.data - cell[r - 1]),
+                             lead.eq(lead + cell[w - r - 1] - cell[w - 1])]
+                with m.If(index == self.line_length - 1):
+                    m.d.sync += self.line_too_long.eq(1)
+                with m.Else():
+                    m.d.sync += [index.eq(index + 1), full.eq(index + 1 >= w - 1)]
+            with m.If(sample.last):
+                with m.If(sample.cpi_end):
+                    m.d.sync += [next_cpi.eq(next_cpi + 1), next_pulse.eq(0)]
+                with m.Elif(next_pulse == (1 << PULSE_WIDTH) - 1):
+                    m.d.sync += self.pulse_overflow.eq(1)
+                with m.Else():
+                    m.d.sync += next_pulse.eq(next_pulse + 1)
+
+        # Stage 1: cell under test and window sum. Stage 2: scale * sum.
+        # Stage 3: decision into the output register.
+        valid1, valid2 = Signal(), Signal()
+        cut1, cut2 = Signal(p), Signal(p)
+        total = Signal(range(2 * half_max + 1))
+        scale = Signal(CFAR_SCALE_WIDTH)
+        product = Signal(CFAR_SCALE_WIDTH + total.shape().width)
+        tag = data.StructLayout({"cpi": CPI_WIDTH, "pulse": PULSE_WIDTH,
+                                 "range_bin": self.range_bits})
+        tag1, tag2 = Signal(tag), Signal(tag)
+        threshold, _ = saturate(product >> CFAR_SCALE_FRAC, p, signed_out=False)
+        with m.If(en):
+            m.d.sync += [
+                valid1.eq(full),
+                cut1.eq(cell[r + g]),
+                total.eq(lead + trail),
+                scale.eq(self.scale),
+                tag1.cpi.eq(cpi),
+                tag1.pulse.eq(pulse),
+                tag1.range_bin.eq(index - (r + g)),
+                valid2.eq(valid1),
+                cut2.eq(cut1),
+                product.eq(scale * total),
+                tag2.eq(tag1),
+                self.o.valid.eq(valid2 & (Cat(Const(0, CFAR_SCALE_FRAC), cut2) > product)),
+                self.o.payload.cpi.eq(tag2.cpi),
+                self.o.payload.pulse.eq(tag2.pulse),
+                self.o.payload.range_bin.eq(tag2.range_bin),
+                self.o.payload.power.eq(cut2),
+                self.o.payload.threshold.eq(threshold),
+            ]
+        return m

@@ -1,0 +1,205 @@
+"""Cell-averaging CFAR along range: bit-exact model of ``hdl.ca_cfar.CaCfar``, ideal model, design helpers."""
+
+import numpy as np
+
+from ..hdl.formats import CFAR_SCALE_FRAC, CFAR_SCALE_WIDTH, CPI_WIDTH, PULSE_WIDTH
+
+__all__ = ["DETECTION_DTYPE", "ca_cfar", "ca_cfar_ideal", "ca_cfar_alpha", "ca_cfar_pfa",
+           "cfar_scale"]
+
+DETECTION_DTYPE = np.dtype([("cpi", np.int64), ("pulse", np.int64), ("range_bin", np.int64),
+                            ("power", np.int64), ("threshold", np.int64)])
+"""Fields of a detection record, the columns of ``formats.detection_layout``."""
+
+
+def ca_cfar_alpha(n, pfa):
+    """CA-CFAR threshold multiplier for exponential (square-law) noise.
+
+    Parameters
+    ----------
+    n : int
+        Reference cells averaged (``2 * reference_cells``).
+    pfa : float
+        Design probability of false alarm, in (0, 1).
+
+    Returns
+    -------
+    alpha : float
+        ``n * (pfa**(-1/n) - 1)``: threshold = ``alpha * mean(reference cells)``.
+    """
+    _check_positive("n", n)
+    if not 0 < pfa < 1:
+        raise ValueError(f"pfa must be in (0, 1), not {pfa!r}")
+    return n * (pfa ** (-1.0 / n) - 1.0)
+
+
+def ca_cfar_pfa(n, alpha):
+    """Exact false-alarm probability of CA-CFAR with multiplier ``alpha``.
+
+    Parameters
+    ----------
+    n : int
+        Reference cells averaged.
+    alpha : float or ndarray
+        Threshold = ``alpha * mean``; for the gateware, ``alpha = scale * n / 2**F``.
+
+    Returns
+    -------
+    pfa : float or ndarray
+        ``(1 + alpha / n)**(-n)`` for independent exponential cells.
+    """
+    _check_positive("n", n)
+    return (1.0 + np.asarray(alpha, dtype=float) / n) ** (-n)
+
+
+def cfar_scale(reference_cells, pfa):
+    """The ``CaCfar.scale`` word for a design false-alarm probability.
+
+    Parameters
+    ----------
+    reference_cells : int
+        ``R``, reference cells per side (``n = 2R`` are averaged).
+    pfa : float
+        Design probability of false alarm, in (0, 1).
+
+    Returns
+    -------
+    scale : int
+        ``alpha / n * 2**CFAR_SCALE_FRAC`` rounded half to even, ``alpha`` from
+        :func:`ca_cfar_alpha`. The true Pfa of this word is
+        ``ca_cfar_pfa(n, scale * n / 2**CFAR_SCALE_FRAC)``.
+
+    Raises
+    ------
+    ValueError
+        If the word does not fit ``CFAR_SCALE_WIDTH`` unsigned bits.
+    """
+    _check_positive("reference_cells", reference_cells)
+    n = 2 * reference_cells
+    word = int(np.round(ca_cfar_alpha(n, pfa) / n * 2.0 ** CFAR_SCALE_FRAC))
+    if word >= 1 << CFAR_SCALE_WIDTH:
+        raise ValueError(f"pfa={pfa!r} with reference_cells={reference_cells} needs scale "
+                         f"word {word}, more than CFAR_SCALE_WIDTH={CFAR_SCALE_WIDTH} bits hold")
+    return word
+
+
+def ca_cfar(power, *, reference_cells, guard_cells, scale, cpi=0, first_pulse=0,
+            line_length=None):
+    """Bit-exact model of ``CaCfar``: the detections of a run of range lines.
+
+    Parameters
+    ----------
+    power : array_like of int, or sequence of 1-D array_like
+        Unsigned power samples (linear, in the detector's LSB): one range line
+        (1-D), lines x cells (2-D), or a list of lines of different lengths.
+    reference_cells : int
+        ``R`` per side, ``>= 1``.
+    guard_cells : int
+        ``G`` per side, ``>= 0``.
+    scale : int
+        Threshold scale word ``alpha / (2R) * 2**CFAR_SCALE_FRAC``, in
+        ``[0, 2**CFAR_SCALE_WIDTH)``.
+    cpi : int, optional
+        CPI counter of these lines; reported modulo ``2**CPI_WIDTH``.
+    first_pulse : int, optional
+        Pulse index of the first line; line ``m`` is pulse ``first_pulse + m``,
+        saturated at ``2**PULSE_WIDTH - 1`` as the gateware does.
+    line_length : int, optional
+        The gateware's ``line_length``: a longer line is cut to this many samples.
+
+    Returns
+    -------
+    detections : ndarray of DETECTION_DTYPE
+        In stream order (line, then range bin). Cell ``k`` of a line of ``L``
+        cells is tested iff ``R + G <= k <= L - 1 - R - G`` and detected iff
+        ``power[k] * 2**F > scale * S[k]``, ``S`` the sum of the ``2R`` reference
+        cells; ``threshold = (scale * S[k]) >> F``.
+    """
+    _check_positive("reference_cells", reference_cells)
+    if guard_cells < 0:
+        raise ValueError(f"guard_cells must be >= 0, not {guard_cells}")
+    if not 0 <= scale < 1 << CFAR_SCALE_WIDTH:
+        raise ValueError(f"scale must be in [0, 2**{CFAR_SCALE_WIDTH}), not {scale!r}")
+    if isinstance(power, np.ndarray) and power.ndim == 2:
+        lines = [power]
+    elif isinstance(power, (list, tuple)) and power and np.ndim(power[0]) == 1:
+        lines = [np.asarray(line)[None, :] for line in power]
+    else:
+        lines = [np.atleast_2d(np.asarray(power))]
+    parts, row0 = [], 0
+    for block in lines:
+        block = np.asarray(block, dtype=np.int64)
+        if block.ndim != 2:
+            raise ValueError(f"power must be a line, lines x cells or a list of lines, "
+                             f"not shape {block.shape}")
+        if line_length is not None:
+            block = block[:, :line_length]
+        rows, bins, thresholds = _detect(block, reference_cells, guard_cells, scale)
+        part = np.empty(len(rows), dtype=DETECTION_DTYPE)
+        part["cpi"] = cpi % (1 << CPI_WIDTH)
+        part["pulse"] = np.minimum(first_pulse + row0 + rows, (1 << PULSE_WIDTH) - 1)
+        part["range_bin"] = bins
+        part["power"] = block[rows, bins]
+        part["threshold"] = thresholds
+        parts.append(part)
+        row0 += block.shape[0]
+    return np.concatenate(parts)
+
+
+def _detect(x, r, g, scale):
+    """Rows, cells and thresholds of the detections in the 2-D int64 array ``x``."""
+    if x.size and x.min() < 0:
+        raise ValueError("power must be non-negative")
+    peak = int(x.max()) if x.size else 0
+    if peak.bit_length() + CFAR_SCALE_FRAC > 62 or \
+            (2 * r * peak).bit_length() + CFAR_SCALE_WIDTH > 62:
+        raise ValueError(f"power up to {peak} overflows the int64 model")
+    n_lines, length = x.shape
+    first, stop = r + g, length - r - g
+    if stop <= first:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    # Differences of the prefix sums are exact even where the prefix sums
+    # themselves wrap modulo 2**64 (two's complement), as each S fits.
+    csum = np.zeros((n_lines, length + 1), dtype=np.int64)
+    np.cumsum(x, axis=1, out=csum[:, 1:])
+    k = np.arange(first, stop)
+    total = (csum[:, k - g] - csum[:, k - g - r]) + (csum[:, k + g + r + 1] - csum[:, k + g + 1])
+    product = scale * total
+    rows, col = np.nonzero((x[:, first:stop] << CFAR_SCALE_FRAC) > product)
+    return rows, col + first, product[rows, col] >> CFAR_SCALE_FRAC
+
+
+def ca_cfar_ideal(power, *, reference_cells, guard_cells, alpha):
+    """Ideal float CA-CFAR: ``power[k] > alpha * mean(reference cells)``.
+
+    Parameters
+    ----------
+    power : array_like of float
+        Power samples (linear), one line (1-D) or lines x cells (2-D).
+    reference_cells, guard_cells : int
+        ``R`` and ``G`` per side, as in :func:`ca_cfar`.
+    alpha : float
+        Threshold multiplier (e.g. :func:`ca_cfar_alpha`).
+
+    Returns
+    -------
+    mask : ndarray of bool, same shape as ``power``
+        Detections; ``False`` in the ``R + G`` untested cells at each end.
+    """
+    x = np.asarray(power, dtype=float)
+    r, g = reference_cells, guard_cells
+    x2 = np.atleast_2d(x)
+    mask = np.zeros(x2.shape, dtype=bool)
+    length = x2.shape[1]
+    k = np.arange(r + g, length - r - g)
+    if k.size:
+        csum = np.concatenate([np.zeros((x2.shape[0], 1)), np.cumsum(x2, axis=1)], axis=1)
+        total = (csum[:, k - g] - csum[:, k - g - r]) + (csum[:, k + g + r + 1] - csum[:, k + g + 1])
+        mask[:, k] = x2[:, k] > alpha * total / (2 * r)
+    return mask.reshape(x.shape)
+
+
+def _check_positive(name, value):
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
