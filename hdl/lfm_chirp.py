@@ -61,10 +61,15 @@ class LfmChirp(wiring.Component):
     the table holds the sine at the middle of each address bin, rounded half to even
     (:mod:`amaradar.hdl.sine_table`), so the quadrants mirror it exactly and the
     looked-up phase is within half a bin, ``2**-(table_bits + 3)`` cycles, of the
-    accumulator phase. Per component, the output differs from
-    ``amplitude * exp(2j*pi*phase[n])`` by at most
-    ``0.5 + 2*pi*amplitude * 2**-(table_bits + 3)``. Nothing can overflow, so there is
-    no status flag.
+    accumulator phase. The rounded words put the accumulator phase of sample ``n``
+    within ``(n/2 + n*(n-1)/4) * 2**-phase_bits`` cycles of the ideal chirp's, so per
+    component the output differs from the ideal ``amplitude * exp(2j*pi*ideal[n])`` by
+    at most ``0.5 + 2*pi*amplitude*(2**-(table_bits+3) + (n/2 + n*(n-1)/4) *
+    2**-phase_bits)`` LSB (long pulses want more ``phase_bits``: at 4096 samples and 32
+    bits the word term reaches 1e-3 cycles). For a constant tone with an odd frequency
+    word, the largest spur of the phase truncation is ``2**-(table_bits + 2)`` of the
+    carrier, ``-6.02*(table_bits + 2)`` dBc (-72 dBc at the default). Nothing can
+    overflow, so there is no status flag.
 
     Latency/throughput
     ------------------
