@@ -116,6 +116,7 @@ def test_zero_scale_is_silent():
     (dict(seed=2**32), ValueError, "seed must be between 0 and 4294967295, not 4294967296"),
     (dict(seed=1.5), TypeError, "seed must be an integer, not 1.5"),
 ])
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error, match=f"^{message}$"):
         GaussianNoise(**kwargs)
