@@ -61,8 +61,9 @@ class CaCfar(wiring.Component):
         advances the CPI counter (``cpi_end`` without ``last`` is ignored).
     scale : In(CFAR_SCALE_WIDTH)
         Threshold scale ``alpha / (2R)``, unsigned with ``CFAR_SCALE_FRAC``
-        fractional bits (see ``amaradar.sim.ca_cfar.cfar_scale``). It is read when
-        a cell passes the second pipeline stage; change it between CPIs.
+        fractional bits (see ``amaradar.sim.ca_cfar.cfar_scale``). It is registered
+        with each cell's window sum, so a change applies from some cell on; change
+        it between CPIs.
     o : Out(stream.Signature(detection_layout(range_bits=range_bits, power_bits=power_width)))
         One word per detected cell, in input order: ``cpi``, ``pulse``,
         ``range_bin = k``, ``power = x[k]``, ``threshold = (scale * S[k]) >> F``.

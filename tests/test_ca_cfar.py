@@ -126,14 +126,14 @@ def test_range_bits():
     assert CaCfar(line_length=65, reference_cells=4, guard_cells=2, power_width=8).range_bits == 7
 
 
-def frame(cpis, power_width):
+def frame(cpis, power_width, mark_first=True):
     """Input words for a list of CPIs, each a list of lines."""
     data, first, last, cpi_end = [], [], [], []
     for lines in cpis:
         for m, line in enumerate(lines):
             n = len(line)
             data += list(line)
-            first += [1] + [0] * (n - 1)
+            first += [int(mark_first)] + [0] * (n - 1)
             last += [0] * (n - 1) + [1]
             cpi_end += [0] * (n - 1) + [int(m == len(lines) - 1)]
     return pack(framed_layout(unsigned(power_width)), data=data, first=first, last=last,
@@ -169,7 +169,10 @@ def test_amaranth_sim_bit_exact(p_stall):
 
 
 def test_amaranth_sim_every_cell_detected():
-    """scale = 0: every tested cell with power > 0 (strictly) is a detection: dense output."""
+    """scale = 0: every tested cell with power > 0 (strictly) is a detection: dense output.
+
+    The lines carry no ``first`` marker here: ``last`` alone delimits them.
+    """
     dut = CaCfar(line_length=64, reference_cells=4, guard_cells=2, power_width=24)
     cpis = small_cpis(12)
     for line in cpis[0] + cpis[1]:
@@ -177,7 +180,7 @@ def test_amaranth_sim_every_cell_detected():
     words, det = expected(dut, cpis, 0)
     tested = [line[6:len(line) - 6] for line in cpis[0] + cpis[1]]
     assert len(det) == sum(np.count_nonzero(t) for t in tested) < sum(len(t) for t in tested)
-    out = simulate_stream(dut, frame(cpis, 24), len(words), ports={"scale": 0},
+    out = simulate_stream(dut, frame(cpis, 24, mark_first=False), len(words), ports={"scale": 0},
                           p_in_stall=0.2, p_out_stall=0.5, seed=3)
     assert out == words
 
