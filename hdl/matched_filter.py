@@ -1,0 +1,216 @@
+"""Pulse compression: a pipelined complex FIR with taps fixed at elaboration."""
+
+import numpy as np
+from amaranth import Const, Module, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .formats import ADC_WIDTH, COEF_WIDTH, MF_OUT_WIDTH, complex_layout, framed_layout
+from .numerics import check_rounding, saturate, shift_right
+
+__all__ = ["MatchedFilter"]
+
+
+def _check_width(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise TypeError(f"{name} must be a positive integer, not {value!r}")
+
+
+def _integer_taps(taps, coef_width):
+    """``taps`` as a list of ``(real, imag)`` Python ints, checked against ``coef_width``."""
+    try:
+        values = np.asarray(taps)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or values.size == 0 or values.dtype.kind not in "iufc":
+        raise TypeError(f"taps must be a non-empty 1-D sequence of complex integers, not {taps!r}")
+    lo, hi = -(1 << (coef_width - 1)), (1 << (coef_width - 1)) - 1
+    pairs = []
+    for j, tap in enumerate(values.tolist()):
+        tap = complex(tap)
+        if tap.real != int(tap.real) or tap.imag != int(tap.imag):
+            raise ValueError(f"taps must have integer real and imaginary parts; taps[{j}] is {tap!r}")
+        re, im = int(tap.real), int(tap.imag)
+        if not (lo <= re <= hi and lo <= im <= hi):
+            raise ValueError(f"taps[{j}] = {tap!r} does not fit coef_width={coef_width} signed "
+                             f"bits ({lo} ... {hi})")
+        pairs.append((re, im))
+    return pairs
+
+
+class MatchedFilter(wiring.Component):
+    """Complex FIR for pulse compression, one sample per clock, history cleared per line.
+
+    Output sample ``k`` of a range line is ``sum_{j=0}^{min(k, P-1)} taps[j] * x[k-j]``:
+    every line (from a sample with ``first`` set) is filtered as if preceded by zeros
+    and gives as many output samples as it has input samples. The framing flags
+    travel with their sample. Direct form: a delay line of the input that is cleared
+    when ``first`` enters, a registered multiplier input and output per real product,
+    and a pipelined adder tree.
+
+    Parameters
+    ----------
+    taps : sequence of complex int
+        The ``P`` coefficients, each real and imaginary part in ``signed(coef_width)``
+        (see :func:`amaradar.sim.matched_filter.matched_filter_taps`).
+    input_width : int
+        Bits per part of the input (default ``formats.ADC_WIDTH``).
+    coef_width : int
+        Bits per part of a tap (default ``formats.COEF_WIDTH``).
+    output_width : int
+        Bits per part of the output (default ``formats.MF_OUT_WIDTH``).
+    output_shift : int
+        Bits dropped from the full-precision sum, 0 ... ``acc_width - 1``
+        (:func:`amaradar.sim.matched_filter.safe_output_shift` gives the smallest
+        shift that can never saturate).
+    rounding : {"half_even", "truncate"}
+        How the dropped bits round (default ``"half_even"``).
+
+    Members
+    -------
+    i : In(stream.Signature(framed_layout(complex_layout(input_width))))
+        Input samples with range-line framing.
+    o : Out(stream.Signature(framed_layout(complex_layout(output_width))))
+        Compressed samples, framing flags aligned.
+    overflow : Out(1)
+        Sticky: set when an output part saturated, cleared only by reset.
+
+    Bit growth
+    ----------
+    A real product has ``input_width + coef_width`` bits; a complex product part
+    (``hr*xr - hi*xi`` or ``hr*xi + hi*xr``) one more; the sum of ``P`` of them
+    ``ceil(log2(P))`` more: ``acc_width = input_width + coef_width + 1 +
+    ceil(log2(P))``, exact (no bit is dropped before the output stage).
+
+    Rounding/overflow
+    -----------------
+    ``shift_right(sum, output_shift, rounding)`` then saturation to
+    ``signed(output_width)`` per part; saturation sets ``overflow``.
+
+    Latency/throughput
+    ------------------
+    ``latency = 5 + ceil(log2(P))`` cycles from the input transfer to the output
+    being offered (delay line, multiplier input, product, complex-sum level,
+    ``ceil(log2(P))`` adder levels, output rounding). One sample per clock when
+    ``o.ready`` stays high. ``i.ready`` is ``~o.valid | o.ready`` (one global enable),
+    so it depends combinationally on ``o.ready``. Four real multipliers per tap
+    (no Gauss 3-multiplier trick), each with registered inputs and output so that
+    it maps to a DSP block with its pipeline registers (ECP5 MULT18X18D, iCE40
+    SB_MAC16); a tap part of zero costs no multiplier.
+
+    Model
+    -----
+    :func:`amaradar.sim.matched_filter.matched_filter`, bit-exact, per range line.
+    """
+
+    def __init__(self, *, taps, input_width=ADC_WIDTH, coef_width=COEF_WIDTH,
+                 output_width=MF_OUT_WIDTH, output_shift=0, rounding="half_even"):
+        _check_width("input_width", input_width)
+        _check_width("coef_width", coef_width)
+        _check_width("output_width", output_width)
+        self._taps = _integer_taps(taps, coef_width)
+        check_rounding(rounding)
+        depth = (len(self._taps) - 1).bit_length()
+        self.acc_width = input_width + coef_width + 1 + depth
+        if (not isinstance(output_shift, int) or isinstance(output_shift, bool)
+                or not 0 <= output_shift < self.acc_width):
+            raise ValueError(f"output_shift must be an integer from 0 to {self.acc_width - 1}, "
+                             f"not {output_shift!r}")
+        self._input_width = input_width
+        self._coef_width = coef_width
+        self._output_width = output_width
+        self._output_shift = output_shift
+        self._rounding = rounding
+        self.latency = 5 + depth
+        super().__init__({
+            "i": In(stream.Signature(framed_layout(complex_layout(input_width)))),
+            "o": Out(stream.Signature(framed_layout(complex_layout(output_width)))),
+            "overflow": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        sample = complex_layout(self._input_width)
+        flags = ("first", "last", "cpi_end")
+
+        def stage(name, previous):
+            """A pipeline register for the valid bit and framing flags, advancing on ``en``."""
+            regs = {key: Signal(name=f"{name}_{key}") for key in ("valid",) + flags}
+            with m.If(en):
+                m.d.sync += [regs[key].eq(previous[key]) for key in regs]
+            return regs
+
+        # Delay line: shifts only on an input transfer; ``first`` clears the history.
+        line = [Signal(sample, name=f"x{j}") for j in range(len(self._taps))]
+        accept = self.i.valid & en
+        with m.If(accept):
+            m.d.sync += line[0].eq(self.i.payload.data)
+            for j in range(1, len(line)):
+                with m.If(self.i.payload.first):
+                    m.d.sync += line[j].eq(0)
+                with m.Else():
+                    m.d.sync += line[j].eq(line[j - 1])
+        ctrl = {"valid": Signal(name="line_valid")} | {f: Signal(name=f"line_{f}") for f in flags}
+        with m.If(en):
+            m.d.sync += ctrl["valid"].eq(self.i.valid)
+        with m.If(accept):
+            m.d.sync += [ctrl[f].eq(self.i.payload[f]) for f in flags]
+
+        # Multiplier inputs, then the four registered real products of each tap.
+        operands = [Signal(sample, name=f"mul_in{j}") for j in range(len(line))]
+        with m.If(en):
+            m.d.sync += [op.eq(x) for op, x in zip(operands, line)]
+        ctrl = stage("mul_in", ctrl)
+        real_terms, imag_terms = [], []
+        for j, ((hr, hi), op) in enumerate(zip(self._taps, operands)):
+            products = {}
+            for name, coef, part in (("rr", hr, op.i), ("ii", hi, op.q),
+                                     ("ri", hr, op.q), ("ir", hi, op.i)):
+                product = Signal(signed(self._input_width + self._coef_width), name=f"p{j}_{name}")
+                with m.If(en):
+                    m.d.sync += product.eq(part * Const(coef, signed(self._coef_width)))
+                products[name] = product
+            real_terms.append(products["rr"] - products["ii"])
+            imag_terms.append(products["ri"] + products["ir"])
+        ctrl = stage("product", ctrl)
+
+        # Adder tree: the complex-sum level, then pairwise levels, each registered.
+        level = 0
+        while True:
+            real_terms, imag_terms = (self._register_level(m, en, terms, f"{part}{level}")
+                                      for part, terms in (("re", real_terms), ("im", imag_terms)))
+            ctrl = stage(f"sum{level}", ctrl)
+            level += 1
+            if len(real_terms) == 1:
+                break
+            real_terms, imag_terms = (
+                [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+                for terms in (real_terms, imag_terms))
+
+        # Output stage: round, saturate, sticky overflow.
+        overs = []
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(ctrl["valid"])]
+            m.d.sync += [self.o.payload[f].eq(ctrl[f]) for f in flags]
+            for part, acc in (("i", real_terms[0]), ("q", imag_terms[0])):
+                value, part_over = saturate(
+                    shift_right(acc, self._output_shift, self._rounding), self._output_width)
+                m.d.sync += self.o.payload.data[part].eq(value)
+                overs.append(part_over)
+            with m.If(ctrl["valid"] & (overs[0] | overs[1])):
+                m.d.sync += self.overflow.eq(1)
+        return m
+
+    @staticmethod
+    def _register_level(m, en, terms, name):
+        """Register each expression of ``terms`` at its natural width, on ``en``."""
+        regs = []
+        for k, term in enumerate(terms):
+            reg = Signal(term.shape(), name=f"{name}_{k}")
+            with m.If(en):
+                m.d.sync += reg.eq(term)
+            regs.append(reg)
+        return regs
