@@ -256,8 +256,11 @@ def test_gateware_bit_exact_with_stalls(count, lengths, rounding, p_stall):
     assert np.any(unpack(OUT, out)["data.i"] != 0)
 
 
-def _run_unstalled(dut, words, cycles):
-    """Feed ``words`` back to back with o.ready high; per cycle (o.valid, overflow)."""
+def trace_unstalled(dut, words, cycles):
+    """Feed ``words`` back to back with o.ready high; per cycle (o.valid, overflow).
+
+    Also used by test_power_detector.
+    """
     trace = []
 
     async def bench(ctx):
@@ -279,7 +282,7 @@ def _run_unstalled(dut, words, cycles):
 @pytest.mark.parametrize("count", [1, 5, 16])
 def test_latency_attribute(count):
     dut = MatchedFilter(taps=[1] * count)
-    trace = _run_unstalled(dut, pack(IN, **{"data.i": [5], "first": [1], "last": [1]}), 30)
+    trace = trace_unstalled(dut, pack(IN, **{"data.i": [5], "first": [1], "last": [1]}), 30)
     # ``sample`` reads the values that an edge sees: the word accepted at edge 0 is
     # transferred out at edge ``latency``.
     assert [valid for valid, _ in trace].index(1) == dut.latency
@@ -290,10 +293,10 @@ def test_overflow_is_sticky_and_set_only_by_saturation():
     safe = safe_output_shift(taps, 12, 18)
     x = np.full(12, -2048 - 2048j)
     words = pack(IN, **{"data.i": x.real, "data.q": x.imag, "first": np.arange(12) == 0})
-    assert not any(over for _, over in _run_unstalled(
+    assert not any(over for _, over in trace_unstalled(
         MatchedFilter(taps=taps, output_shift=safe), words, 40))
     dut = MatchedFilter(taps=taps, output_shift=safe - 2)
-    trace = _run_unstalled(dut, words, 40)
+    trace = trace_unstalled(dut, words, 40)
     # The first output (one tap's worth) fits 18 bits at this shift; the second does not.
     assert not matched_filter(x[:1], taps, output_width=18, output_shift=safe - 2)[1]
     assert matched_filter(x[:2], taps, output_width=18, output_shift=safe - 2)[1]

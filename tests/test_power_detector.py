@@ -5,13 +5,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from amaranth import unsigned
-from amaranth.sim import Simulator
 
 from amaradar.hdl.formats import complex_layout, framed_layout, pack
 from amaradar.hdl.power_detector import PowerDetector
 from amaradar.sim.power_detector import power, power_ideal
 
 from streams import cocotb_stream, simulate_stream
+from test_matched_filter import trace_unstalled
 
 
 def _extremes(width):
@@ -91,35 +91,15 @@ def test_gateware_bit_exact_with_stalls(width, shift, rounding, output_width, p_
     assert out == expected
 
 
-def _overflow_trace(dut, words):
-    """Feed ``words`` back to back, o.ready high; per cycle (o.valid, overflow)."""
-    trace = []
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        for cycle in range(len(words) + 10):
-            if cycle < len(words):
-                ctx.set(dut.i.payload.as_value(), words[cycle])
-            ctx.set(dut.i.valid, cycle < len(words))
-            _, _, valid, over = await ctx.tick().sample(dut.o.valid, dut.overflow)
-            trace.append((valid, over))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return trace
-
-
 def test_latency_and_sticky_overflow():
     layout = framed_layout(complex_layout(12))
     words = pack(layout, **{"data.i": [100, 2047, 0], "data.q": [0, 2047, 0]})
     fits = PowerDetector(sample_width=12, shift=4)
-    trace = _overflow_trace(fits, words)
+    trace = trace_unstalled(fits, words, len(words) + 10)
     assert [v for v, _ in trace].index(1) == fits.latency  # transferred at edge ``latency``
     assert not any(over for _, over in trace)
     dut = PowerDetector(sample_width=12, shift=4, output_width=16)  # 100**2/16 fits, 2*2047**2/16 not
-    trace = _overflow_trace(dut, words)
+    trace = trace_unstalled(dut, words, len(words) + 10)
     rise = [over for _, over in trace].index(1)
     assert rise == dut.latency + 1  # with the second output being offered
     assert all(over for _, over in trace[rise:])
