@@ -4,8 +4,8 @@ import numpy as np
 
 from ..hdl.formats import CFAR_SCALE_FRAC, CFAR_SCALE_WIDTH, CPI_WIDTH, PULSE_WIDTH
 
-__all__ = ["DETECTION_DTYPE", "ca_cfar", "ca_cfar_ideal", "ca_cfar_alpha", "ca_cfar_pfa",
-           "cfar_scale"]
+__all__ = ["DETECTION_DTYPE", "ca_cfar", "ca_cfar_thresholds", "ca_cfar_ideal", "ca_cfar_alpha",
+           "ca_cfar_pfa", "ca_cfar_pfa_correlated", "ca_cfar_alpha_correlated", "cfar_scale"]
 
 DETECTION_DTYPE = np.dtype([("cpi", np.int64), ("pulse", np.int64), ("range_bin", np.int64),
                             ("power", np.int64), ("threshold", np.int64)])
@@ -52,7 +52,7 @@ def ca_cfar_pfa(n, alpha):
     return (1.0 + np.asarray(alpha, dtype=float) / n) ** (-n)
 
 
-def cfar_scale(reference_cells, pfa):
+def cfar_scale(reference_cells, pfa, *, alpha=None):
     """The ``CaCfar.scale`` word for a design false-alarm probability.
 
     Parameters
@@ -61,6 +61,9 @@ def cfar_scale(reference_cells, pfa):
         ``R``, reference cells per side (``n = 2R`` are averaged).
     pfa : float
         Design probability of false alarm, in (0, 1).
+    alpha : float, optional
+        Use this multiplier instead of :func:`ca_cfar_alpha` (e.g. one from
+        :func:`ca_cfar_alpha_correlated`); ``pfa`` then only names the design.
 
     Returns
     -------
@@ -76,7 +79,8 @@ def cfar_scale(reference_cells, pfa):
     """
     _check_positive("reference_cells", reference_cells)
     n = 2 * reference_cells
-    word = int(np.round(ca_cfar_alpha(n, pfa) / n * 2.0 ** CFAR_SCALE_FRAC))
+    alpha = ca_cfar_alpha(n, pfa) if alpha is None else alpha
+    word = int(np.round(alpha / n * 2.0 ** CFAR_SCALE_FRAC))
     if word >= 1 << CFAR_SCALE_WIDTH:
         raise ValueError(f"pfa={pfa!r} with reference_cells={reference_cells} needs scale "
                          f"word {word}, more than CFAR_SCALE_WIDTH={CFAR_SCALE_WIDTH} bits hold")
@@ -154,20 +158,41 @@ def _detect(x, r, g, scale):
     if peak.bit_length() + CFAR_SCALE_FRAC > 62 or \
             (2 * r * peak).bit_length() + CFAR_SCALE_WIDTH > 62:
         raise ValueError(f"power up to {peak} overflows the int64 model")
-    n_lines, length = x.shape
-    first, stop = r + g, length - r - g
-    if stop <= first:
+    first = r + g
+    total = _window_sums(x, r, g)
+    if total.shape[1] == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
+    product = scale * total
+    rows, col = np.nonzero((x[:, first:first + total.shape[1]] << CFAR_SCALE_FRAC) > product)
+    return rows, col + first, product[rows, col] >> CFAR_SCALE_FRAC
+
+
+def _window_sums(x, r, g):
+    """``S[k]`` of the tested cells ``k = r+g ... L-1-r-g`` of each row of ``x``."""
+    n_lines, length = x.shape
+    k = np.arange(r + g, max(length - r - g, r + g))
     # Differences of the prefix sums are exact even where the prefix sums
     # themselves wrap modulo 2**64 (two's complement), as each S fits.
-    csum = np.zeros((n_lines, length + 1), dtype=np.int64)
+    csum = np.zeros((n_lines, length + 1), dtype=x.dtype)
     np.cumsum(x, axis=1, out=csum[:, 1:])
-    k = np.arange(first, stop)
-    total = (csum[:, k - g] - csum[:, k - g - r]) + (csum[:, k + g + r + 1] - csum[:, k + g + 1])
-    product = scale * total
-    rows, col = np.nonzero((x[:, first:stop] << CFAR_SCALE_FRAC) > product)
-    return rows, col + first, product[rows, col] >> CFAR_SCALE_FRAC
+    return (csum[:, k - g] - csum[:, k - g - r]) + (csum[:, k + g + r + 1] - csum[:, k + g + 1])
+
+
+def ca_cfar_thresholds(power, *, reference_cells, guard_cells, scale):
+    """The threshold of every cell of one range line, as the gateware computes it.
+
+    Returns an int64 array like ``power`` with ``(scale * S[k]) >> F`` at the tested
+    cells (not saturated) and 0 at the ``R + G`` untested cells at each end: what a
+    plot of the threshold along range shows. Detections are the cells where
+    ``power * 2**F > scale * S``.
+    """
+    x = np.atleast_2d(np.asarray(power, dtype=np.int64))
+    r, g = reference_cells, guard_cells
+    total = _window_sums(x, r, g)
+    out = np.zeros_like(x)
+    out[:, r + g:r + g + total.shape[1]] = (scale * total) >> CFAR_SCALE_FRAC
+    return out.reshape(np.shape(power))
 
 
 def ca_cfar_ideal(power, *, reference_cells, guard_cells, alpha):
@@ -191,13 +216,73 @@ def ca_cfar_ideal(power, *, reference_cells, guard_cells, alpha):
     r, g = reference_cells, guard_cells
     x2 = np.atleast_2d(x)
     mask = np.zeros(x2.shape, dtype=bool)
-    length = x2.shape[1]
-    k = np.arange(r + g, length - r - g)
-    if k.size:
-        csum = np.concatenate([np.zeros((x2.shape[0], 1)), np.cumsum(x2, axis=1)], axis=1)
-        total = (csum[:, k - g] - csum[:, k - g - r]) + (csum[:, k + g + r + 1] - csum[:, k + g + 1])
-        mask[:, k] = x2[:, k] > alpha * total / (2 * r)
+    total = _window_sums(x2, r, g)
+    k = np.arange(r + g, r + g + total.shape[1])
+    mask[:, k] = x2[:, k] > alpha * total / (2 * r)
     return mask.reshape(x.shape)
+
+
+def ca_cfar_pfa_correlated(covariance, alpha, *, reference_cells, guard_cells):
+    """Exact CA-CFAR Pfa for complex Gaussian noise cells of any covariance.
+
+    Parameters
+    ----------
+    covariance : ndarray, shape (W, W), W = 2(R + G) + 1
+        Covariance of the noise in one window (cell under test in the middle),
+        e.g. the autocorrelation of a matched filter's taps.
+    alpha : float
+        Threshold = ``alpha * mean`` of the ``2R`` reference cells.
+
+    Returns
+    -------
+    pfa : float
+        A false alarm is ``z^H Q z > 0``, ``Q = diag(1 at the cell under test,
+        -alpha/2R at the reference cells, 0 at the guards)``. With ``C = A A^H``,
+        ``z^H Q z`` is distributed as ``sum(lam_j |u_j|^2)`` with white ``u`` and
+        ``lam`` the eigenvalues of ``A^H Q A``, of which one is positive
+        (Sylvester's inertia): ``Pfa = prod over lam_j < 0 of lam_p / (lam_p - lam_j)``.
+        For white noise it equals :func:`ca_cfar_pfa`.
+    """
+    r, g = reference_cells, guard_cells
+    window = 2 * (r + g) + 1
+    covariance = np.asarray(covariance)
+    if covariance.shape != (window, window):
+        raise ValueError(f"covariance must be {window} x {window} for reference_cells={r}, "
+                         f"guard_cells={g}, not {covariance.shape}")
+    q = np.zeros(window)
+    q[:r] = q[-r:] = -alpha / (2 * r)
+    q[r + g] = 1.0
+    d, v = np.linalg.eigh(covariance)
+    root = v * np.sqrt(np.clip(d, 0, None))          # C = root root^H, C may be singular
+    lam = np.linalg.eigvalsh(root.conj().T @ (q[:, None] * root))
+    positive = lam.max()
+    negative = lam[lam < -1e-12 * positive]
+    return float(np.prod(positive / (positive - negative)))
+
+
+def ca_cfar_alpha_correlated(taps, pfa, *, reference_cells, guard_cells):
+    """The multiplier that gives ``pfa`` on white noise filtered by ``taps``.
+
+    A matched filter sampled faster than its bandwidth correlates neighbouring
+    noise cells, so the reference cells hold fewer independent samples than
+    ``2R`` and :func:`ca_cfar_alpha` underestimates the threshold. This solves
+    :func:`ca_cfar_pfa_correlated` with the taps' normalised autocorrelation as
+    the covariance for the ``alpha`` that meets ``pfa`` exactly.
+    """
+    from scipy.optimize import brentq
+    taps = np.asarray(taps, dtype=np.complex128)
+    window = 2 * (reference_cells + guard_cells) + 1
+    acf = np.correlate(taps, taps, "full")[len(taps) - 1:]
+    acf = np.concatenate([acf, np.zeros(max(0, window - len(acf)))])[:window] / acf[0]
+    covariance = np.array([[acf[j - i] if j >= i else np.conj(acf[i - j]) for j in range(window)]
+                           for i in range(window)])
+
+    def excess(log_alpha):
+        return np.log(ca_cfar_pfa_correlated(covariance, np.exp(log_alpha),
+                                             reference_cells=reference_cells,
+                                             guard_cells=guard_cells)) - np.log(pfa)
+    white = ca_cfar_alpha(2 * reference_cells, pfa)
+    return float(np.exp(brentq(excess, np.log(white) - 5, np.log(white) + 10, xtol=1e-12)))
 
 
 def _check_positive(name, value):

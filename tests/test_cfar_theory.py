@@ -19,7 +19,8 @@ import pytest
 from scipy import linalg, stats
 
 from amaradar.hdl.formats import CFAR_SCALE_FRAC
-from amaradar.sim.ca_cfar import ca_cfar, ca_cfar_alpha, ca_cfar_pfa, cfar_scale
+from amaradar.sim.ca_cfar import (ca_cfar, ca_cfar_thresholds, ca_cfar_alpha, ca_cfar_alpha_correlated, ca_cfar_pfa,
+                                  ca_cfar_pfa_correlated, cfar_scale)
 
 SIGMA = 1024
 R, G = 8, 2                  # N = 16 reference cells
@@ -98,23 +99,7 @@ def lfm_matched_filter(bt):
 
 
 def exact_pfa(covariance, alpha):
-    """Exact CA-CFAR Pfa for complex Gaussian cells of any covariance (one window).
-
-    A false alarm is ``z^H Q z > 0`` with ``Q = diag(1 at the cell under test,
-    -alpha/N at the reference cells, 0 at the guards)``. With ``C = L L^H``,
-    ``z^H Q z`` is distributed as ``sum(lam_j * |u_j|**2)``, ``u`` white, ``lam`` the
-    eigenvalues of ``L^H Q L``: one positive ``lam_p`` (Sylvester's inertia), so
-    ``Pfa = prod over lam_j < 0 of lam_p / (lam_p - lam_j)``.
-    """
-    q = np.zeros(WINDOW)
-    q[:R] = q[-R:] = -alpha / N
-    q[R + G] = 1.0
-    chol = np.linalg.cholesky(covariance)
-    lam = np.linalg.eigvalsh(chol.conj().T @ (q[:, None] * chol))
-    positive = lam.max()
-    negative = lam[lam < -1e-12 * positive]
-    assert np.count_nonzero(lam > 1e-12 * positive) == 1
-    return float(np.prod(positive / (positive - negative)))
+    return ca_cfar_pfa_correlated(covariance, alpha, reference_cells=R, guard_cells=G)
 
 
 def correlated_pfa(h, scale, trials=200_000, seed=3):
@@ -161,3 +146,34 @@ def test_lfm_correlated_noise_raises_pfa():
     print(f"LFM BT=50, fs=2B, CA-CFAR N={N} G={G}, design Pfa {design:.4g}: "
           f"theory {theory:.4g} ({theory / design:.2f} x), "
           f"measured {count / trials:.4g} ({count / trials / design:.2f} x)")
+
+
+def test_correlation_corrected_threshold_restores_the_design_pfa():
+    """The chain's threshold for correlated noise: alpha solved on the exact Pfa."""
+    h = lfm_matched_filter(50)
+    alpha = ca_cfar_alpha_correlated(h, 1e-3, reference_cells=R, guard_cells=G)
+    assert alpha > ca_cfar_alpha(N, 1e-3) * 1.05        # a real correction
+    scale = cfar_scale(R, 1e-3, alpha=alpha)
+    lag = np.correlate(h, h, "full")[len(h) - 1:len(h) - 1 + WINDOW]
+    theory = exact_pfa(linalg.toeplitz(lag), quantised_alpha(scale))
+    assert theory == pytest.approx(1e-3, rel=1e-3)      # only the word's rounding remains
+    trials = 200_000
+    count = correlated_pfa(h, scale, trials, seed=4)
+    print(f"corrected alpha {alpha:.4f} (white {ca_cfar_alpha(N, 1e-3):.4f}): "
+          f"measured Pfa {count / trials:.4g}")
+    assert_binomial(count, trials, theory)
+
+
+def test_thresholds_match_the_detections():
+    rng = np.random.default_rng(5)
+    i, q = complex_noise(rng, (3, 300), sigma=64)
+    power = i * i + q * q
+    scale = cfar_scale(R, 1e-2)
+    thresholds = ca_cfar_thresholds(power, reference_cells=R, guard_cells=G, scale=scale)
+    assert np.all(thresholds[:, :R + G] == 0) and np.all(thresholds[:, -(R + G):] == 0)
+    det = ca_cfar(power, reference_cells=R, guard_cells=G, scale=scale)
+    assert len(det) > 0
+    assert np.array_equal(det["threshold"], thresholds[det["pulse"], det["range_bin"]])
+    # cells above their threshold and tested, minus exact ties broken by the fraction
+    above = power[:, R + G:-(R + G)] > thresholds[:, R + G:-(R + G)]
+    assert len(det) <= above.sum()
