@@ -1,0 +1,196 @@
+"""Board descriptions and the build of one board: bitstream plus ``resources.json``.
+
+A :class:`Board` names the amaranth-boards platform, the clock its PLL makes, the
+preset scenario its on-chip echo source plays and how the chain is cut down to
+fit. :func:`build_board` elaborates :class:`~amaradar.boards.top.BoardTop`, runs
+Yosys and nextpnr (the YoWASP builds from PyPI), checks fit and timing from
+nextpnr's report and writes::
+
+    OUT/<board>.<bin|bit|fs>   the bitstream
+    OUT/resources.json          the schema of :func:`build_board`
+    OUT/build/                  Amaranth's build tree and ``build.log``
+"""
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, replace
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+
+from ..hdl.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
+from ..hdl.formats import COEF_WIDTH
+from ..sim.chain import chain_config, transmit_pulse
+from ..sim.echo_source import target_entries
+from ..sim.matched_filter import matched_filter_taps, safe_output_shift
+from ..sim.scenario import parse_scenario
+from .toolchain import NEXTPNR_OPTS, check_report, read_report, run_plan, tool_versions
+from .top import BoardTop, EchoPreset
+
+__all__ = ["Board", "BOARD_MODULES", "board_names", "get_board", "board_config",
+           "echo_preset", "build_board"]
+
+UART_BAUD = 115_200
+REPORT_CAP = 8          # detection frames per CPI on the link
+
+# ``amaradar build --board NAME`` -> module of amaradar.boards defining ``BOARD``
+BOARD_MODULES = {"icebreaker": "icebreaker", "tangnano9k": "tangnano9k", "ulx3s-85f": "ulx3s"}
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board and the configuration built for it.
+
+    Attributes
+    ----------
+    name : str
+        Name on the command line.
+    platform : type
+        amaranth-boards platform class.
+    device : str
+        FPGA part, for the report.
+    clock_hz : int
+        Frequency of ``sync`` made by ``clocking``; the chain takes one sample per clock.
+    clocking : type
+        Elaboratable that makes ``sync`` (PLL and reset synchronizer).
+    bitstream : str
+        Extension of the bitstream Amaranth's flow writes (``bin``, ``bit``, ``fs``).
+    overrides : dict
+        Extra Amaranth build overrides (``synth_opts``, ``nextpnr_opts`` additions).
+    coef_width, mf_output_width : int
+        Matched-filter tap and output widths (``formats`` defaults unless cut down).
+    echo_pulse_width : int
+        Bits per part of the echo source's pulse ROM.
+    max_targets : int
+        Targets of the echo source.
+    scenario : dict
+        The preset scenario, as the tables of a scenario TOML file.
+    """
+    name: str
+    platform: type
+    device: str
+    clock_hz: int
+    clocking: type
+    bitstream: str
+    overrides: dict
+    coef_width: int
+    mf_output_width: int
+    echo_pulse_width: int
+    max_targets: int
+    scenario: dict
+
+
+def board_names():
+    return tuple(BOARD_MODULES)
+
+
+def get_board(name):
+    """The :class:`Board` called ``name``; ``KeyError`` if there is none."""
+    return import_module(f".{BOARD_MODULES[name]}", __package__).BOARD
+
+
+def board_config(board):
+    """The chain configuration of ``board``: its scenario's, with the board's widths."""
+    scenario = parse_scenario(board.scenario)
+    config = chain_config(scenario)
+    if (board.coef_width, board.mf_output_width) == (config.coef_width, config.mf_output_width):
+        return config
+    r = scenario.radar
+    taps = matched_filter_taps(transmit_pulse(r), coef_width=board.coef_width)
+    return replace(config, taps=tuple(complex(t) for t in taps), coef_width=board.coef_width,
+                   mf_output_width=board.mf_output_width,
+                   mf_output_shift=safe_output_shift(taps, r.adc_bits, board.mf_output_width))
+
+
+def echo_preset(board):
+    """The echo source's pulse, targets and noise for ``board``'s scenario.
+
+    Each target sits at its range at time 0: delay ``round(2 R fs / c)`` samples,
+    carrier phase ``-2 R / lambda`` turns, Doppler ``-2 v T / lambda`` turns per
+    line, and the amplitude of the scenario's per-sample SNR against
+    ``noise_rms_lsb``.
+    """
+    scenario = parse_scenario(board.scenario)
+    r = scenario.radar
+    peak = (1 << (board.echo_pulse_width - 1)) - 1
+    pulse = np.round(transmit_pulse(r) * (peak / ((1 << (COEF_WIDTH - 1)) - 1)))
+    turns = 1 << PHASE_WIDTH
+    targets = []
+    for t in scenario.targets:
+        volts = math.sqrt(10 ** (t.snr_db / 10) * 2) * r.noise_rms_lsb
+        amplitude = round(volts / peak * (1 << AMPLITUDE_WIDTH))
+        if amplitude >= 1 << AMPLITUDE_WIDTH:
+            raise ValueError(f"target at {t.range_m} m: snr_db {t.snr_db} is too strong for "
+                             f"a {board.echo_pulse_width}-bit echo pulse")
+        targets.append({
+            "delay": round(t.range_m / r.range_bin_m),
+            "amplitude": amplitude,
+            "phase": round(-2 * t.range_m / r.wavelength_m * turns) % turns,
+            "doppler": round(-2 * t.radial_velocity_mps * r.pri_s / r.wavelength_m * turns) % turns,
+        })
+    entries = target_entries(targets, line_length=r.line_samples, max_targets=board.max_targets)
+    return EchoPreset(pulse=tuple(complex(x) for x in pulse), pulse_width=board.echo_pulse_width,
+                      targets=tuple(entries), max_targets=board.max_targets,
+                      noise_scale=round(r.noise_rms_lsb * 256), seed=r.noise_seed)
+
+
+def build_board(board, out_dir, *, progress=print):
+    """Build ``board`` into ``out_dir`` and return the ``resources.json`` content.
+
+    ``resources.json``::
+
+        board, device          names
+        clocks                 {net: {achieved_mhz, required_mhz, met}} (nextpnr)
+        utilization            {cell kind: {used, available}} (nextpnr)
+        tool_versions          {PyPI distribution: version}
+        configuration          the chain (``ChainConfig.as_dict``), the echo preset,
+                               clock_hz, uart_baud, report_cap
+        throughput             samples_per_second, samples_per_clock, range_lines_per_second
+        build_seconds          wall time of the build
+
+    Raises :class:`amaradar.boards.toolchain.BuildError` when a tool fails, or the
+    design does not fit or misses timing (the report is still written).
+    """
+    out_dir = Path(out_dir)
+    build_dir = out_dir / "build"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    config = board_config(board)
+    preset = echo_preset(board)
+    top = BoardTop(clocking=board.clocking(), clock_hz=board.clock_hz, config=config,
+                   preset=preset, baud=UART_BAUD, cap=REPORT_CAP)
+    progress(f"{board.name}: elaborating the design ({len(config.taps)}-tap matched filter, "
+             f"{config.line_length}-sample lines, {board.clock_hz / 1e6:g} MHz clock)")
+    overrides = {"debug_verilog": False, **board.overrides}
+    overrides["nextpnr_opts"] = " ".join(filter(None, (NEXTPNR_OPTS, overrides.get("nextpnr_opts"))))
+    plan = board.platform().prepare(top, name="top", **overrides)
+    progress(f"{board.name}: synthesis, place and route (log: {build_dir / 'build.log'})")
+    run_plan(plan, build_dir)
+    resources = {
+        "board": board.name,
+        "device": board.device,
+        **read_report(build_dir / "report.json"),
+        "tool_versions": tool_versions(),
+        "configuration": {
+            **config.as_dict(),
+            "clock_hz": board.clock_hz,
+            "echo": {"pulse_width": preset.pulse_width, "max_targets": preset.max_targets,
+                     "targets": list(preset.targets), "noise_scale": preset.noise_scale,
+                     "seed": preset.seed},
+            "uart_baud": UART_BAUD,
+            "report_cap": REPORT_CAP,
+        },
+        "throughput": {
+            "samples_per_clock": 1,
+            "samples_per_second": board.clock_hz,
+            "range_lines_per_second": board.clock_hz / config.line_length,
+        },
+        "build_seconds": round(time.monotonic() - start, 1),
+    }
+    (out_dir / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
+    shutil.copyfile(build_dir / f"top.{board.bitstream}", out_dir / f"{board.name}.{board.bitstream}")
+    check_report(resources)
+    return resources

@@ -1,0 +1,97 @@
+"""iCEBreaker (Lattice iCE40UP5K-SG48): the smallest board.
+
+The UP5K has 5,280 LUT4 and 8 SB_MAC16, so the chain is cut to fit: 8-bit ADC
+samples, a Barker-13 pulse at one sample per chip, matched filter taps of 2 bits
+(+-1: the filter needs adders only), 10-bit compressed samples (one SB_MAC16 per
+square in the power detector), 256-sample range lines, a CA-CFAR with 6
+reference cells whose constant-scale product is built from LUTs, and one echo
+target whose amplitude word is a power of two (its gain is a shift; the
+complex product takes four SB_MAC16).
+The clock is 18 MHz from the PLL (nextpnr reaches about 24 MHz), so the chain
+processes 18 Msample/s.
+"""
+
+from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+from .build import Board
+
+__all__ = ["ice40_pll_params", "Ice40Clocking", "BOARD"]
+
+CLOCK_HZ = 18_000_000
+
+# Before synth_ice40 maps every multiplier to SB_MAC16: flatten, so that the
+# CFAR's scale is the constant the board top drives, and turn the CFAR's product
+# into gates, which constant folding shrinks to a few adders (instead of three
+# SB_MAC16).
+_CFAR_PRODUCT_IN_LUTS = ("proc; flatten; opt_expr; opt_clean; wreduce t:$mul; "
+                         "techmap -map +/techmap.v t:$mul c:*cfar* %i; opt_expr; opt_clean")
+_INPUT_HZ = 12_000_000
+
+
+def ice40_pll_params(input_hz, output_hz):
+    """``(DIVR, DIVF, DIVQ, FILTER_RANGE)`` of an SB_PLL40 in SIMPLE feedback mode.
+
+    ``f_out = f_in * (DIVF + 1) / ((DIVR + 1) * 2**DIVQ)``, with the phase detector
+    at 10 ... 133 MHz and the VCO at 533 ... 1066 MHz (iCE40 sysCLOCK PLL guide).
+    Raises ``ValueError`` when ``output_hz`` is not reached exactly.
+    """
+    for divr in range(16):
+        pfd = input_hz / (divr + 1)
+        if not 10e6 <= pfd <= 133e6:
+            continue
+        for divq in range(1, 7):
+            divf = output_hz * (divr + 1) * (1 << divq) / input_hz - 1
+            vco = pfd * (round(divf) + 1)
+            if divf == round(divf) and 0 <= divf <= 127 and 533e6 <= vco <= 1066e6:
+                filter_range = sum(pfd >= edge for edge in (17e6, 26e6, 44e6, 66e6, 101e6)) + 1
+                return divr, int(divf), divq, filter_range
+    raise ValueError(f"an iCE40 PLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
+
+
+class Ice40Clocking(Elaboratable):
+    """``sync`` at ``CLOCK_HZ`` from the 12 MHz pin through SB_PLL40_PAD; reset until lock.
+
+    nextpnr derives the constraint of ``sync`` from the pin's 12 MHz and the PLL.
+    """
+
+    def elaborate(self, platform):
+        m = Module()
+        divr, divf, divq, filter_range = ice40_pll_params(_INPUT_HZ, CLOCK_HZ)
+        m.domains.sync = sync = ClockDomain("sync")
+        pin = platform.request(platform.default_clk, dir="-")
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD",
+            p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf, p_DIVQ=divq,
+            p_FILTER_RANGE=filter_range,
+            i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
+            o_PLLOUTGLOBAL=sync.clk, o_LOCK=locked)
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+        return m
+
+
+BOARD = Board(
+    name="icebreaker",
+    platform=ICEBreakerPlatform,
+    device="iCE40UP5K-SG48",
+    clock_hz=CLOCK_HZ,
+    clocking=Ice40Clocking,
+    bitstream="bin",
+    overrides={"synth_opts": "-dsp", "script_after_read": _CFAR_PRODUCT_IN_LUTS},
+    coef_width=2,
+    mf_output_width=10,
+    echo_pulse_width=8,
+    max_targets=1,
+    scenario={
+        "radar": {
+            "sample_rate_hz": 1e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,
+            "pri_s": 256e-6, "carrier_hz": 1.3e9, "pulses_per_cpi": 16, "cpis": 1,
+            "adc_bits": 8, "noise_seed": 7, "waveform": "barker13", "noise_rms_lsb": 4.0,
+        },
+        "cfar": {"reference_cells": 6, "guard_cells": 2, "pfa": 1e-4},
+        # 8.963 dB makes the echo amplitude word 8192: a shift, not a multiplier
+        "target": [{"range_m": 12000.0, "radial_velocity_mps": -300.0, "snr_db": 8.963}],
+    },
+)

