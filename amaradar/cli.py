@@ -32,6 +32,22 @@ def _parser():
     sim.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
     sim.add_argument("--quiet", action="store_true", help="no progress or summary on the terminal")
 
+    build = commands.add_parser("build", help="make a bitstream with the YoWASP tools")
+    build.add_argument("--board", required=True,
+                       help="ulx3s-85f, icebreaker or tangnano9k")
+    build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+
+    listen = commands.add_parser("listen", help="decode the report link of a board")
+    source = listen.add_mutually_exclusive_group(required=True)
+    source.add_argument("--port", help="serial device, e.g. /dev/ttyUSB1")
+    source.add_argument("--replay", type=Path, help="recorded byte stream to decode instead")
+    listen.add_argument("--baud", type=int, default=115200, help="baud rate (default: 115200)")
+    listen.add_argument("--out", type=Path, default=Path("listen"), help="output folder (default: listen)")
+    listen.add_argument("--sample-rate", type=float, help="Hz; overrides the status frames")
+    listen.add_argument("--pri", type=float, help="seconds; overrides the status frames")
+    listen.add_argument("--pulses", type=int, help="pulses per CPI; overrides the status frames")
+    listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
+
     verilog = commands.add_parser("verilog", help="write the chain's Verilog")
     verilog.add_argument("--scenario", type=Path, help="scenario TOML file (default: built-in)")
     verilog.add_argument("--out", type=Path, required=True, help="Verilog file to write")
@@ -77,12 +93,27 @@ def _verilog(args):
     return 0
 
 
+def _build(args):
+    from .build import run_build
+    return run_build(board=args.board, out_dir=args.out, stdout=sys.stdout)
+
+
+def _listen(args):
+    from .listen import run_listen
+    return run_listen(port=args.port, baud=args.baud, replay=args.replay, out_dir=args.out,
+                      stdout=sys.stdout, sample_rate=args.sample_rate, pri=args.pri,
+                      pulses=args.pulses, duration=args.duration)
+
+
 def main(argv=None):
+    from .build import BoardError
+    from .listen import ListenError
     from .sim.scenario import ScenarioError
     try:
         args = _parser().parse_args(argv)
-        return {"sim": _sim, "verilog": _verilog}[args.command](args)
-    except (UsageError, ScenarioError) as e:
+        commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen}
+        return commands[args.command](args)
+    except (UsageError, ScenarioError, BoardError, ListenError) as e:
         print(f"amaradar: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

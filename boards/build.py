@@ -15,7 +15,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
@@ -25,7 +25,6 @@ from ..hdl.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
 from ..hdl.formats import COEF_WIDTH
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.echo_source import target_entries
-from ..sim.matched_filter import matched_filter_taps, safe_output_shift
 from ..sim.scenario import parse_scenario
 from .toolchain import NEXTPNR_OPTS, check_report, read_report, run_plan, tool_versions
 from .top import BoardTop, EchoPreset
@@ -94,15 +93,8 @@ def get_board(name):
 
 def board_config(board):
     """The chain configuration of ``board``: its scenario's, with the board's widths."""
-    scenario = parse_scenario(board.scenario)
-    config = chain_config(scenario)
-    if (board.coef_width, board.mf_output_width) == (config.coef_width, config.mf_output_width):
-        return config
-    r = scenario.radar
-    taps = matched_filter_taps(transmit_pulse(r), coef_width=board.coef_width)
-    return replace(config, taps=tuple(complex(t) for t in taps), coef_width=board.coef_width,
-                   mf_output_width=board.mf_output_width,
-                   mf_output_shift=safe_output_shift(taps, r.adc_bits, board.mf_output_width))
+    return chain_config(parse_scenario(board.scenario), coef_width=board.coef_width,
+                        mf_output_width=board.mf_output_width)
 
 
 def echo_preset(board):

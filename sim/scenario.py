@@ -15,7 +15,8 @@ A scenario is a TOML file in SI units::
     waveform = "lfm"           # or "barker13"
     # optional, with defaults:
     noise_rms_lsb = 8.0        # receiver noise, rms of I and of Q, in ADC steps
-    window = "rect"            # matched-filter weighting: "rect" or "hamming"
+    window = "rect"            # matched-filter weighting: rect, hamming, hann,
+                               # blackman_harris, taylor (nbar = 5, -35 dB)
 
     [cfar]
     reference_cells = 16       # per side
@@ -51,7 +52,7 @@ __all__ = [
 
 SPEED_OF_LIGHT = 299_792_458.0
 WAVEFORMS = ("lfm", "barker13")
-WINDOWS = ("rect", "hamming")
+WINDOWS = ("rect", "hamming", "hann", "blackman_harris", "taylor")  # taylor: nbar 5, -35 dB
 _REL_TOL = 1e-6
 
 

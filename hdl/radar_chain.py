@@ -1,0 +1,84 @@
+"""The receive chain from ADC samples to CFAR detections."""
+
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .ca_cfar import CaCfar
+from .formats import CFAR_SCALE_WIDTH, complex_layout, framed_layout
+from .matched_filter import MatchedFilter
+from .power_detector import PowerDetector
+from .skid_buffer import SkidBuffer
+
+__all__ = ["RadarChain"]
+
+
+class RadarChain(wiring.Component):
+    """Matched filter -> power detector -> CA-CFAR, joined by skid buffers.
+
+    Parameters
+    ----------
+    config : amaradar.sim.chain.ChainConfig
+        Every width, the matched-filter taps and the CFAR window.
+
+    Members
+    -------
+    i : In(stream.Signature(framed_layout(complex_layout(config.adc_width))))
+        ADC samples framed into range lines and CPIs.
+    scale : In(CFAR_SCALE_WIDTH)
+        CFAR threshold scale, alpha / 2R in UQ4.16 (``config.cfar_scale``).
+    o : Out(stream.Signature(detection_layout(...)))
+        Detections, in stream order.
+    mf_overflow, power_overflow, line_too_long, pulse_overflow : Out(1)
+        Sticky status flags of the blocks.
+
+    Latency/throughput
+    ------------------
+    One ADC sample per clock sustained; the skid buffers cut the ready path
+    between blocks so it never spans more than one block.
+
+    Model
+    -----
+    :func:`amaradar.sim.chain.reference_chain`.
+    """
+
+    def __init__(self, config):
+        self._mf = MatchedFilter(taps=config.taps_array, input_width=config.adc_width,
+                                 coef_width=config.coef_width,
+                                 output_width=config.mf_output_width,
+                                 output_shift=config.mf_output_shift)
+        self._power = PowerDetector(sample_width=config.mf_output_width)
+        self._cfar = CaCfar(line_length=config.line_length,
+                            reference_cells=config.reference_cells,
+                            guard_cells=config.guard_cells, power_width=config.power_width)
+        super().__init__({
+            "i": In(stream.Signature(framed_layout(complex_layout(config.adc_width)))),
+            "scale": In(CFAR_SCALE_WIDTH),
+            "o": Out(self._cfar.o.signature),
+            "mf_overflow": Out(1),
+            "power_overflow": Out(1),
+            "line_too_long": Out(1),
+            "pulse_overflow": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.matched_filter = mf = self._mf
+        m.submodules.power = pw = self._power
+        m.submodules.cfar = cfar = self._cfar
+        m.submodules.mf_skid = mf_skid = SkidBuffer(mf.o.payload.shape())
+        m.submodules.power_skid = power_skid = SkidBuffer(pw.o.payload.shape())
+        wiring.connect(m, wiring.flipped(self.i), mf.i)
+        wiring.connect(m, mf.o, mf_skid.i)
+        wiring.connect(m, mf_skid.o, pw.i)
+        wiring.connect(m, pw.o, power_skid.i)
+        wiring.connect(m, power_skid.o, cfar.i)
+        wiring.connect(m, cfar.o, wiring.flipped(self.o))
+        m.d.comb += [
+            cfar.scale.eq(self.scale),
+            self.mf_overflow.eq(mf.overflow),
+            self.power_overflow.eq(pw.overflow),
+            self.line_too_long.eq(cfar.line_too_long),
+            self.pulse_overflow.eq(cfar.pulse_overflow),
+        ]
+        return m
