@@ -1,8 +1,8 @@
 // Stream harness for the rtl engine (amaradar/sim/rtl_engine.py).
 //
 // Runs the Verilated top `Vdut` (the design inside a wrapper that registers all
-// its inputs, see rtl_engine._wrapper) cycle by cycle with no Python in the loop:
-// resets it, applies constant input ports, feeds payload words from a binary
+// its inputs and ties its reset low, see rtl_engine._wrapper) cycle by cycle with
+// no Python in the loop: from the design's initial state, applies constant input ports, feeds payload words from a binary
 // file into the `i` stream honouring i__ready, collects every word accepted on
 // the `o` stream into another binary file, and prints a JSON summary (cycles,
 // word counts, why it stopped, final values of the status ports) on stdout.
@@ -177,10 +177,6 @@ int main(int argc, char** argv) {
 #if HARNESS_HAS_I
     top->I_VALID = 0;
 #endif
-    top->rst = 1;
-    tick();
-    tick();
-    top->rst = 0;
 
     std::vector<uint8_t> held(HARNESS_O_BYTES), now(HARNESS_O_BYTES);
     bool waiting = false;  // o.valid was high and not accepted last cycle
@@ -207,7 +203,7 @@ int main(int argc, char** argv) {
 #endif
         const bool ready = !rng.below(thr_out);
         top->O_READY = ready;
-        tick();  // the first one also takes the design out of reset
+        tick();
 
         const bool valid = top->O_VALID;
         if (valid) get(top->O_PAYLOAD, now.data(), HARNESS_O_BYTES);
