@@ -53,13 +53,14 @@ async def stream_bench(dut):
         if pending is not None and payload != pending:
             error = f"o dropped or changed a waiting sample after {len(outputs)} words"
             break
-        if valid and ready:
+        wanted = len(outputs) < spec["count"]
+        if valid and ready and wanted:
             outputs.append(payload)
             pending = None
-            if len(outputs) == spec["count"]:
-                break
-        elif valid:
+        elif valid and wanted:
             pending = payload
+        if len(outputs) == spec["count"] and (inputs is None or next_in == len(inputs)):
+            break
         await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
     else:

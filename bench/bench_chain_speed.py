@@ -1,0 +1,107 @@
+"""Samples per second of the same chain on every way amaradar can run it.
+
+The chain is the built-in scenario's (100-tap complex matched filter -> |x|^2 ->
+CA-CFAR over 2 x 16 cells) and the input is that scenario's ADC samples:
+
+- amaranth-sim: Amaranth's Python simulator (``tests/streams.simulate_stream``)
+- cocotb: cocotb 2 + Verilator on the generated Verilog (``tests/streams.cocotb_stream``)
+- rtl engine: the compiled Verilator harness that ``amaradar sim`` uses
+- amaradar sim: a second ``amaradar sim --engine rtl`` run, everything included
+
+Builds are excluded from the first three (each is built once before timing);
+the last one runs after a warm-up run, so its build comes from the cache.
+Writes bench/results/chain_speed.json. Usage: ``python3 bench/bench_chain_speed.py``.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from amaradar.hdl.formats import complex_layout, framed_layout, pack  # noqa: E402
+from amaradar.hdl.radar_chain import RadarChain  # noqa: E402
+from amaradar.sim.chain import chain_config  # noqa: E402
+from amaradar.sim.engines import frame_iq  # noqa: E402
+from amaradar.sim.rtl_engine import RtlEngine  # noqa: E402
+from amaradar.sim.scenario import load_scenario, receive_iq  # noqa: E402
+from streams import cocotb_stream, simulate_stream  # noqa: E402
+
+AMARANTH_SAMPLES = 2_000
+COCOTB_SAMPLES = 20_000
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "load_average_1min": os.getloadavg()[0]}
+
+
+def words(config, iq):
+    """Slow reference packing of ``iq`` lines into payload ints (first lines only)."""
+    lines, length = iq.shape
+    k = np.tile(np.arange(length), lines)
+    return pack(framed_layout(complex_layout(config.adc_width)),
+                **{"data.i": iq.real.ravel(), "data.q": iq.imag.ravel(),
+                   "first": k == 0, "last": k == length - 1})
+
+
+def timed(label, samples, run):
+    t0 = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - t0
+    print(f"{label:>14}: {samples:>9,} samples in {seconds:7.2f} s = {samples / seconds:>12,.0f} samples/s",
+          flush=True)
+    return {"samples": samples, "seconds": seconds, "samples_per_s": samples / seconds}
+
+
+def main():
+    scenario = load_scenario()
+    config = chain_config(scenario)
+    iq, _ = receive_iq(scenario)
+    flat = iq.reshape(1, -1)
+    results = {"machine": machine(), "chain": config.as_dict(), "engines": {}}
+    ports = {"scale": config.cfar_scale}
+
+    short = words(config, flat[:, :AMARANTH_SAMPLES])
+    results["engines"]["amaranth_sim"] = timed("amaranth-sim", len(short), lambda: simulate_stream(
+        RadarChain(config), short, 0, p_in_stall=0.0, p_out_stall=0.0, ports=ports))
+
+    medium = words(config, flat[:, :COCOTB_SAMPLES])
+    cocotb_stream(RadarChain(config), "bench_chain", medium[:10], 0, p_in_stall=0.0,
+                  p_out_stall=0.0, ports=ports)                       # build once
+    results["engines"]["cocotb_verilator"] = timed("cocotb", len(medium), lambda: cocotb_stream(
+        RadarChain(config), "bench_chain", medium, 0, p_in_stall=0.0, p_out_stall=0.0, ports=ports))
+
+    engine = RtlEngine(RadarChain(config), name="radar_chain")
+    framed = frame_iq(config, iq)
+    results["engines"]["rtl_engine"] = timed("rtl engine", len(framed), lambda: engine.run(
+        framed, ports=ports, drain_cycles=1000))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "amaradar.cli", "sim", "--quiet", "--out", tmp]
+        subprocess.run(command, check=True)                          # warm: cached build
+        results["engines"]["amaradar_sim_second_run"] = timed(
+            "amaradar sim", iq.size, lambda: subprocess.run(command, check=True))
+
+    engines = results["engines"]
+    results["ratio_rtl_to_cocotb"] = engines["rtl_engine"]["samples_per_s"] / \
+        engines["cocotb_verilator"]["samples_per_s"]
+    results["ratio_rtl_to_amaranth_sim"] = engines["rtl_engine"]["samples_per_s"] / \
+        engines["amaranth_sim"]["samples_per_s"]
+    out = ROOT / "bench" / "results" / "chain_speed.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
