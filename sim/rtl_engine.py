@@ -173,7 +173,9 @@ class RtlEngine:
     component : wiring.Component
         Must have an ``o`` stream and a ``sync`` clock domain; an ``i`` stream is
         optional (without one it is a source). Other ``In`` ports are constants set
-        per run; other ``Out`` ports are read back at the end as status.
+        per run; other ``Out`` ports are read back at the end as status. A run
+        starts from the design's initial state (Amaranth's reset state) with
+        ``rst`` held low, as in Amaranth's simulator.
     name : str
         Label of the build in the cache (letters, digits, ``_``, ``-``).
 
