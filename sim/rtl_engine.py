@@ -178,6 +178,10 @@ class RtlEngine:
         ``rst`` held low, as in Amaranth's simulator.
     name : str
         Label of the build in the cache (letters, digits, ``_``, ``-``).
+    key : str, optional
+        Names the design in the cache instead of its Verilog text, so that a cached
+        build starts without converting the design to Verilog (seconds for a large
+        one). The caller must make ``key`` change whenever the design does.
 
     Attributes
     ----------
@@ -190,7 +194,7 @@ class RtlEngine:
     executable : pathlib.Path
     """
 
-    def __init__(self, component, *, name):
+    def __init__(self, component, *, name, key=None):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             raise ValueError(f"name must be letters, digits, '_' or '-', not {name!r}")
         if not isinstance(component, wiring.Component):
@@ -206,16 +210,22 @@ class RtlEngine:
         self.ports = tuple(p.name for p in self._ports)
         self.status = tuple(p.name for p in self._status)
 
-        text = verilog.convert(component, name=DESIGN, emit_src=False)
-        if "clk" not in _top_ports(text):
-            raise ValueError("component must have a sync clock domain")
         streams = [("o__payload", o_width, False), ("o__valid", 1, False), ("o__ready", 1, True)]
         if i_width is not None:
             streams += [("i__payload", i_width, True), ("i__valid", 1, True), ("i__ready", 1, False)]
-        text = _wrapper(text, streams, self._ports, self._status)
+
+        def design():
+            text = verilog.convert(component, name=DESIGN, emit_src=False)
+            if "clk" not in _top_ports(text):
+                raise ValueError("component must have a sync clock domain")
+            return _wrapper(text, streams, self._ports, self._status)
         header = _header(i_width is not None, self.in_bytes or 1, self.out_bytes,
                          self._ports, self._status)
-        self.executable, self.rebuilt = _build(name, text, header)
+        if key is None:
+            text = design()
+            self.executable, self.rebuilt = _build(name, text, lambda: text, header)
+        else:
+            self.executable, self.rebuilt = _build(name, f"key {key}", design, header)
 
     def run(self, inputs=None, *, ports=None, drain_cycles=1000, max_outputs=None,
             max_cycles=None, p_in_stall=0.0, p_out_stall=0.0, seed=0, progress=None):
@@ -351,15 +361,16 @@ def _run_logged(args, cwd, log, name):
                             f"last lines of the log:\n{_tail(log)}")
 
 
-def _build(name, text, header):
-    """Return ``(executable, rebuilt)``, compiling into the cache unless already there.
+def _build(name, identity, design, header):
+    """Return ``(executable, rebuilt)``, compiling ``design()`` into the cache unless
+    a build of the same ``identity`` is already there.
 
     Verilator's runtime objects (``verilated*.o``) do not depend on the design: the
     first build keeps them in ``runtime-<key>`` and later builds link those instead
     of compiling them again (about three quarters of a small design's build time).
     """
     root = cache_dir("verilator")
-    final = root / f"{name}-{_key(text, HARNESS.read_text(), header)}"
+    final = root / f"{name}-{_key(identity, HARNESS.read_text(), header)}"
     runtime = root / f"runtime-{_key()}"
     executable = final / "harness"
     with open(root / f"{final.name}.lock", "w") as lock:
@@ -369,7 +380,7 @@ def _build(name, text, header):
         shutil.rmtree(final, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=root))
         try:
-            (tmp / "design.v").write_text(text)
+            (tmp / "design.v").write_text(design())
             (tmp / "harness_ports.h").write_text(header)
             shutil.copy(HARNESS, tmp / "stream_harness.cpp")
             obj, log = tmp / "obj", tmp / "build.log"
