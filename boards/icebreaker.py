@@ -11,7 +11,7 @@ The clock is 18 MHz from the PLL (nextpnr reaches about 24 MHz), so the chain
 processes 18 Msample/s.
 """
 
-from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
@@ -53,13 +53,13 @@ def ice40_pll_params(input_hz, output_hz):
 class Ice40Clocking(Elaboratable):
     """``sync`` at ``CLOCK_HZ`` from the 12 MHz pin through SB_PLL40_PAD; reset until lock.
 
-    nextpnr derives the constraint of ``sync`` from the pin's 12 MHz and the PLL.
+    The board top defines ``sync``; this drives its clock and reset. nextpnr
+    derives the constraint of ``sync`` from the pin's 12 MHz and the PLL.
     """
 
     def elaborate(self, platform):
         m = Module()
         divr, divf, divq, filter_range = ice40_pll_params(_INPUT_HZ, CLOCK_HZ)
-        m.domains.sync = sync = ClockDomain("sync")
         pin = platform.request(platform.default_clk, dir="-")
         locked = Signal()
         m.submodules.pll = Instance(
@@ -67,7 +67,7 @@ class Ice40Clocking(Elaboratable):
             p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf, p_DIVQ=divq,
             p_FILTER_RANGE=filter_range,
             i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
-            o_PLLOUTGLOBAL=sync.clk, o_LOCK=locked)
+            o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         return m
 

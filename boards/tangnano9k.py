@@ -1,13 +1,14 @@
 """Tang Nano 9K (Gowin GW1NR-9C: 8,640 LUT4, 20 MULT18X18, 26 BSRAM).
 
-A mid-size chain: a Barker-13 pulse at two samples per chip (26 taps of +-1:
+A mid-size chain: a Barker-13 pulse at one sample per chip (13 taps of +-1:
 the filter needs adders only), 16-bit compressed samples, 1,024-sample range
-lines, two echo targets. The clock is 54 MHz from the rPLL, so the chain
+lines, two echo targets. (Two samples per chip, 26 taps, needs 6,822 of the
+6,480 flip-flops.) The clock is 54 MHz from the rPLL, so the chain
 processes 54 Msample/s. The Gowin flow of Amaranth 0.5 passes no clock
 constraint to nextpnr, so ``--freq`` sets it.
 """
 
-from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.tang_nano_9k import TangNano9kPlatform
@@ -42,12 +43,14 @@ def gowin_pll_params(input_hz, output_hz):
 
 
 class GowinClocking(Elaboratable):
-    """``sync`` at ``CLOCK_HZ`` from the 27 MHz oscillator through rPLL; reset until lock."""
+    """``sync`` at ``CLOCK_HZ`` from the 27 MHz oscillator through rPLL; reset until lock.
+
+    The board top defines ``sync``; this drives its clock and reset.
+    """
 
     def elaborate(self, platform):
         m = Module()
         idiv, fbdiv, odiv = gowin_pll_params(_INPUT_HZ, CLOCK_HZ)
-        m.domains.sync = sync = ClockDomain("sync")
         m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
             platform.default_clk, dir="-"))
         locked = Signal()
@@ -62,7 +65,7 @@ class GowinClocking(Elaboratable):
             p_CLKOUTD3_SRC="CLKOUT",
             i_CLKIN=clk_buffer.i, i_CLKFB=0, i_RESET=0, i_RESET_P=0,
             i_FBDSEL=0, i_IDSEL=0, i_ODSEL=0, i_PSDA=0, i_DUTYDA=0, i_FDLY=0,
-            o_CLKOUT=sync.clk, o_LOCK=locked)
+            o_CLKOUT=ClockSignal("sync"), o_LOCK=locked)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         return m
 
@@ -81,8 +84,8 @@ BOARD = Board(
     max_targets=2,
     scenario={
         "radar": {
-            "sample_rate_hz": 2e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,
-            "pri_s": 512e-6, "carrier_hz": 1.3e9, "pulses_per_cpi": 16, "cpis": 1,
+            "sample_rate_hz": 1e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,
+            "pri_s": 1024e-6, "carrier_hz": 1.3e9, "pulses_per_cpi": 16, "cpis": 1,
             "adc_bits": 12, "noise_seed": 9, "waveform": "barker13", "noise_rms_lsb": 8.0,
         },
         "cfar": {"reference_cells": 16, "guard_cells": 3, "pfa": 1e-5},

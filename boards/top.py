@@ -1,16 +1,26 @@
-"""The design on every board: on-chip echoes -> radar chain -> report link on the UART."""
+"""The design on every board: on-chip echoes -> radar chain -> report link on the UART.
+
+:class:`BoardCore` is the whole design without clocking and pins, a source of
+report-link bytes that simulates like any streaming block;
+:class:`BoardTop` adds the board's PLL, the ``sync`` domain, the UART and the pins.
+"""
 
 from dataclasses import dataclass
 
-from amaranth import Cat, Elaboratable, Module, Signal
-from amaranth.lib import io, wiring
+from amaranth import Cat, ClockDomain, Elaboratable, Module, Signal
+from amaranth.lib import io, stream, wiring
+from amaranth.lib.wiring import Out
 
 from ..hdl.echo_source import EchoSource
 from ..hdl.radar_chain import RadarChain
 from ..hdl.report_framer import ReportFramer
 from ..hdl.uart_tx import UartTx
 
-__all__ = ["EchoPreset", "BoardTop"]
+__all__ = ["EchoPreset", "FLAG_NAMES", "BoardCore", "BoardTop"]
+
+#: Bits of :attr:`BoardCore.flags` (and of the status frame's ``flags``), LSB first.
+FLAG_NAMES = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
+              "echo_overflow")
 
 
 @dataclass(frozen=True)
@@ -30,45 +40,74 @@ class EchoPreset:
     seed: int
 
 
-class BoardTop(Elaboratable):
-    """Echo source, radar chain and report link of one board.
+def _check_positive(name, value):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+
+
+class BoardCore(wiring.Component):
+    """Echo source, radar chain and report framer: a board's design without clock and pins.
 
     The echo source plays ``preset`` for ever, one ADC sample per clock, into
     :class:`~amaradar.hdl.radar_chain.RadarChain`; its detections are framed by
     :class:`~amaradar.hdl.report_framer.ReportFramer` (at most ``cap`` per CPI,
-    a status frame after every CPI) and sent by
-    :class:`~amaradar.hdl.uart_tx.UartTx` at ``baud`` on the board's ``uart``
-    ``tx`` pin. LED 0 lights when a sticky overflow flag of the chain or the
-    echo source is set.
+    a status frame right after reset and after every CPI the echo source ends).
 
     Parameters
     ----------
-    clocking : Elaboratable
-        Makes the ``sync`` domain at ``clock_hz`` (the board's PLL and reset).
-    clock_hz : int
-        Frequency of ``sync``.
     config : amaradar.sim.chain.ChainConfig
         The chain.
     preset : EchoPreset
         The echoes.
-    baud : int
-        UART bit rate.
+    sample_rate : int
+        Samples per second (the clock frequency), reported in status frames.
     cap : int
-        Most detection frames per CPI.
+        Most detection frames per CPI, at least 1.
+
+    Members
+    -------
+    o : Out(stream.Signature(8))
+        Report-link bytes (``amaradar.link``). The chain never waits for ``o``:
+        when ``o`` is slower than the reports, the framer drops detections and
+        counts them (``dropped_full``).
+    flags : Out(5)
+        Sticky status flags, bits named by :data:`FLAG_NAMES`.
+    dropped_cap, dropped_full : Out(32)
+        The framer's drop counters.
+
+    Latency/throughput
+    ------------------
+    One ADC sample per clock, never stalled. A status frame starts at most one
+    frame after the CPI end that requests it.
+
+    Model
+    -----
+    :func:`amaradar.sim.echo_source.echo_lines` ->
+    :func:`amaradar.sim.chain.reference_chain` ->
+    :func:`amaradar.sim.report_framer.report_framer`, exact while ``o`` keeps up.
     """
 
-    def __init__(self, *, clocking, clock_hz, config, preset, baud, cap):
-        self._clocking = clocking
-        self._clock_hz = clock_hz
+    def __init__(self, *, config, preset, sample_rate, cap):
+        _check_positive("sample_rate", sample_rate)
+        _check_positive("cap", cap)
+        if not isinstance(preset, EchoPreset):
+            raise TypeError(f"preset must be an EchoPreset, not {preset!r}")
         self._config = config
         self._preset = preset
-        self._baud = baud
+        self._sample_rate = sample_rate
         self._cap = cap
+        super().__init__({
+            "o": Out(stream.Signature(8)),
+            "flags": Out(len(FLAG_NAMES)),
+            "dropped_cap": Out(32),
+            "dropped_full": Out(32),
+        })
 
     def elaborate(self, platform):
         c, p = self._config, self._preset
         m = Module()
-        m.submodules.clocking = self._clocking
         m.submodules.echo = echo = EchoSource(
             pulse=list(p.pulse), pulse_width=p.pulse_width, line_length=c.line_length,
             pulses_per_cpi=c.pulses_per_cpi, max_targets=p.max_targets, width=c.adc_width,
@@ -76,33 +115,70 @@ class BoardTop(Elaboratable):
         m.submodules.chain = chain = RadarChain(c)
         m.submodules.framer = framer = ReportFramer(
             range_bits=len(chain.o.payload.range_bin), power_bits=c.power_width, cap=self._cap)
-        m.submodules.uart = uart = UartTx(divisor=round(self._clock_hz / self._baud))
         wiring.connect(m, echo.o, chain.i)
         wiring.connect(m, chain.o, framer.i)
-        wiring.connect(m, framer.o, uart.i)
+        wiring.connect(m, framer.o, wiring.flipped(self.o))
 
         cpi_done = echo.o.valid & chain.i.ready & echo.o.payload.cpi_end
         cpi = Signal(len(framer.cpi))
         with m.If(cpi_done):
             m.d.sync += cpi.eq(cpi + 1)
-        flags = Cat(chain.mf_overflow, chain.power_overflow, chain.line_too_long,
-                    chain.pulse_overflow, echo.overflow)
         m.d.comb += [
             echo.targets.eq(echo.targets.shape().const(list(p.targets))),
             echo.noise_scale.eq(p.noise_scale),
             chain.scale.eq(c.cfar_scale),
+            self.flags.eq(Cat(chain.mf_overflow, chain.power_overflow, chain.line_too_long,
+                              chain.pulse_overflow, echo.overflow)),
             framer.heartbeat.eq(cpi_done),
             framer.cpi.eq(cpi),
-            framer.flags.eq(flags),
+            framer.flags.eq(self.flags),
             framer.range_bins.eq(c.line_length),
             framer.pulses.eq(c.pulses_per_cpi),
-            framer.sample_rate.eq(self._clock_hz),
+            framer.sample_rate.eq(self._sample_rate),
             framer.pri.eq(c.line_length),
+            self.dropped_cap.eq(framer.dropped_cap),
+            self.dropped_full.eq(framer.dropped_full),
         ]
+        return m
 
-        uart_pins = platform.request("uart", 0, dir={"tx": "-", "rx": "-"})
+
+class BoardTop(Elaboratable):
+    """:class:`BoardCore` on a board: its clock, the UART ``tx`` pin and LED 0.
+
+    Defines the ``sync`` domain, which ``clocking`` drives (the board's PLL and
+    reset synchronizer). The report bytes leave on the board's ``uart`` ``tx`` pin
+    through :class:`~amaradar.hdl.uart_tx.UartTx` at ``baud``; LED 0 lights when a
+    sticky overflow flag is set.
+
+    Parameters
+    ----------
+    clocking : Elaboratable
+        Drives ``ClockSignal("sync")`` at ``clock_hz`` and ``ResetSignal("sync")``.
+    clock_hz : int
+        Frequency of ``sync``.
+    config, preset, cap
+        As for :class:`BoardCore`.
+    baud : int
+        UART bit rate.
+    """
+
+    def __init__(self, *, clocking, clock_hz, config, preset, baud, cap):
+        self._clocking = clocking
+        self._clock_hz = clock_hz
+        self._baud = baud
+        self.core = BoardCore(config=config, preset=preset, sample_rate=clock_hz, cap=cap)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        m.submodules.clocking = self._clocking
+        m.submodules.core = core = self.core
+        m.submodules.uart = uart = UartTx(divisor=round(self._clock_hz / self._baud))
+        wiring.connect(m, core.o, uart.i)
+
+        uart_pins = platform.request("uart", 0, dir="-")
         m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart_pins.tx)
         led = platform.request("led", 0, dir="-")
         m.submodules.led_buffer = led_buffer = io.Buffer("o", led)
-        m.d.comb += [tx_buffer.o.eq(uart.tx), led_buffer.o.eq(flags.any())]
+        m.d.comb += [tx_buffer.o.eq(uart.tx), led_buffer.o.eq(core.flags.any())]
         return m

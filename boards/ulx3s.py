@@ -7,7 +7,7 @@ cells, and an echo source with two targets (12 multipliers). The
 clock is 75 MHz from the EHXPLLL, so the chain processes 75 Msample/s.
 """
 
-from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
@@ -42,13 +42,13 @@ def ecp5_pll_params(input_hz, output_hz):
 class Ecp5Clocking(Elaboratable):
     """``sync`` at ``CLOCK_HZ`` from the 25 MHz oscillator through EHXPLLL; reset until lock.
 
-    nextpnr derives the constraint of ``sync`` from the pin's 25 MHz and the PLL.
+    The board top defines ``sync``; this drives its clock and reset. nextpnr
+    derives the constraint of ``sync`` from the pin's 25 MHz and the PLL.
     """
 
     def elaborate(self, platform):
         m = Module()
         clki, clkfb, clkop = ecp5_pll_params(_INPUT_HZ, CLOCK_HZ)
-        m.domains.sync = sync = ClockDomain("sync")
         m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
             platform.default_clk, dir="-"))
         locked = Signal()
@@ -60,9 +60,9 @@ class Ecp5Clocking(Elaboratable):
             p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA",
             a_FREQUENCY_PIN_CLKI=f"{_INPUT_HZ / 1e6:g}",
             a_FREQUENCY_PIN_CLKOP=f"{CLOCK_HZ / 1e6:g}",
-            i_CLKI=clk_buffer.i, i_CLKFB=sync.clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
-            i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0, i_PLLWAKESYNC=0,
-            i_ENCLKOP=0, o_CLKOP=sync.clk, o_LOCK=locked)
+            i_CLKI=clk_buffer.i, i_CLKFB=ClockSignal("sync"), i_RST=0, i_STDBY=0,
+            i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0,
+            i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=ClockSignal("sync"), o_LOCK=locked)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         return m
 

@@ -1,0 +1,91 @@
+"""Board designs in Verilator: the report bytes of each board equal the models', bit for bit.
+
+:class:`~amaradar.boards.top.BoardCore` (a board's design without PLL and pins)
+runs in the rtl engine for ``CPIS`` CPIs of the board's preset scenario plus one
+more, its report bytes are decoded with :class:`amaradar.link.Decoder`, and they
+equal the model chain: ``echo_lines`` -> ``reference_chain`` -> ``report_framer``
+with the board's cap. The UART that carries these bytes on the board is tested in
+``test_uart_tx.py``.
+"""
+
+import numpy as np
+import pytest
+
+from amaradar.boards.build import REPORT_CAP, board_config, board_names, echo_preset, get_board
+from amaradar.boards.top import FLAG_NAMES, BoardCore
+from amaradar.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
+from amaradar.sim.chain import reference_chain
+from amaradar.sim.echo_source import echo_lines
+from amaradar.sim.report_framer import report_framer
+from amaradar.sim.rtl_engine import RtlEngine
+
+CPIS = 2
+
+
+def _reference(board, config, preset):
+    """Detections of the first ``CPIS`` CPIs and the flags of the models."""
+    iq, overflow, _ = echo_lines(
+        pulse=np.array(preset.pulse), pulse_width=preset.pulse_width,
+        line_length=config.line_length, pulses_per_cpi=config.pulses_per_cpi,
+        targets=preset.targets, noise_scale=preset.noise_scale, seed=preset.seed,
+        lines=CPIS * config.pulses_per_cpi, width=config.adc_width, full_output=True)
+    result = reference_chain(config, iq)
+    flags = {**result.status, "echo_overflow": bool(overflow.any())}
+    d = result.detections
+    detections = [Detection(*(int(d[name][n]) for name in Detection._fields))
+                  for n in range(len(d["cpi"]))]
+    return detections, sum(flags[name] << bit for bit, name in enumerate(FLAG_NAMES))
+
+
+@pytest.fixture(scope="module", params=board_names())
+def board_run(request):
+    board = get_board(request.param)
+    config, preset = board_config(board), echo_preset(board)
+    core = BoardCore(config=config, preset=preset, sample_rate=board.clock_hz, cap=REPORT_CAP)
+    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length
+    result = RtlEngine(core, name=f"board_core_{request.param}").run(
+        max_cycles=cycles, drain_cycles=cycles)
+    return board, config, result, _reference(board, config, preset)
+
+
+def test_link_bytes_decode_cleanly(board_run):
+    _, _, result, _ = board_run
+    decoder = Decoder()
+    messages = decoder.feed(result.outputs.tobytes())
+    assert decoder.crc_errors == 0 and decoder.resync_bytes == 0
+    assert decoder.counts["status"] >= CPIS + 1
+    assert decoder.counts["detection"] >= CPIS      # the targets are found every CPI
+    tail = decoder.bytes - sum(len(encode(message)) for message in messages)
+    assert 0 <= tail < frame_bytes(TYPE_STATUS)     # at most a frame cut by the run's end
+
+
+def test_reports_equal_the_model_chain(board_run):
+    board, config, result, (detections, flags) = board_run
+    assert len({d.cpi for d in detections}) == CPIS
+    messages = Decoder().feed(result.outputs.tobytes())
+    # The reports of the first CPIS CPIs: their detections and the status frames
+    # sent up to the end of the last one (status k carries cpi k).
+    seen = [msg for msg in messages
+            if (msg.cpi < CPIS if isinstance(msg, Detection) else msg.cpi <= CPIS)]
+    statuses = [msg for msg in seen if isinstance(msg, Status)]
+    assert [s.cpi for s in statuses] == list(range(CPIS + 1))
+    # When a status frame starts is a matter of timing: it follows the detections
+    # framed before it and the dropped_cap detections it counts.
+    events, placed = list(detections), 0
+    framed_before = 0
+    for msg in seen:
+        if isinstance(msg, Detection):
+            framed_before += 1
+            continue
+        expected = Status(cpi=msg.cpi, flags=flags, dropped_samples=0, dropped_cap=0,
+                          dropped_full=0, range_bins=config.line_length,
+                          pulses=config.pulses_per_cpi, sample_rate=board.clock_hz,
+                          pri=config.line_length)
+        events.insert(framed_before + msg.dropped_cap + placed, expected)
+        placed += 1
+    model, dropped_cap = report_framer(events, cap=REPORT_CAP)
+    assert dropped_cap > 0          # the cap is exercised
+    got = np.frombuffer(b"".join(encode(msg) for msg in seen), dtype=np.uint8)
+    np.testing.assert_array_equal(got, model)
+    assert result.status["flags"] == flags
+    assert result.status["dropped_full"] == 0
