@@ -12,7 +12,7 @@ import pytest
 from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
 from amaradar.hdl.radar_chain import RadarChain
 from amaradar.sim.chain import chain_config, reference_chain
-from amaradar.sim.engines import frame_iq
+from amaradar.sim.engines import frame_iq, run_rtl_chain
 from amaradar.sim.payloads import unpack_bytes
 from amaradar.sim.rtl_engine import RtlEngine
 from amaradar.sim.scenario import parse_scenario, receive_iq
@@ -122,3 +122,44 @@ def test_chain_in_the_rtl_engine_equals_the_model(small, p_stall):
     found = unpack_bytes(chain.o.payload.shape(), run.outputs)
     _assert_same({k: found[k] for k in ref.detections}, ref.detections)
     assert {k: bool(v) for k, v in run.status.items()} == ref.status
+
+
+LONG = SMALL.replace("pulse_width_s = 1.6e-6", "pulse_width_s = 6.4e-6").replace(
+    "pri_s = 12e-6", "pri_s = 20e-6").replace("range_m = 800.0", "range_m = 1300.0").replace(
+    "range_m = 1250.0", "range_m = 1900.0")
+
+
+@pytest.fixture(scope="module")
+def long_pulse():
+    scenario = parse_scenario(tomllib.loads(LONG))
+    config = chain_config(scenario)
+    iq, _ = receive_iq(scenario)
+    return config, iq, reference_chain(config, iq)
+
+
+def test_long_pulse_uses_the_fft_compressor(long_pulse):
+    config, _, ref = long_pulse
+    assert config.compressor == "fft" and config.fft_size == 256
+    assert config.as_dict()["compressor"] == "fft" and config.as_dict()["fft_size"] == 256
+    assert len(ref.detections["range_bin"]) >= 6          # both targets on every line
+    assert not any(ref.status.values())
+
+
+def test_long_pulse_chain_in_amaranth_sim_equals_the_model(long_pulse):
+    config, iq, ref = long_pulse
+    chain = RadarChain(config)
+    out = simulate_stream(chain, _input_words(config, iq), len(ref.detections["range_bin"]),
+                          p_in_stall=0.3, p_out_stall=0.3, seed=14,
+                          ports={"scale": config.cfar_scale})
+    _assert_same(_detections(out, chain), ref.detections)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_rtl_chain_engine_in_cpi_groups_equals_the_model(small, processes):
+    """run_rtl_chain splits the CPIs over processes and renumbers them: same detections."""
+    _, config, iq, ref = small
+    result, info = run_rtl_chain(config, iq, processes=processes)
+    assert info["processes"] == processes
+    _assert_same(result.detections, ref.detections)
+    assert result.status == ref.status
+    assert set(ref.detections["cpi"]) == {0, 1}
