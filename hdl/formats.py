@@ -23,7 +23,7 @@ __all__ = [
     "ADC_WIDTH", "COEF_WIDTH", "MF_OUT_WIDTH", "CFAR_SCALE_FRAC", "CFAR_SCALE_WIDTH",
     "CPI_WIDTH", "PULSE_WIDTH", "NOISE_SEED_WIDTH",
     "complex_layout", "framed_layout", "detection_layout", "power_width",
-    "pack", "unpack",
+    "pack", "unpack", "leaf_fields",
 ]
 
 ADC_WIDTH = 12
@@ -101,12 +101,12 @@ def _check_width(name, value):
         raise TypeError(f"{name} must be a positive integer, not {value!r}")
 
 
-def _fields(layout, prefix=""):
+def leaf_fields(layout, prefix=""):
     """Yield ``(dotted_name, offset, width, signed)`` for every leaf of ``layout``."""
     for name, field in layout:
         shape = field.shape
         if isinstance(shape, data.Layout):
-            for sub, offset, width, sign in _fields(shape, f"{prefix}{name}."):
+            for sub, offset, width, sign in leaf_fields(shape, f"{prefix}{name}."):
                 yield sub, field.offset + offset, width, sign
         else:
             shape = unsigned(shape) if isinstance(shape, int) else shape
@@ -122,7 +122,7 @@ def pack(layout, **columns):
     be wider than 64 bits).
     """
     import numpy as np
-    leaves = {name: (offset, width) for name, offset, width, _ in _fields(layout)}
+    leaves = {name: (offset, width) for name, offset, width, _ in leaf_fields(layout)}
     unknown = set(columns) - set(leaves)
     if unknown:
         raise KeyError(f"layout has no field(s) {sorted(unknown)}; it has {sorted(leaves)}")
@@ -143,7 +143,7 @@ def unpack(layout, words):
     """Unpack payload words of ``layout`` into a dict of int64 numpy arrays by leaf name."""
     import numpy as np
     out = {}
-    for name, offset, width, sign in _fields(layout):
+    for name, offset, width, sign in leaf_fields(layout):
         mask = (1 << width) - 1
         vals = [(int(w) >> offset) & mask for w in words]
         if sign:

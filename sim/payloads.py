@@ -11,7 +11,7 @@ may be wider than 64 bits; each leaf field may be up to 63 bits wide.
 import numpy as np
 from amaranth import Shape
 
-from ..hdl.formats import _fields
+from ..hdl.formats import leaf_fields
 
 __all__ = ["payload_bytes", "pack_bytes", "unpack_bytes"]
 
@@ -25,7 +25,7 @@ def payload_bytes(layout):
 
 def _leaves(layout):
     leaves = {}
-    for name, offset, width, sign in _fields(layout):
+    for name, offset, width, sign in leaf_fields(layout):
         if width > MAX_LEAF_WIDTH:
             raise ValueError(f"field {name!r} is {width} bits wide; "
                              f"pack_bytes handles fields of up to {MAX_LEAF_WIDTH} bits")

@@ -7,7 +7,7 @@ from amaranth.lib import data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amaradar.hdl.formats import _fields, complex_layout, detection_layout, framed_layout, pack, unpack
+from amaradar.hdl.formats import leaf_fields, complex_layout, detection_layout, framed_layout, pack, unpack
 from amaradar.sim.payloads import pack_bytes, payload_bytes, unpack_bytes
 
 WIDE = data.StructLayout({
@@ -27,7 +27,7 @@ LAYOUTS = [
 
 
 def _leaves(layout):
-    return [(name, width, sign) for name, _, width, sign in _fields(layout)]
+    return [(name, width, sign) for name, _, width, sign in leaf_fields(layout)]
 
 
 def _random_columns(layout, n, rng):
