@@ -126,24 +126,33 @@ def plot_range_profile(path, scenario, line_index, power, threshold, detections,
     plt.close(fig)
 
 
-def plot_detections(path, scenario, detections):
-    """Detections against truth, range over time."""
+def plot_detections(path, scenario, detections, truth_bins):
+    """Detections against truth: range over time, and the range error of the
+    detections within one range cell of each target."""
     plt = _pyplot()
     r = scenario.radar
     times = np.arange(r.lines) * r.pri_s
-    fig, ax = plt.subplots(figsize=(9, 5))
     line = detections["cpi"] * r.pulses_per_cpi + detections["pulse"]
-    ax.plot(line * r.pri_s, detection_ranges(scenario, detections["range_bin"]) / 1e3, ".",
-            ms=3, color="tab:red", label="detections")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), height_ratios=(3, 2), sharex=True)
+    top.plot(line * r.pri_s, detection_ranges(scenario, detections["range_bin"]) / 1e3, ".",
+             ms=3, color="tab:red", label="detections")
     for tid, target in enumerate(scenario.targets):
-        ax.plot(times, target.range_at(times) / 1e3, "-", lw=1, color="k", alpha=0.6,
-                label="truth" if tid == 0 else None)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("range (km)")
-    ax.set_ylim(0, r.unambiguous_range_m / 1e3)
-    ax.set_title("Detections against truth")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(alpha=0.3)
+        top.plot(times, target.range_at(times) / 1e3, "-", lw=1, color="k", alpha=0.6,
+                 label="truth" if tid == 0 else None)
+        error = detections["range_bin"] - truth_bins[tid, line]
+        on = np.abs(error) <= 1
+        bottom.plot(line[on] * r.pri_s, error[on] * r.range_bin_m, ".", ms=3,
+                    label=f"target {tid}")
+    top.set_ylabel("range (km)")
+    top.set_ylim(0, r.unambiguous_range_m / 1e3)
+    top.set_title("Detections against truth")
+    top.legend(loc="upper right", fontsize=8)
+    bottom.axhline(0, color="k", lw=0.8)
+    bottom.set_xlabel("time (s)")
+    bottom.set_ylabel("detection − truth (m)")
+    bottom.legend(loc="upper right", fontsize=8, ncol=3)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -109,14 +109,14 @@ def _write_outputs(out_dir, scenario, result, power, report):
         outputs.write_truth(staging / "truth.csv", scenario)
         outputs.write_report(staging / "report.json", report)
         line = _profile_line(scenario)
-        bins = truth_bins(scenario)[:, line]
+        bins = truth_bins(scenario)
         from .sim.ca_cfar import ca_cfar_thresholds
         cfg = report["chain"]
         threshold = ca_cfar_thresholds(power[line], reference_cells=cfg["reference_cells"],
                                        guard_cells=cfg["guard_cells"], scale=cfg["cfar_scale_word"])
         outputs.plot_range_profile(staging / "range_profile.png", scenario, line, power[line],
-                                   threshold, result.detections, bins)
-        outputs.plot_detections(staging / "detections.png", scenario, result.detections)
+                                   threshold, result.detections, bins[:, line])
+        outputs.plot_detections(staging / "detections.png", scenario, result.detections, bins)
         out_dir.mkdir(exist_ok=True)
         for f in staging.iterdir():
             os.replace(f, out_dir / f.name)
