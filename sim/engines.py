@@ -12,6 +12,11 @@ Verilator process per CPU core, adds each group's first CPI number to the CPI
 counter of its detections (modulo ``2**CPI_WIDTH``, as the gateware wraps) and
 ORs the sticky status flags. ``processes=1`` runs the whole stream in one
 process, as ``tests/test_radar_chain.py`` does.
+
+The harness offers an ADC sample on every clock; ``dropped_samples`` in the
+status counts the cycles in which the chain refused one — samples an ADC, which
+cannot wait, would have lost (the harness holds them, so the comparison with the
+model still sees every sample).
 """
 
 import hashlib
@@ -120,6 +125,7 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
     detections = {name: np.concatenate([p[name] for p in parts])
                   for name in ("cpi", "pulse", "range_bin", "power", "threshold")}
     status = {name: any(bool(r.status[name]) for r in runs) for name in engine.status}
+    status["dropped_samples"] = sum(r.refused for r in runs)
     cycles = sum(r.cycles for r in runs)
     t3 = time.perf_counter()
     info = {

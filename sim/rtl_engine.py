@@ -69,10 +69,14 @@ class RtlResult(NamedTuple):
         sign-extended.
     cycles : int
         Clock cycles run after reset.
+    refused : int
+        Cycles in which an input word was offered and ``i.ready`` was low: the
+        samples a source that cannot wait, such as an ADC, would have lost.
     """
     outputs: np.ndarray
     status: dict
     cycles: int
+    refused: int = 0
 
 
 class _Port(NamedTuple):
@@ -291,7 +295,7 @@ class RtlEngine:
             if port.signed and value >> (port.width - 1):
                 value -= 1 << port.width
             status[port.name] = value
-        return RtlResult(outputs, status, result["cycles"])
+        return RtlResult(outputs, status, result["cycles"], result["refused"])
 
     def _run_args(self, inputs, ports, drain_cycles, max_outputs, max_cycles,
                   p_in_stall, p_out_stall, seed):

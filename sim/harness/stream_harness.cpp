@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> held(HARNESS_O_BYTES), now(HARNESS_O_BYTES);
     bool waiting = false;  // o.valid was high and not accepted last cycle
     uint64_t cycles = 0, consumed = 0, produced = 0, idle = 0;
+    uint64_t refused = 0;  // cycles with an input word offered and i.ready low
     const char* end = "idle";
     char protocol[160] = "";
 
@@ -226,6 +227,7 @@ int main(int argc, char** argv) {
 
         bool accepted = false;
 #if HARNESS_HAS_I
+        if (presenting && !top->I_READY) ++refused;
         if (presenting && top->I_READY) {
             accepted = true;
             presenting = false;
@@ -253,10 +255,11 @@ int main(int argc, char** argv) {
     out.flush();
     std::fclose(out_file);
     top->final();
-    std::printf("{\"cycles\": %llu, \"consumed\": %llu, \"produced\": %llu, \"end\": \"%s\", "
-                "\"protocol\": \"%s\", \"status\": {",
+    std::printf("{\"cycles\": %llu, \"consumed\": %llu, \"produced\": %llu, \"refused\": %llu, "
+                "\"end\": \"%s\", \"protocol\": \"%s\", \"status\": {",
                 static_cast<unsigned long long>(cycles), static_cast<unsigned long long>(consumed),
-                static_cast<unsigned long long>(produced), end, protocol);
+                static_cast<unsigned long long>(produced), static_cast<unsigned long long>(refused),
+                end, protocol);
     HARNESS_STATUS(top);
     std::printf("}}\n");
     return 0;
