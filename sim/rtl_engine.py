@@ -269,16 +269,16 @@ class RtlEngine:
             in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
             if inputs is not None:
                 np.ascontiguousarray(inputs).tofile(in_path)
-            proc = subprocess.Popen([str(self.executable), str(in_path), str(out_path), *args],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            messages = []
-            for line in proc.stderr:
-                if line.startswith("progress ") and progress is not None:
-                    progress(int(line.split()[1]))
-                elif not line.startswith("progress "):
-                    messages.append(line)
-            summary = proc.stdout.read()
-            if proc.wait() != 0:
+            with subprocess.Popen([str(self.executable), str(in_path), str(out_path), *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                messages = []
+                for line in proc.stderr:
+                    if line.startswith("progress ") and progress is not None:
+                        progress(int(line.split()[1]))
+                    elif not line.startswith("progress "):
+                        messages.append(line)
+                summary = proc.stdout.read()
+            if proc.returncode != 0:
                 raise RtlRunError(f"harness {self.executable} exited with {proc.returncode}: "
                                   + "".join(messages).strip())
             outputs = np.fromfile(out_path, dtype=np.uint8).reshape(-1, self.out_bytes)
