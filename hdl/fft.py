@@ -205,7 +205,29 @@ class _Reorder(wiring.Component):
         return m
 
 
-class FFT(wiring.Component):
+class _FFTCore(wiring.Component):
+    """The parameters, checks and ports shared by the FFT cores (see :class:`FFT`)."""
+
+    def __init__(self, *, n, width, twiddle_width, inverse=False, scaling=None,
+                 rounding="half_even", guard_bits=2, bit_reversed=False):
+        self._scaling = check_fft_parameters(n, width, twiddle_width, scaling, rounding, guard_bits)
+        for name, value in (("inverse", inverse), ("bit_reversed", bit_reversed)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, not {value!r}")
+        self.n, self.width, self.twiddle_width = n, width, twiddle_width
+        self.inverse, self.rounding, self.guard_bits = inverse, rounding, guard_bits
+        self.bit_reversed = bit_reversed
+        layout = framed_layout(complex_layout(width))
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout)),
+                          "overflow": Out(1)})
+
+    @property
+    def scaling(self):
+        """The scaling schedule, one shift per radix-2 stage (a tuple)."""
+        return self._scaling
+
+
+class FFT(_FFTCore):
     """Pipelined streaming FFT of ``n`` points, one sample per clock, frames back to back.
 
     Radix-2^2 single-path delay feedback (He & Torkelson 1996), decimation in
@@ -300,26 +322,13 @@ class FFT(wiring.Component):
     :func:`amaradar.sim.fft.fft_ideal` is the float reference.
     """
 
-    def __init__(self, *, n, width, twiddle_width, inverse=False, scaling=None,
-                 rounding="half_even", guard_bits=2, bit_reversed=False):
-        self._scaling = check_fft_parameters(n, width, twiddle_width, scaling, rounding, guard_bits)
-        for name, value in (("inverse", inverse), ("bit_reversed", bit_reversed)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name} must be a bool, not {value!r}")
-        self.n, self.width, self.twiddle_width = n, width, twiddle_width
-        self.inverse, self.rounding, self.guard_bits = inverse, rounding, guard_bits
-        self.bit_reversed = bit_reversed
+    @property
+    def latency(self):
+        """Cycles from a frame's first input transfer to its first output (no stalls)."""
+        n = self.n
         stages = n.bit_length() - 1
         twiddles = (stages - 1) // 2
-        self.latency = (n - 1) + stages + 5 * twiddles + 1 + (0 if bit_reversed else n + 1)
-        layout = framed_layout(complex_layout(width))
-        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout)),
-                          "overflow": Out(1)})
-
-    @property
-    def scaling(self):
-        """The scaling schedule, one shift per radix-2 stage (a tuple)."""
-        return self._scaling
+        return (n - 1) + stages + 5 * twiddles + 1 + (0 if self.bit_reversed else n + 1)
 
     def _build_stages(self):
         w = self.width + self.guard_bits

@@ -34,7 +34,7 @@ import numpy as np
 from .matched_filter import _parts
 from .numerics import ROUNDING_MODES, saturate, shift_right
 
-__all__ = ["fft", "fft_ideal", "fft_twiddles", "fft_scale", "bit_reverse"]
+__all__ = ["fft", "fft_ideal", "fft_twiddles", "twiddle_powers", "fft_scale", "bit_reverse"]
 
 MIN_N, MAX_N = 16, 4096
 
@@ -69,6 +69,29 @@ def fft_twiddles(m, *, twiddle_width, inverse=False):
     p = np.arange(m)
     quarter = p // (m // 4)
     exponent = (p % (m // 4)) * np.array([0, 2, 1, 3])[quarter]
+    return twiddle_powers(exponent, m, twiddle_width=twiddle_width, inverse=inverse)
+
+
+def twiddle_powers(exponent, m, *, twiddle_width, inverse=False):
+    """``W_m**exponent``, ``W_m = exp(-2j*pi/m)`` (conjugated if ``inverse``), as integers.
+
+    Parameters
+    ----------
+    exponent : array_like of int
+    m : int
+        A power of two.
+    twiddle_width : int
+        Bits per real and imaginary part (signed, ``twiddle_width - 1`` fraction bits).
+    inverse : bool
+        Conjugate twiddles.
+
+    Returns
+    -------
+    re, im : ndarray of int64, shape of ``exponent``
+        Rounded half to even and clamped to ``±(2**(twiddle_width-1) - 1)``. For a
+        power of two ``m``, ``W_m**e`` and ``W_(m*2**k)**(e*2**k)`` give the same bits.
+    """
+    exponent = np.asarray(exponent, dtype=np.int64)
     sign = 1 if inverse else -1
     w = np.exp(sign * 2j * np.pi * exponent / m) * 2.0**(twiddle_width - 1)
     top = (1 << (twiddle_width - 1)) - 1
@@ -100,6 +123,24 @@ def check_fft_parameters(n, width, twiddle_width, scaling, rounding, guard_bits)
         raise ValueError(f"scaling must be a sequence of {stages} shifts, each 0 or 1, "
                          f"not {scaling!r}")
     return tuple(int(s) for s in scaling)
+
+
+def fft_frames(x, n, width):
+    """Check the input of an FFT model; return its parts as (frames, n) int64 arrays.
+
+    Returns ``(re, im, one_d)``, ``one_d`` telling whether ``x`` was one frame of
+    shape ``(n,)``. Raises ``ValueError`` for another shape or a part outside
+    ``signed(width)``.
+    """
+    re, im = _parts(x, "x")
+    one_d = re.ndim == 1
+    re, im = np.atleast_2d(re), np.atleast_2d(im)
+    if re.ndim != 2 or re.shape[1] != n:
+        raise ValueError(f"x must have shape ({n},) or (frames, {n}), not {np.shape(x)}")
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    if re.min(initial=0) < lo or im.min(initial=0) < lo or re.max(initial=0) > hi or im.max(initial=0) > hi:
+        raise ValueError(f"x parts must fit signed({width}): {lo} ... {hi}")
+    return re, im, one_d
 
 
 def _butterfly(a, b, shift, w, rounding):
@@ -157,14 +198,7 @@ def fft(x, *, n, width, twiddle_width, inverse=False, scaling=None, rounding="ha
         ``overflow`` is the OR over the frames it has processed).
     """
     scaling = check_fft_parameters(n, width, twiddle_width, scaling, rounding, guard_bits)
-    re, im = _parts(x, "x")
-    one_d = re.ndim == 1
-    re, im = np.atleast_2d(re), np.atleast_2d(im)
-    if re.ndim != 2 or re.shape[1] != n:
-        raise ValueError(f"x must have shape ({n},) or (frames, {n}), not {np.shape(x)}")
-    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-    if re.min(initial=0) < lo or im.min(initial=0) < lo or re.max(initial=0) > hi or im.max(initial=0) > hi:
-        raise ValueError(f"x parts must fit signed({width}): {lo} ... {hi}")
+    re, im, one_d = fft_frames(x, n, width)
     w = width + guard_bits
     frames = re.shape[0]
     data = (re << guard_bits, im << guard_bits)

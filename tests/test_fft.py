@@ -7,6 +7,7 @@ from amaranth.sim import Simulator
 
 from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
 from amaradar.hdl.fft import FFT
+from amaradar.hdl.fft_iterative import IterativeFFT
 from amaradar.sim.fft import fft
 
 from streams import cocotb_stream, simulate_stream
@@ -122,7 +123,8 @@ def _run_plain(dut, x, width):
     return outputs, flags
 
 
-def test_fft_overflow_is_sticky_and_saturates():
+@pytest.mark.parametrize("core", [FFT, IterativeFFT])
+def test_fft_overflow_is_sticky_and_saturates(core):
     n, width = 16, 16
     top = 2**(width - 1)
     benign = _frames(n, width, 1, seed=9, amplitude=0.5)
@@ -134,7 +136,7 @@ def test_fft_overflow_is_sticky_and_saturates():
     x = np.concatenate([benign, hot, benign])
     want, overflowed = fft(x, n=n, width=width, twiddle_width=16)
     assert overflowed.tolist() == [False, True, False]
-    outputs, flags = _run_plain(FFT(n=n, width=width, twiddle_width=16), x, width)
+    outputs, flags = _run_plain(core(n=n, width=width, twiddle_width=16), x, width)
     cols = unpack(framed_layout(complex_layout(width)), outputs)
     np.testing.assert_array_equal((cols["data.i"] + 1j * cols["data.q"]).reshape(x.shape), want)
     # The flag of frame 1 may rise while frame 0 is still leaving; it is set by the
