@@ -19,11 +19,16 @@ from amaranth import Value
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from amaradar.tools import verilator_env
+from amaradar.tools import cache_dir, verilator_env
 
 __all__ = ["simulate_stream", "cocotb_stream", "StreamProtocolError"]
 
-BUILD_ROOT = Path(__file__).parent / "_build"
+# Compiled testbenches are cached per user by the hash of their Verilog, so that
+# checkouts share them; each run writes its spec and result next to the build.
+BUILD_ROOT = cache_dir("cocotb")
+# A testbench runs a few thousand cycles under cocotb, whose Python dominates:
+# compile the model unoptimised, in about half the time.
+MAKE_OPTIONS = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 
 
 class StreamProtocolError(AssertionError):
@@ -108,7 +113,7 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
 
 
 def _build_dir(name, source):
-    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{source}\0{MAKE_OPTIONS}".encode()).hexdigest()[:16]
     return BUILD_ROOT / f"{name}-{digest}"
 
 
@@ -117,7 +122,7 @@ def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, 
     """The same as :func:`simulate_stream`, on the Verilog of ``dut`` in cocotb + Verilator.
 
     ``name`` names the build (a different configuration is a different Verilog file
-    and build directory, cached by its text under ``tests/_build``).
+    and build directory, cached by its text under ``~/.cache/amaradar/cocotb``).
     """
     from cocotb_tools.runner import get_runner
     source = verilog.convert(dut, name=name, emit_src=False)
@@ -137,7 +142,8 @@ def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, 
     spec_path = build_dir / f"spec-{run_id}.json"
     result_path = build_dir / f"result-{run_id}.json"
     spec_path.write_text(json.dumps(spec))
-    env = verilator_env()
+    env = dict(verilator_env())
+    env["MAKEFLAGS"] = f"{env['MAKEFLAGS']} {MAKE_OPTIONS}"
     saved = dict(os.environ)
     os.environ.update(env)
     try:
