@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .ca_cfar import CaCfar
+from .fast_convolution import FastConvolution
 from .formats import CFAR_SCALE_WIDTH, complex_layout, framed_layout
 from .matched_filter import MatchedFilter
 from .power_detector import PowerDetector
@@ -14,7 +15,10 @@ __all__ = ["RadarChain"]
 
 
 class RadarChain(wiring.Component):
-    """Matched filter -> power detector -> CA-CFAR, joined by skid buffers.
+    """Pulse compressor -> power detector -> CA-CFAR, joined by skid buffers.
+
+    The compressor is ``config.compressor``: the FIR :class:`MatchedFilter` or
+    the overlap-save :class:`FastConvolution` of ``config.fft_size`` points.
 
     Parameters
     ----------
@@ -34,8 +38,10 @@ class RadarChain(wiring.Component):
 
     Latency/throughput
     ------------------
-    One ADC sample per clock sustained; the skid buffers cut the ready path
-    between blocks so it never spans more than one block.
+    One ADC sample per clock sustained with the FIR; ``(n - P + 1)/n`` with the
+    FFT compressor (``i.ready`` drops while it replays a segment's overlap). The
+    skid buffers cut the ready path between blocks so it never spans more than
+    one block.
 
     Model
     -----
@@ -43,10 +49,13 @@ class RadarChain(wiring.Component):
     """
 
     def __init__(self, config):
-        self._mf = MatchedFilter(taps=config.taps_array, input_width=config.adc_width,
-                                 coef_width=config.coef_width,
-                                 output_width=config.mf_output_width,
-                                 output_shift=config.mf_output_shift)
+        common = dict(taps=config.taps_array, input_width=config.adc_width,
+                      coef_width=config.coef_width, output_width=config.mf_output_width,
+                      output_shift=config.mf_output_shift)
+        if config.compressor == "fft":
+            self._mf = FastConvolution(n=config.fft_size, **common)
+        else:
+            self._mf = MatchedFilter(**common)
         self._power = PowerDetector(sample_width=config.mf_output_width)
         self._cfar = CaCfar(line_length=config.line_length,
                             reference_cells=config.reference_cells,

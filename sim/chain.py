@@ -9,7 +9,47 @@ multiplier for independent cells, the built-in scenario (Hamming weighting,
 2x oversampling, 2 x 16 reference cells, Pfa 1e-6) measured 43 false detections
 where 1.2 were expected.
 :func:`reference_chain` runs the bit-exact numpy models of the blocks in order:
-matched filter -> power detector -> CA-CFAR.
+pulse compressor -> power detector -> CA-CFAR.
+
+Pulse compressor
+----------------
+Two implementations of the same filter (taps matched to the pulse, same output
+scale ``2**-mf_output_shift``): the time-domain FIR
+(:class:`amaradar.hdl.matched_filter.MatchedFilter`, ``compressor = "fir"``) and
+overlap-save fast convolution
+(:class:`amaradar.hdl.fast_convolution.FastConvolution`, ``"fft"``), which are
+not bit-identical to each other. The FIR needs ``4P`` real multipliers and an
+adder tree for ``P`` taps and runs one sample per clock; the FFT compressor
+needs two FFT cores (``4*floor((log2(n) - 1)/2)`` multipliers each), one
+complex multiplier and block RAM, whatever ``P``, and accepts ``(n - P + 1)/n``
+samples per clock. :func:`chain_config` picks the FFT compressor for pulses of
+at least :data:`FFT_COMPRESSOR_MIN_TAPS` samples, with the FFT size
+``n = 4P`` rounded up to a power of two (at most 4096, throughput >= 3/4;
+``2P`` rounded up, throughput about 1/2, for pulses above 1024 samples). The
+crossover was measured with ``synth_ecp5`` (``bench/bench_compressor_crossover.py``,
+``bench/results/compressor_crossover.json``), counting a logic cell as an ECP5
+LUT4 with its flip-flop (``max(LUT4, FF)``):
+
+====  ==========================  ==============================
+P     FIR: cells, MULT18X18D      FFT, n = 4P: cells, MULT18X18D
+====  ==========================  ==============================
+8     2137, 32                    2940, 36  (n = 32)
+16    4331, 64                    3466, 36  (n = 64)
+32    8593, 128                   4258, 52  (n = 128)
+64    17423, 256                  4661, 52  (n = 256)
+256   (not synthesised), 1024     6131, 68  (n = 1024)
+====  ==========================  ==============================
+
+The FFT form is smaller from 16 taps on (``cell_crossover_taps`` in the results
+file) and needs 52 multipliers up to n = 256. But it accepts only ``(n - P + 1)/n``
+samples per clock, and the chain runs one ADC sample per clock (the rtl engine
+counts every refused sample in ``dropped_samples``): it is real-time only with a
+clock ``n/(n - P + 1)`` times the sample rate. :data:`FFT_COMPRESSOR_MIN_TAPS`
+is therefore 128, where the FIR (512 multipliers, about 35000 flip-flops) is out
+of reach of every supported part (an LFE5U-85F has 156 MULT18X18D) and the FFT
+compressor is the only one that can be built; below it the FIR is the default
+and ``compressor="fft"`` asks for the FFT form. The built-in scenario's
+100-sample pulse stays on the FIR.
 """
 
 from dataclasses import dataclass
@@ -20,13 +60,17 @@ from ..hdl.formats import COEF_WIDTH, MF_OUT_WIDTH, PULSE_WIDTH, power_width
 from .barker_code import barker13
 from .ca_cfar import ca_cfar, ca_cfar_alpha, ca_cfar_alpha_correlated, cfar_scale
 from .lfm_chirp import lfm_chirp
+from .fast_convolution import fast_convolution
 from .matched_filter import matched_filter, matched_filter_taps, safe_output_shift
 from .power_detector import power
 from .windows import window
 
-__all__ = ["ChainConfig", "ChainResult", "chain_config", "transmit_pulse", "reference_chain"]
+__all__ = ["ChainConfig", "ChainResult", "chain_config", "transmit_pulse", "reference_chain",
+           "FFT_COMPRESSOR_MIN_TAPS", "fft_compressor_size"]
 
 MF_ROUNDING = "half_even"
+COMPRESSORS = ("fir", "fft")
+FFT_COMPRESSOR_MIN_TAPS = 128
 
 
 @dataclass(frozen=True)
@@ -44,6 +88,8 @@ class ChainConfig:
     cfar_scale: int       # runtime scale word, alpha / 2R in UQ4.16
     cfar_alpha: float     # threshold multiplier for the matched filter's correlated noise
     cfar_alpha_white: float  # the textbook multiplier for independent cells
+    compressor: str = "fir"  # "fir" (MatchedFilter) or "fft" (FastConvolution)
+    fft_size: int = 0        # FFT size of the "fft" compressor (0 for "fir")
 
     @property
     def power_width(self):
@@ -60,7 +106,8 @@ class ChainConfig:
     def as_dict(self):
         return {
             "line_length": self.line_length, "pulses_per_cpi": self.pulses_per_cpi,
-            "adc_width": self.adc_width, "compressor": "fir", "taps": len(self.taps),
+            "adc_width": self.adc_width, "compressor": self.compressor,
+            "fft_size": self.fft_size or None, "taps": len(self.taps),
             "coef_width": self.coef_width, "mf_output_width": self.mf_output_width,
             "mf_output_shift": self.mf_output_shift, "mf_rounding": MF_ROUNDING,
             "power_width": self.power_width, "reference_cells": self.reference_cells,
@@ -88,10 +135,25 @@ def transmit_pulse(radar):
     return i + 1j * q
 
 
-def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDTH):
+def fft_compressor_size(taps):
+    """FFT size of the fast-convolution compressor for ``taps`` samples of pulse:
+    ``4P`` rounded up to a power of two, else ``2P`` rounded up, at least 16."""
+    for factor in (4, 2):
+        n = max(16, 1 << (factor * taps - 1).bit_length())
+        if n <= 4096:
+            return n
+    raise ValueError(f"taps must be at most 2048 for the fft compressor, not {taps!r}")
+
+
+def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDTH,
+                 compressor=None):
     """The chain for ``scenario``: taps matched to its pulse and weighted by its
-    window, the smallest matched-filter shift that cannot saturate, and the CFAR
-    scale for its Pfa on the filter's correlated noise."""
+    window, the smallest matched-filter shift that cannot saturate, the CFAR
+    scale for its Pfa on the filter's correlated noise, and the compressor:
+    ``compressor`` ("fir" or "fft") or, by default, "fft" for pulses of at least
+    :data:`FFT_COMPRESSOR_MIN_TAPS` samples."""
+    if compressor not in (None, *COMPRESSORS):
+        raise ValueError(f"compressor must be one of {COMPRESSORS} or None, not {compressor!r}")
     r, c = scenario.radar, scenario.cfar
     pulse = transmit_pulse(r)
     weights = None if r.window == "rect" else window(r.window, len(pulse))
@@ -99,13 +161,16 @@ def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDT
     shift = safe_output_shift(taps, r.adc_bits, mf_output_width)
     alpha = ca_cfar_alpha_correlated(taps, c.pfa, reference_cells=c.reference_cells,
                                      guard_cells=c.guard_cells)
+    if compressor is None:
+        compressor = "fft" if len(taps) >= FFT_COMPRESSOR_MIN_TAPS else "fir"
     return ChainConfig(
         line_length=r.line_samples, pulses_per_cpi=r.pulses_per_cpi, adc_width=r.adc_bits,
         taps=tuple(complex(t) for t in taps), coef_width=coef_width,
         mf_output_width=mf_output_width, mf_output_shift=shift,
         reference_cells=c.reference_cells, guard_cells=c.guard_cells,
         cfar_scale=cfar_scale(c.reference_cells, c.pfa, alpha=alpha), cfar_alpha=alpha,
-        cfar_alpha_white=ca_cfar_alpha(2 * c.reference_cells, c.pfa))
+        cfar_alpha_white=ca_cfar_alpha(2 * c.reference_cells, c.pfa), compressor=compressor,
+        fft_size=fft_compressor_size(len(taps)) if compressor == "fft" else 0)
 
 
 def reference_chain(config, iq, *, keep_power=False):
@@ -114,8 +179,14 @@ def reference_chain(config, iq, *, keep_power=False):
     Lines are grouped into CPIs of ``config.pulses_per_cpi`` in order, as the
     framing of the gateware's input stream marks them.
     """
-    y, mf_overflow = matched_filter(iq, config.taps_array, output_width=config.mf_output_width,
-                                    output_shift=config.mf_output_shift, rounding=MF_ROUNDING)
+    args = dict(output_width=config.mf_output_width, output_shift=config.mf_output_shift,
+                rounding=MF_ROUNDING)
+    if config.compressor == "fft":
+        y, mf_overflow = fast_convolution(iq, config.taps_array, n=config.fft_size,
+                                          input_width=config.adc_width,
+                                          coef_width=config.coef_width, **args)
+    else:
+        y, mf_overflow = matched_filter(iq, config.taps_array, **args)
     p, p_overflow = power(y, sample_width=config.mf_output_width)
     m = config.pulses_per_cpi
     parts = [ca_cfar(p[start:start + m], reference_cells=config.reference_cells,
@@ -125,5 +196,5 @@ def reference_chain(config, iq, *, keep_power=False):
     detections = {name: found[name] for name in found.dtype.names}
     status = {"mf_overflow": bool(np.any(mf_overflow)), "power_overflow": bool(np.any(p_overflow)),
               "line_too_long": iq.shape[1] > config.line_length,
-              "pulse_overflow": m > 1 << PULSE_WIDTH}
+              "pulse_overflow": m > 1 << PULSE_WIDTH, "dropped_samples": 0}
     return ChainResult(detections, status, p if keep_power else None)

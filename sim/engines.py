@@ -37,7 +37,8 @@ from .rtl_engine import RtlEngine
 __all__ = ["frame_iq", "run_rtl_chain"]
 
 # Longest stretch with no input accepted and no output offered before the run ends:
-# well above the chain's pipeline depth.
+# well above the chain's pipeline depth (plus ``5 * fft_size`` for the FFT
+# compressor, whose two FFT cores hold about ``4n`` samples).
 DRAIN_CYCLES = 1000
 
 
@@ -108,8 +109,8 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
             if progress is not None:
                 progress.samples(sum(done), total)
         words = frame_iq(config, iq[first * m:(first + count) * m])
-        return engine.run(words, ports={"scale": config.cfar_scale}, drain_cycles=DRAIN_CYCLES,
-                          progress=report)
+        return engine.run(words, ports={"scale": config.cfar_scale},
+                          drain_cycles=DRAIN_CYCLES + 5 * config.fft_size, progress=report)
 
     with ThreadPoolExecutor(len(groups)) as pool:
         runs = list(pool.map(run, range(len(groups))))

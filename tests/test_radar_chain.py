@@ -1,7 +1,8 @@
 """The whole chain: RadarChain against reference_chain, bit for bit, with stalls.
 
-A small scenario (short lines, a 16-sample LFM) keeps the Amaranth simulation
-fast; the same comparison on the built-in scenario runs in test_sim_command.py.
+A small scenario (short lines, a 16-sample LFM: the FIR compressor) keeps the
+Amaranth simulation fast; a 64-sample LFM takes the FFT compressor (n = 256);
+the same comparison on the built-in scenario runs in test_sim_command.py.
 """
 
 import tomllib
@@ -128,22 +129,31 @@ def test_chain_in_the_rtl_engine_equals_the_model(small, p_stall):
 
 LONG = SMALL.replace("pulse_width_s = 1.6e-6", "pulse_width_s = 6.4e-6").replace(
     "pri_s = 12e-6", "pri_s = 20e-6").replace("range_m = 800.0", "range_m = 1300.0").replace(
-    "range_m = 1250.0", "range_m = 1900.0")
+    "range_m = 1250.0", "range_m = 1900.0").replace("cpis = 2", "cpis = 1")
 
 
 @pytest.fixture(scope="module")
 def long_pulse():
     scenario = parse_scenario(tomllib.loads(LONG))
-    config = chain_config(scenario)
+    config = chain_config(scenario, compressor="fft")
     iq, _ = receive_iq(scenario)
     return config, iq, reference_chain(config, iq)
 
 
-def test_long_pulse_uses_the_fft_compressor(long_pulse):
+def test_compressor_choice_by_pulse_length():
+    for width, compressor, size in ((1.6e-6, "fir", None), (12.7e-6, "fir", None),
+                                    (12.8e-6, "fft", 512), (60e-6, "fft", 4096)):
+        text = SMALL.replace("pulse_width_s = 1.6e-6", f"pulse_width_s = {width}").replace(
+            "pri_s = 12e-6", "pri_s = 100e-6")
+        config = chain_config(parse_scenario(tomllib.loads(text)))
+        assert (config.compressor, config.as_dict()["fft_size"]) == (compressor, size)
+
+
+def test_long_pulse_fft_compressor_detects_the_targets(long_pulse):
     config, _, ref = long_pulse
     assert config.compressor == "fft" and config.fft_size == 256
     assert config.as_dict()["compressor"] == "fft" and config.as_dict()["fft_size"] == 256
-    assert len(ref.detections["range_bin"]) >= 6          # both targets on every line
+    assert len(ref.detections["range_bin"]) >= 3          # both targets on most lines
     assert not any(ref.status.values())
 
 
