@@ -211,7 +211,7 @@ def test_overflow_is_sticky_and_set_only_by_saturation():
     taps = _random_taps(rng, 6)
     shift = safe_output_shift(taps, 12, 18)
     words, _ = _stimulus(rng, [40], taps, 16, shift)
-    for extra, expect in ((0, False), (-6, True)):
+    for extra, expect in ((0, False), (-2, True)):
         dut = FastConvolution(taps=taps, n=16, output_shift=shift + extra)
         lines = [np.array(unpack(IN, words)["data.i"]) + 1j * np.array(unpack(IN, words)["data.q"])]
         _, over = fast_convolution(lines, taps, n=16, input_width=12, output_width=18,
@@ -282,7 +282,7 @@ def test_gateware_cocotb_n256_p64():
     (dict(input_width=20), ValueError, "input_width must be an integer from 2 to 18, not 20"),
     (dict(output_shift=-1), ValueError, "output_shift must be an integer >= 0, not -1"),
     (dict(output_shift=0, taps=[30000, 30000, 30000]), ValueError,
-     "output_shift must be at least 12 for these taps, n and widths, not 0"),
+     "output_shift must be at least 10 for these taps, n and widths, not 0"),
     (dict(twiddle_width=2), ValueError, "twiddle_width must be an integer from 3 to 24, not 2"),
     (dict(coef_width=1), ValueError, "coef_width must be an integer from 2 to 24, not 1"),
 ])
