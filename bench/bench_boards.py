@@ -1,14 +1,16 @@
 """Build every board with the YoWASP tools, one at a time, and record the figures.
 
-Usage: ``python bench/bench_boards.py [BUILD_DIR]`` (default ``build/boards``).
+Usage: ``python bench/bench_boards.py [--reuse] [BUILD_DIR]`` (default ``build/boards``).
 Writes ``bench/results/boards.json``: per board, whether it built, fits and meets
 timing, its clocks (achieved vs required MHz), utilization, configuration,
-throughput and build time, plus the tool versions. Takes several minutes per
-board (the ULX3S place and route is the longest).
+throughput and build time, plus the tool versions; prints the same as a Markdown
+table. Takes several minutes per board (the ULX3S place and route is the
+longest). ``--reuse`` takes a board's ``BUILD_DIR/<board>/resources.json`` as it is
+when that build left one, and builds only the others.
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from amaradar.boards.build import board_names, build_board, get_board
@@ -16,25 +18,74 @@ from amaradar.boards.toolchain import BuildError, tool_versions
 
 RESULTS = Path(__file__).parent / "results" / "boards.json"
 
+# nextpnr's cell kinds per family: logic cells, flip-flops, multipliers, block RAMs
+_KINDS = {
+    "LUT": ("ICESTORM_LC", "TRELLIS_COMB", "LUT4"),
+    "FF": ("TRELLIS_FF", "DFF"),
+    "DSP": ("ICESTORM_DSP", "MULT18X18D", "MULT18X18"),
+    "BRAM": ("ICESTORM_RAM", "DP16KD", "BSRAM"),
+}
 
-def bench(build_root):
+
+def bench(build_root, *, reuse):
     boards = {}
     for name in board_names():
         out = Path(build_root) / name
-        try:
-            resources = build_board(get_board(name), out)
-            error = None
-        except BuildError as e:
-            error = str(e)
-            report = out / "resources.json"
-            resources = json.loads(report.read_text()) if report.exists() else {}
+        report = out / "resources.json"
+        error = None
+        if reuse and report.exists():
+            resources = json.loads(report.read_text())
+        else:
+            try:
+                resources = build_board(get_board(name), out)
+            except BuildError as e:
+                error = str(e)
+                resources = json.loads(report.read_text()) if report.exists() else {}
+        clocks = resources.get("clocks", {}).values()
+        met = bool(clocks) and all(c["met"] for c in clocks)
+        fits = all(u["used"] <= u["available"] for u in resources.get("utilization", {}).values())
         resources.pop("tool_versions", None)
-        boards[name] = {"ok": error is None, "error": error, **resources}
-        print(f"{name}: {'ok' if error is None else error}", flush=True)
+        boards[name] = {"ok": error is None and met and fits, "error": error, **resources}
+        print(f"{name}: {'ok' if boards[name]['ok'] else error or 'timing not met'}", flush=True)
     return {"tool_versions": tool_versions(), "boards": boards}
 
 
+def _used(utilization, kind):
+    for cell in _KINDS[kind]:
+        if cell in utilization:
+            u = utilization[cell]
+            return f"{u['used']:,} / {u['available']:,}"
+    return "-"
+
+
+def markdown(results):
+    """The figures of ``results`` as a Markdown table, one row per board."""
+    rows = ["| board | device | taps | line | LUT | FF | DSP | BRAM | clock MHz "
+            "(achieved / required) | Msample/s | range lines/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, b in results["boards"].items():
+        if "utilization" not in b:
+            rows.append(f"| {name} | build failed: {b['error']} |" + " |" * 9)
+            continue
+        u, config = b["utilization"], b["configuration"]
+        clock = max(b["clocks"].values(), key=lambda c: c["required_mhz"] or 0)
+        mark = "" if clock["met"] else " (not met)"
+        rows.append(
+            f"| {name} | {b['device']} | {config['taps']} | {config['line_length']} "
+            f"| {_used(u, 'LUT')} | {_used(u, 'FF')} | {_used(u, 'DSP')} | {_used(u, 'BRAM')} "
+            f"| {clock['achieved_mhz']:g} / {clock['required_mhz']:g}{mark} "
+            f"| {b['throughput']['samples_per_second'] / 1e6:g} "
+            f"| {b['throughput']['range_lines_per_second']:,.0f} |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
-    results = bench(sys.argv[1] if len(sys.argv) > 1 else "build/boards")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build_dir", nargs="?", default="build/boards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the builds that left a resources.json")
+    args = parser.parse_args()
+    results = bench(args.build_dir, reuse=args.reuse)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(results))
     print(f"wrote {RESULTS}")

@@ -30,7 +30,7 @@ from .toolchain import NEXTPNR_OPTS, check_report, read_report, run_plan, tool_v
 from .top import BoardTop, EchoPreset
 
 __all__ = ["Board", "BOARD_MODULES", "board_names", "get_board", "board_config",
-           "echo_preset", "build_board"]
+           "echo_preset", "board_resources", "build_board"]
 
 UART_BAUD = 115_200
 REPORT_CAP = 8          # detection frames per CPI on the link
@@ -129,6 +129,33 @@ def echo_preset(board):
                       noise_scale=round(r.noise_rms_lsb * 256), seed=r.noise_seed)
 
 
+def board_resources(board, report, *, build_seconds):
+    """The ``resources.json`` content of ``board`` from nextpnr's ``report`` (a path)."""
+    config = board_config(board)
+    preset = echo_preset(board)
+    return {
+        "board": board.name,
+        "device": board.device,
+        **read_report(report),
+        "tool_versions": tool_versions(),
+        "configuration": {
+            **config.as_dict(),
+            "clock_hz": board.clock_hz,
+            "echo": {"pulse_width": preset.pulse_width, "max_targets": preset.max_targets,
+                     "targets": list(preset.targets), "noise_scale": preset.noise_scale,
+                     "seed": preset.seed},
+            "uart_baud": UART_BAUD,
+            "report_cap": REPORT_CAP,
+        },
+        "throughput": {
+            "samples_per_clock": 1,
+            "samples_per_second": board.clock_hz,
+            "range_lines_per_second": board.clock_hz / config.line_length,
+        },
+        "build_seconds": build_seconds,
+    }
+
+
 def build_board(board, out_dir, *, progress=print):
     """Build ``board`` into ``out_dir`` and return the ``resources.json`` content.
 
@@ -161,27 +188,8 @@ def build_board(board, out_dir, *, progress=print):
     plan = board.platform().prepare(top, name="top", **overrides)
     progress(f"{board.name}: synthesis, place and route (log: {build_dir / 'build.log'})")
     run_plan(plan, build_dir)
-    resources = {
-        "board": board.name,
-        "device": board.device,
-        **read_report(build_dir / "report.json"),
-        "tool_versions": tool_versions(),
-        "configuration": {
-            **config.as_dict(),
-            "clock_hz": board.clock_hz,
-            "echo": {"pulse_width": preset.pulse_width, "max_targets": preset.max_targets,
-                     "targets": list(preset.targets), "noise_scale": preset.noise_scale,
-                     "seed": preset.seed},
-            "uart_baud": UART_BAUD,
-            "report_cap": REPORT_CAP,
-        },
-        "throughput": {
-            "samples_per_clock": 1,
-            "samples_per_second": board.clock_hz,
-            "range_lines_per_second": board.clock_hz / config.line_length,
-        },
-        "build_seconds": round(time.monotonic() - start, 1),
-    }
+    resources = board_resources(board, build_dir / "report.json",
+                                build_seconds=round(time.monotonic() - start, 1))
     (out_dir / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
     shutil.copyfile(build_dir / f"top.{board.bitstream}", out_dir / f"{board.name}.{board.bitstream}")
     check_report(resources)

@@ -4,7 +4,7 @@ The big board: the chain at its full widths (16-bit taps, 18-bit compressed
 samples) with a Hamming-weighted LFM pulse of 30 samples (BT = 30: 120 of the
 156 multipliers), 4,096-sample range lines, the CA-CFAR with 16 reference
 cells, and an echo source with two targets (12 multipliers). The
-clock is 75 MHz from the EHXPLLL, so the chain processes 75 Msample/s.
+clock is 100 MHz from the EHXPLLL, so the chain processes 100 Msample/s.
 """
 
 from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
@@ -16,7 +16,7 @@ from .build import Board
 
 __all__ = ["ecp5_pll_params", "Ecp5Clocking", "BOARD"]
 
-CLOCK_HZ = 75_000_000
+CLOCK_HZ = 100_000_000
 _INPUT_HZ = 25_000_000
 
 
