@@ -1,6 +1,7 @@
 """Build every board with the YoWASP tools, one at a time, and record the figures.
 
-Usage: ``python bench/bench_boards.py [--reuse] [BUILD_DIR]`` (default ``build/boards``).
+Usage: ``python bench/bench_boards.py [--reuse] [--boards NAME ...] [BUILD_DIR]``
+(default ``build/boards``, every board).
 Writes ``bench/results/boards.json``: per board, whether it built, fits and meets
 timing, its clocks (achieved vs required MHz), utilization, configuration,
 throughput and build time, plus the tool versions; prints the same as a Markdown
@@ -27,9 +28,9 @@ _KINDS = {
 }
 
 
-def bench(build_root, *, reuse):
+def bench(build_root, *, reuse, names=board_names()):
     boards = {}
-    for name in board_names():
+    for name in names:
         out = Path(build_root) / name
         report = out / "resources.json"
         error = None
@@ -84,8 +85,9 @@ if __name__ == "__main__":
     parser.add_argument("build_dir", nargs="?", default="build/boards")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the builds that left a resources.json")
+    parser.add_argument("--boards", nargs="+", choices=board_names(), default=board_names())
     args = parser.parse_args()
-    results = bench(args.build_dir, reuse=args.reuse)
+    results = bench(args.build_dir, reuse=args.reuse, names=args.boards)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown(results))
     print(f"wrote {RESULTS}")
