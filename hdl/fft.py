@@ -14,7 +14,7 @@ __all__ = ["FFT"]
 
 # Delay FIFOs of at least this many words use block RAM (registered read);
 # shorter ones use asynchronous-read memory (LUT RAM or flip-flops).
-_BRAM_SPAN = 32
+_BRAM_SPAN = 64
 
 
 def _round(value, shift, rounding, width, *, fits=False):
@@ -64,9 +64,16 @@ class _Butterfly(_Stage):
         m = Module()
         span, w = self._span, self._width
         bits = span.bit_length() - 1
-        kind = fifo.SyncFIFOBuffered if span >= _BRAM_SPAN else fifo.SyncFIFO
-        m.submodules.delay = delay = kind(width=2 * w, depth=span + 1)
-        head = data.View(complex_layout(w), delay.r_data)
+        if span >= _BRAM_SPAN:
+            # Block RAM, whose read data passes a register before the arithmetic.
+            m.submodules.delay = delay = fifo.SyncFIFOBuffered(width=2 * w, depth=span + 1)
+            m.submodules.head = head_register = SkidBuffer(unsigned(2 * w))
+            wiring.connect(m, delay.r_stream, head_register.i)
+            reader = head_register.o
+        else:
+            m.submodules.delay = delay = fifo.SyncFIFO(width=2 * w, depth=span + 1)
+            reader = delay.r_stream
+        head = data.View(complex_layout(w), reader.payload)
         x = self.i.payload
 
         in_count = Signal(bits + 1 + self._rotate)
@@ -92,13 +99,13 @@ class _Butterfly(_Stage):
         s_im, d_im = Mux(swap_im, minus_im, plus_im), Mux(swap_im, plus_im, minus_im)
 
         push = ~second & self.i.valid & delay.w_rdy
-        combine = second & out_sum & self.i.valid & delay.r_rdy & delay.w_rdy & en
-        pop = ~out_sum & delay.r_rdy & en
+        combine = second & out_sum & self.i.valid & reader.valid & delay.w_rdy & en
+        pop = ~out_sum & reader.valid & en
         m.d.comb += [
-            self.i.ready.eq(Mux(second, out_sum & delay.r_rdy & delay.w_rdy & en, delay.w_rdy)),
+            self.i.ready.eq(Mux(second, out_sum & reader.valid & delay.w_rdy & en, delay.w_rdy)),
             delay.w_en.eq(push | combine),
             delay.w_data.eq(Mux(second, Cat(d_re, d_im), x.as_value())),
-            delay.r_en.eq(combine | pop),
+            reader.ready.eq(combine | pop),
         ]
         with m.If(en):
             m.d.sync += [self.o.valid.eq(combine | pop),
@@ -115,8 +122,8 @@ class _Twiddle(_Stage):
     """Multiply sample ``p`` of every ``block``-sample block by the radix-2^2 twiddle.
 
     Pipeline, one global enable: sample register + twiddle ROM read (registered),
-    multiplier input registers, product registers, complex sum / rounding /
-    saturation into the output register: 4 cycles.
+    multiplier input registers, product registers, complex sum registers, rounding
+    and saturation into the output register: 5 cycles.
     """
 
     def __init__(self, *, block, width, twiddle_width, rounding, inverse):
@@ -143,20 +150,22 @@ class _Twiddle(_Stage):
         layout = complex_layout(w)
         sample, a = Signal(layout), Signal(layout)
         b = Signal(complex_layout(tw))
-        valid = Signal(3)
+        valid = Signal(4)
         products = [Signal(w + tw, name=f"product_{k}") for k in range(4)]
         prr, pqq, prq, pqr = [p.as_signed() for p in products]
-        re, ovf_re = _round(prr - pqq, tw - 1, self._rounding, w)
-        im, ovf_im = _round(prq + pqr, tw - 1, self._rounding, w)
+        sums = Signal(complex_layout(w + tw + 1))
+        re, ovf_re = _round(sums.i, tw - 1, self._rounding, w)
+        im, ovf_im = _round(sums.q, tw - 1, self._rounding, w)
         with m.If(en):
             m.d.sync += [
                 sample.eq(self.i.payload), valid[0].eq(self.i.valid),
                 a.eq(sample), b.eq(read.data), valid[1].eq(valid[0]),
                 products[0].eq(a.i * b.i), products[1].eq(a.q * b.q),
                 products[2].eq(a.i * b.q), products[3].eq(a.q * b.i), valid[2].eq(valid[1]),
-                self.o.payload.eq(Cat(re, im)), self.o.valid.eq(valid[2]),
+                sums.i.eq(prr - pqq), sums.q.eq(prq + pqr), valid[3].eq(valid[2]),
+                self.o.payload.eq(Cat(re, im)), self.o.valid.eq(valid[3]),
             ]
-        _sticky(m, self.overflow, en & valid[2] & (ovf_re | ovf_im))
+        _sticky(m, self.overflow, en & valid[3] & (ovf_re | ovf_im))
         return m
 
 
@@ -303,11 +312,11 @@ class FFT(_FFTCore):
     One sample per clock sustained, frames back to back. ``latency`` is the number
     of cycles from the transfer of a frame's first sample to its first output sample
     being offered, without stalls: ``n - 1`` cycles of feedback delay plus one per
-    butterfly, 4 per twiddle multiplier, 1 per skid buffer after it and 1 for the
-    output register, plus ``n + 1`` for the reorder RAM (which waits for the whole
-    frame). ``i.ready`` depends combinationally on ``o.ready`` only through the
+    butterfly, 5 per twiddle multiplier, 1 per skid buffer after it and 1 for the
+    output register, plus ``n + 2`` for the reorder RAM and its skid buffer (the RAM
+    waits for the whole frame). ``i.ready`` depends combinationally on ``o.ready`` only through the
     stages up to the next skid buffer. Resources: delay FIFOs of ``n/2 + n/4 + ...
-    + 1`` words of ``2*w`` bits (block RAM from 32 words), one ROM of ``M`` twiddles
+    + 1`` words of ``2*w`` bits (block RAM from 64 words), one ROM of ``M`` twiddles
     per multiplier (block sizes ``M = n, n/4, ...``), ``n`` words of reorder RAM, four
     real multipliers per twiddle multiplier, registered on their inputs and outputs
     for DSP mapping.
@@ -328,7 +337,7 @@ class FFT(_FFTCore):
         n = self.n
         stages = n.bit_length() - 1
         twiddles = (stages - 1) // 2
-        return (n - 1) + stages + 5 * twiddles + 1 + (0 if self.bit_reversed else n + 1)
+        return (n - 1) + stages + 6 * twiddles + 1 + (0 if self.bit_reversed else n + 2)
 
     def _build_stages(self):
         w = self.width + self.guard_bits
@@ -348,7 +357,8 @@ class FFT(_FFTCore):
             stages.append(_Butterfly(span=1, shift=self._scaling[index], rotate=False,
                                      inverse=self.inverse, **common))
         if not self.bit_reversed:
-            stages.append(_Reorder(n=self.n, width=w))
+            # The skid buffer registers the reorder RAM's output before the rounding.
+            stages += [_Reorder(n=self.n, width=w), SkidBuffer(complex_layout(w))]
         return stages
 
     def elaborate(self, platform):
