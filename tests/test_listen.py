@@ -3,6 +3,7 @@ import io
 import math
 import os
 import threading
+import time
 
 import pytest
 
@@ -69,6 +70,9 @@ def test_serial_port_live(tmp_path):
     data = encode(STATUS) + b"".join(encode(d) for d in DETECTIONS)
 
     def writer():
+        # Write once listen has opened and configured the port: setting the line
+        # discipline flushes what is pending, as on a real UART.
+        time.sleep(0.5)
         for k in range(0, len(data), 10):
             os.write(master, data[k:k + 10])
 
@@ -77,7 +81,7 @@ def test_serial_port_live(tmp_path):
     stdout = io.StringIO()
     try:
         assert run_listen(port=os.ttyname(slave), baud=115200, out_dir=tmp_path, stdout=stdout,
-                          duration=1.0, refresh=0.2) == 0
+                          duration=2.0, refresh=0.2) == 0
     finally:
         thread.join()
         os.close(master)
