@@ -78,9 +78,10 @@ def main():
 
     medium = words(config, flat[:, :COCOTB_SAMPLES])
     cocotb_stream(RadarChain(config), "bench_chain", medium[:10], 0, p_in_stall=0.0,
-                  p_out_stall=0.0, ports=ports)                       # build once
+                  p_out_stall=0.0, ports=ports, optimise=True)        # build once
     results["engines"]["cocotb_verilator"] = timed("cocotb", len(medium), lambda: cocotb_stream(
-        RadarChain(config), "bench_chain", medium, 0, p_in_stall=0.0, p_out_stall=0.0, ports=ports))
+        RadarChain(config), "bench_chain", medium, 0, p_in_stall=0.0, p_out_stall=0.0, ports=ports,
+        optimise=True))
 
     engine = RtlEngine(RadarChain(config), name="radar_chain")
     framed = frame_iq(config, iq)

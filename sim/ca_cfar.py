@@ -269,7 +269,6 @@ def ca_cfar_alpha_correlated(taps, pfa, *, reference_cells, guard_cells):
     :func:`ca_cfar_pfa_correlated` with the taps' normalised autocorrelation as
     the covariance for the ``alpha`` that meets ``pfa`` exactly.
     """
-    from scipy.optimize import brentq
     taps = np.asarray(taps, dtype=np.complex128)
     window = 2 * (reference_cells + guard_cells) + 1
     acf = np.correlate(taps, taps, "full")[len(taps) - 1:]
@@ -277,12 +276,15 @@ def ca_cfar_alpha_correlated(taps, pfa, *, reference_cells, guard_cells):
     covariance = np.array([[acf[j - i] if j >= i else np.conj(acf[i - j]) for j in range(window)]
                            for i in range(window)])
 
-    def excess(log_alpha):
-        return np.log(ca_cfar_pfa_correlated(covariance, np.exp(log_alpha),
-                                             reference_cells=reference_cells,
-                                             guard_cells=guard_cells)) - np.log(pfa)
-    white = ca_cfar_alpha(2 * reference_cells, pfa)
-    return float(np.exp(brentq(excess, np.log(white) - 5, np.log(white) + 10, xtol=1e-12)))
+    def too_low(log_alpha):  # the Pfa falls as alpha grows
+        return ca_cfar_pfa_correlated(covariance, np.exp(log_alpha), reference_cells=reference_cells,
+                                      guard_cells=guard_cells) > pfa
+    white = np.log(ca_cfar_alpha(2 * reference_cells, pfa))
+    low, high = white - 5, white + 10
+    while high - low > 1e-12:                     # bisection on log(alpha)
+        middle = (low + high) / 2
+        low, high = (middle, high) if too_low(middle) else (low, middle)
+    return float(np.exp((low + high) / 2))
 
 
 def _check_positive(name, value):

@@ -13,7 +13,6 @@ echo of a pulse that starts at range bin ``r`` peaks at output sample ``r + P - 
 """
 
 import numpy as np
-from scipy import signal
 
 from .numerics import saturate, shift_right
 
@@ -188,5 +187,6 @@ def matched_filter_ideal(x, taps, *, output_shift=0):
     """
     x = np.asarray(x, dtype=np.complex128)
     taps = np.asarray(taps, dtype=np.complex128)
-    full = signal.oaconvolve(np.atleast_2d(x), taps[np.newaxis, :], axes=-1)
+    from scipy.signal import oaconvolve  # slow to import; only the ideal model needs it
+    full = oaconvolve(np.atleast_2d(x), taps[np.newaxis, :], axes=-1)
     return full[:, :x.shape[-1]].reshape(x.shape) / 2.0**output_shift

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .scenario import SPEED_OF_LIGHT
 
@@ -116,7 +115,7 @@ def score(scenario, detections, *, tested_cells_per_line, pfa_factor=1.0):
     near_cells = min(len(scenario.targets) * (2 * extent + 1), tested_cells_per_line)
     cells = r.lines * (tested_cells_per_line - near_cells)
     expected = scenario.cfar.pfa * pfa_factor * cells
-    allowed = int(stats.poisson.ppf(FALSE_ALARM_CONFIDENCE, expected))
+    allowed = _poisson_quantile(FALSE_ALARM_CONFIDENCE, expected)
     return Score(targets=targets, false_detections=int((~near).sum()),
                  near_target_detections=int(near.sum()), noise_cells_tested=cells,
                  expected_false=expected, allowed_false=allowed)
@@ -130,3 +129,13 @@ def _peak_errors(line, error, power):
     first = np.ones(len(order), dtype=bool)
     first[1:] = line[order][1:] != line[order][:-1]
     return np.abs(error[order][first])
+
+
+def _poisson_quantile(q, mean):
+    """Smallest ``k`` with ``P(X <= k) >= q`` for ``X ~ Poisson(mean)`` (terms in log space)."""
+    k, cdf = 0, 0.0
+    while True:
+        cdf += math.exp(-mean + k * math.log(mean) - math.lgamma(k + 1)) if mean > 0 else float(k == 0)
+        if cdf >= q or k > mean + 40 * math.sqrt(mean) + 40:
+            return k
+        k += 1

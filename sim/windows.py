@@ -1,11 +1,12 @@
 """Amplitude windows for the models, and their quantisation to ROM words.
 
-Thin wrappers over :mod:`scipy.signal.windows`; every window is symmetric (the
-filter-design convention, ``sym=True``) and peaks at 1.
+Hamming and Hann from numpy's textbook formulas, the others from
+:mod:`scipy.signal.windows` (imported only for them: importing ``scipy.signal``
+takes over a second); every window is symmetric (the filter-design convention,
+``sym=True``) and peaks at 1.
 """
 
 import numpy as np
-from scipy.signal import windows as _scipy
 
 __all__ = ["WINDOWS", "window", "quantize_window"]
 
@@ -38,16 +39,17 @@ def window(name, length, *, nbar=5, sll=35.0):
     if name == "rectangular":
         return np.ones(length)
     if name == "hamming":
-        return _scipy.hamming(length)
+        return np.hamming(length)
     if name == "hann":
-        return _scipy.hann(length)
+        return np.hanning(length)
+    from scipy.signal import windows as scipy_windows
     if name == "blackman_harris":
-        return _scipy.blackmanharris(length)
+        return scipy_windows.blackmanharris(length)
     if not isinstance(nbar, int) or isinstance(nbar, bool) or nbar < 1:
         raise ValueError(f"nbar must be an integer >= 1, not {nbar!r}")
     if not sll > 0:
         raise ValueError(f"sll must be a positive number of dB, not {sll!r}")
-    return _scipy.taylor(length, nbar=nbar, sll=sll, norm=True)
+    return scipy_windows.taylor(length, nbar=nbar, sll=sll, norm=True)
 
 
 def quantize_window(weights, width):

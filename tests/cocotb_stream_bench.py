@@ -17,7 +17,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 @cocotb.test()
 async def stream_bench(dut):
-    spec = json.loads(open(os.environ["AMARADAR_SPEC"]).read())
+    with open(os.environ["AMARADAR_SPEC"]) as f:
+        spec = json.load(f)
     result_path = os.environ["AMARADAR_RESULT"]
     rng = random.Random(spec["seed"])
     inputs = None if spec["inputs"] is None else [int(w, 16) for w in spec["inputs"]]

@@ -112,21 +112,24 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
     return out
 
 
-def _build_dir(name, source):
-    digest = hashlib.sha256(f"{source}\0{MAKE_OPTIONS}".encode()).hexdigest()[:16]
+def _build_dir(name, source, make_options):
+    digest = hashlib.sha256(f"{source}\0{make_options}".encode()).hexdigest()[:16]
     return BUILD_ROOT / f"{name}-{digest}"
 
 
 def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0,
-                  ports=None, max_cycles=None):
+                  ports=None, max_cycles=None, optimise=False):
     """The same as :func:`simulate_stream`, on the Verilog of ``dut`` in cocotb + Verilator.
 
     ``name`` names the build (a different configuration is a different Verilog file
     and build directory, cached by its text under ``~/.cache/amaradar/cocotb``).
+    ``optimise`` compiles the model with Verilator's default C++ optimisation
+    (slower to build, faster to run: for benchmarks).
     """
     from cocotb_tools.runner import get_runner
     source = verilog.convert(dut, name=name, emit_src=False)
-    build_dir = _build_dir(name, source)
+    make_options = "" if optimise else MAKE_OPTIONS
+    build_dir = _build_dir(name, source, make_options)
     build_dir.mkdir(parents=True, exist_ok=True)
     n_in = 0 if inputs is None else len(inputs)
     spec = {
@@ -143,7 +146,7 @@ def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, 
     result_path = build_dir / f"result-{run_id}.json"
     spec_path.write_text(json.dumps(spec))
     env = dict(verilator_env())
-    env["MAKEFLAGS"] = f"{env['MAKEFLAGS']} {MAKE_OPTIONS}"
+    env["MAKEFLAGS"] = f"{env['MAKEFLAGS']} {make_options}"
     saved = dict(os.environ)
     os.environ.update(env)
     try:
