@@ -63,6 +63,8 @@ PYSIM_CASES = [
     (16, 10, 12, True, "truncate", True, 0.0),
     (64, 16, 16, False, "half_even", False, 0.3),
     (64, 12, 14, True, "truncate", False, 0.3),
+    (256, 16, 16, True, "half_even", False, 0.3),
+    (1024, 16, 16, False, "truncate", False, 0.2),
 ]
 
 
