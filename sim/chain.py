@@ -196,5 +196,5 @@ def reference_chain(config, iq, *, keep_power=False):
     detections = {name: found[name] for name in found.dtype.names}
     status = {"mf_overflow": bool(np.any(mf_overflow)), "power_overflow": bool(np.any(p_overflow)),
               "line_too_long": iq.shape[1] > config.line_length,
-              "pulse_overflow": m > 1 << PULSE_WIDTH, "dropped_samples": 0}
+              "pulse_overflow": m > 1 << PULSE_WIDTH}
     return ChainResult(detections, status, p if keep_power else None)
