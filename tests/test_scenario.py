@@ -167,3 +167,15 @@ def test_eclipsed_echo_is_cut_by_the_receive_gate():
     tail = np.abs(iq[:, n + 1: n + n // 2 - 1]) ** 2
     assert gated.mean() < 3 * 2 * s.radar.noise_rms_lsb ** 2   # noise only
     assert tail.mean() > 1000 * 2 * s.radar.noise_rms_lsb ** 2  # the echo's second half
+
+
+def test_module_entry_point_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "amaradar", "sim", "--scenario",
+                           str(tmp_path / "none.toml"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("amaradar: error: cannot read scenario file")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
