@@ -53,8 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fft import check_fft_parameters, fft
-from .matched_filter import _parts
-from .numerics import ROUNDING_MODES, saturate, shift_right
+from .numerics import ROUNDING_MODES, complex_parts, saturate, shift_right
 
 __all__ = ["FastConvolutionPlan", "fast_convolution_spectrum", "fast_convolution_plan",
            "fast_convolution", "fast_convolution_ideal"]
@@ -125,7 +124,7 @@ def fast_convolution_spectrum(taps, *, n, coef_width):
     shift : int
         The smallest ``shift >= 0`` for which every part fits.
     """
-    tr, ti = _parts(taps, "taps")
+    tr, ti = complex_parts(taps, "taps")
     if tr.ndim != 1 or not 2 <= tr.size <= n // 2:
         raise ValueError(f"taps must be a 1-D sequence of 2 to n/2 = {n // 2} values, "
                          f"not shape {tr.shape}")
@@ -228,9 +227,9 @@ def fast_convolution(x, taps, *, n, input_width, output_width, output_shift, coe
     lines = x if isinstance(x, list) else np.atleast_2d(np.asarray(x))
     out, over = [], False
     common = dict(n=n, width=fft_width, twiddle_width=twiddle_width, rounding=rounding)
-    h_re, h_im = _parts(plan.spectrum, "spectrum")
+    h_re, h_im = complex_parts(plan.spectrum, "spectrum")
     for line in lines:
-        re, im = _parts(line, "x")
+        re, im = complex_parts(line, "x")
         lo, hi = -(1 << (input_width - 1)), (1 << (input_width - 1)) - 1
         if re.size and (min(re.min(), im.min()) < lo or max(re.max(), im.max()) > hi):
             raise ValueError(f"x parts must fit signed({input_width}): {lo} ... {hi}")

@@ -31,8 +31,7 @@ saturation sets the frame's overflow flag.
 
 import numpy as np
 
-from .matched_filter import _parts
-from .numerics import ROUNDING_MODES, saturate, shift_right
+from .numerics import ROUNDING_MODES, complex_parts, saturate, shift_right
 
 __all__ = ["fft", "fft_ideal", "fft_twiddles", "twiddle_powers", "fft_scale", "bit_reverse"]
 
@@ -132,7 +131,7 @@ def fft_frames(x, n, width):
     shape ``(n,)``. Raises ``ValueError`` for another shape or a part outside
     ``signed(width)``.
     """
-    re, im = _parts(x, "x")
+    re, im = complex_parts(x, "x")
     one_d = re.ndim == 1
     re, im = np.atleast_2d(re), np.atleast_2d(im)
     if re.ndim != 2 or re.shape[1] != n:

@@ -14,11 +14,9 @@ echo of a pulse that starts at range bin ``r`` peaks at output sample ``r + P - 
 
 import numpy as np
 
-from .numerics import saturate, shift_right
+from .numerics import complex_parts, saturate, shift_right
 
 __all__ = ["matched_filter_taps", "safe_output_shift", "matched_filter", "matched_filter_ideal"]
-
-_EXACT = 2**53  # complex128 holds integers exactly below this magnitude
 
 
 def matched_filter_taps(pulse, *, coef_width, window=None, quantize=True):
@@ -65,24 +63,9 @@ def matched_filter_taps(pulse, *, coef_width, window=None, quantize=True):
     return np.round(ideal.real) + 1j * np.round(ideal.imag)
 
 
-def _parts(x, name):
-    """Split a complex int array into int64 real and imaginary parts."""
-    x = np.asarray(x)
-    if x.dtype.kind in "iu":
-        return x.astype(np.int64), np.zeros(x.shape, dtype=np.int64)
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"{name} must be a numeric array, not dtype {x.dtype}")
-    re, im = np.real(x), np.imag(x)
-    if not (np.all(re == np.round(re)) and np.all(im == np.round(im))):
-        raise ValueError(f"{name} must have integer real and imaginary parts")
-    if np.any(np.abs(re) >= _EXACT) or np.any(np.abs(im) >= _EXACT):
-        raise ValueError(f"{name} parts must be below 2**53 in magnitude")
-    return re.astype(np.int64), im.astype(np.int64)
-
-
 def _extremes(taps, input_width):
     """Largest and smallest real or imaginary accumulator value over all inputs."""
-    tr, ti = _parts(taps, "taps")
+    tr, ti = complex_parts(taps, "taps")
     hi_in, lo_in = (1 << (input_width - 1)) - 1, -(1 << (input_width - 1))
     # Real part: sum_j (hr x_r - hi x_i); imaginary: sum_j (hr x_i + hi x_r). Every
     # term takes its own input value, so both parts reach sum of term maxima.
@@ -118,8 +101,8 @@ def safe_output_shift(taps, input_width, output_width, *, rounding="half_even"):
 
 def _convolve_lines(x, taps):
     """Exact causal integer convolution of each line (last axis) with ``taps``."""
-    xr, xi = _parts(x, "x")
-    tr, ti = _parts(taps, "taps")
+    xr, xi = complex_parts(x, "x")
+    tr, ti = complex_parts(taps, "taps")
     if tr.ndim != 1 or tr.size == 0:
         raise ValueError(f"taps must be a non-empty 1-D array, not shape {tr.shape}")
     if xr.ndim not in (1, 2):

@@ -2,7 +2,9 @@
 
 import numpy as np
 
-__all__ = ["ROUNDING_MODES", "shift_right", "saturate"]
+__all__ = ["ROUNDING_MODES", "shift_right", "saturate", "complex_parts"]
+
+_EXACT = 2**53  # complex128 holds integers exactly below this magnitude
 
 ROUNDING_MODES = ("truncate", "half_even")
 
@@ -39,3 +41,22 @@ def saturate(value, width, *, signed_out=True):
     else:
         hi, lo = (1 << width) - 1, 0
     return np.clip(value, lo, hi), (value > hi) | (value < lo)
+
+
+def complex_parts(x, name):
+    """Split a complex-integer array (numpy has no complex int dtype: complex128 with
+    integer parts, or an integer array) into int64 real and imaginary parts.
+
+    ``name`` names ``x`` in the error raised for non-integer or too-large parts.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind in "iu":
+        return x.astype(np.int64), np.zeros(x.shape, dtype=np.int64)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{name} must be a numeric array, not dtype {x.dtype}")
+    re, im = np.real(x), np.imag(x)
+    if not (np.all(re == np.round(re)) and np.all(im == np.round(im))):
+        raise ValueError(f"{name} must have integer real and imaginary parts")
+    if np.any(np.abs(re) >= _EXACT) or np.any(np.abs(im) >= _EXACT):
+        raise ValueError(f"{name} parts must be below 2**53 in magnitude")
+    return re.astype(np.int64), im.astype(np.int64)
