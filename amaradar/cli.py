@@ -5,6 +5,7 @@ and exit with status 2; nothing is written.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -63,15 +64,21 @@ def _writable_dir(path):
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise UsageError(f"--out {str(path)!r}: {str(probe)!r} is not a folder")
-    import os
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"--out {str(path)!r}: {str(probe)!r} is not writable")
 
 
+def _load_scenario(path):
+    from .sim.scenario import ScenarioError, load_scenario
+    try:
+        return load_scenario(path)
+    except ScenarioError as e:
+        raise UsageError(str(e)) from None
+
+
 def _sim(args):
     from .run import run_sim
-    from .sim.scenario import load_scenario
-    scenario = load_scenario(args.scenario)
+    scenario = _load_scenario(args.scenario)
     _writable_dir(args.out)
     report = run_sim(scenario, engine=args.engine, out_dir=args.out, quiet=args.quiet)
     return 0 if report["bit_exact"] is not False else 1
@@ -79,10 +86,9 @@ def _sim(args):
 
 def _verilog(args):
     from .run import chain_verilog
-    from .sim.scenario import load_scenario
-    scenario = load_scenario(args.scenario)
+    scenario = _load_scenario(args.scenario)
     out = args.out
-    _writable_dir(out.parent if str(out.parent) else Path("."))
+    _writable_dir(out.parent)
     if out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a folder; give a file name")
     text = chain_verilog(scenario)
@@ -94,32 +100,32 @@ def _verilog(args):
 
 
 def _build(args):
-    from .build import run_build
-    return run_build(board=args.board, out_dir=args.out, stdout=sys.stdout)
+    from .build import BoardError, run_build
+    try:
+        return run_build(board=args.board, out_dir=args.out, stdout=sys.stdout)
+    except BoardError as e:
+        raise UsageError(str(e)) from None
 
 
 def _listen(args):
-    from .listen import run_listen
-    return run_listen(port=args.port, baud=args.baud, replay=args.replay, out_dir=args.out,
-                      stdout=sys.stdout, sample_rate=args.sample_rate, pri=args.pri,
-                      pulses=args.pulses, duration=args.duration)
+    from .listen import ListenError, run_listen
+    try:
+        return run_listen(port=args.port, baud=args.baud, replay=args.replay, out_dir=args.out,
+                          stdout=sys.stdout, sample_rate=args.sample_rate, pri=args.pri,
+                          pulses=args.pulses, duration=args.duration)
+    except ListenError as e:
+        raise UsageError(str(e)) from None
 
 
 def main(argv=None):
-    from .build import BoardError
-    from .listen import ListenError
-    from .sim.scenario import ScenarioError
     try:
         args = _parser().parse_args(argv)
         commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen}
         return commands[args.command](args)
-    except (UsageError, ScenarioError, BoardError, ListenError) as e:
+    except UsageError as e:
         print(f"amaradar: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("amaradar: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

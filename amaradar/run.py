@@ -43,7 +43,7 @@ class _Progress:
 
 
 def _equal(a, b):
-    return all(np.array_equal(a[k], b[k]) for k in a) and a.keys() == b.keys()
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def run_sim(scenario, *, engine, out_dir, quiet=False):

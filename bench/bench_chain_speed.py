@@ -89,7 +89,7 @@ def main():
         framed, ports=ports, drain_cycles=1000))
 
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "amaradar.cli", "sim", "--quiet", "--out", tmp]
+        command = [sys.executable, "-m", "amaradar", "sim", "--quiet", "--out", tmp]
         subprocess.run(command, check=True)                          # warm: cached build
         results["engines"]["amaradar_sim_second_run"] = timed(
             "amaradar sim", iq.size, lambda: subprocess.run(command, check=True))
