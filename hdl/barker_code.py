@@ -4,8 +4,8 @@ from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import Out
 
-from .formats import ADC_WIDTH, complex_layout, framed_layout
-from .sine_table import WIDTH_RANGE, amplitude, check_integer
+from .formats import ADC_WIDTH, check_integer, complex_layout, framed_layout
+from .sine_table import WIDTH_RANGE, amplitude
 
 __all__ = ["BARKER13", "BarkerCode"]
 

@@ -1,6 +1,5 @@
 """On-chip echo source: range lines of point-target echoes plus receiver noise, as an ADC."""
 
-import numbers
 from math import cos, pi, sin
 
 import numpy as np
@@ -9,9 +8,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .formats import ADC_WIDTH, complex_layout, framed_layout
+from .formats import ADC_WIDTH, check_integer, complex_layout, framed_layout
 from .gaussian_noise import NOISE_SCALE_WIDTH, GaussianNoise, check_seed
 from .numerics import saturate, shift_right
+from .sine_table import WIDTH_RANGE
 
 __all__ = [
     "AMPLITUDE_WIDTH", "PHASE_WIDTH", "PHASE_TABLE_BITS", "ROTATOR_WIDTH",
@@ -23,7 +23,6 @@ PHASE_WIDTH = 16        # phases and Doppler increments: turns * 2**16
 PHASE_TABLE_BITS = 8    # the top 8 phase bits address the (cos, sin) table
 ROTATOR_WIDTH = 16      # table entries and rotated gains, signed Q1.15
 
-_WIDTH_RANGE = (2, 32)
 
 
 def target_layout(line_length):
@@ -45,7 +44,7 @@ def target_layout(line_length):
         (two's complement for a negative Doppler shift): the Doppler frequency times
         the pulse repetition interval.
     """
-    _check_int("line_length", line_length, 1)
+    check_integer("line_length", line_length, 1)
     return data.StructLayout({
         "enable": 1,
         "delay": unsigned(max(1, (line_length - 1).bit_length())),
@@ -66,15 +65,6 @@ def phase_table():
             for a in range(size)]
 
 
-def _check_int(name, value, low, high=None):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {allowed}, not {value}")
-    return int(value)
-
-
 def check_echo_parameters(*, pulse, pulse_width, line_length, pulses_per_cpi, width, seed):
     """Check the parameters shared by :class:`EchoSource` and its model.
 
@@ -83,10 +73,10 @@ def check_echo_parameters(*, pulse, pulse_width, line_length, pulses_per_cpi, wi
     (pulse_i, pulse_q) : tuple of ndarray of int64
         The pulse's real and imaginary parts.
     """
-    pulse_width = _check_int("pulse_width", pulse_width, *_WIDTH_RANGE)
-    _check_int("line_length", line_length, 1)
-    _check_int("pulses_per_cpi", pulses_per_cpi, 1)
-    _check_int("width", width, *_WIDTH_RANGE)
+    pulse_width = check_integer("pulse_width", pulse_width, *WIDTH_RANGE)
+    check_integer("line_length", line_length, 1)
+    check_integer("pulses_per_cpi", pulses_per_cpi, 1)
+    check_integer("width", width, *WIDTH_RANGE)
     check_seed(seed)
     samples = np.asarray(pulse)
     if samples.ndim != 1 or samples.size == 0 or samples.dtype.kind not in "iufc":
@@ -186,7 +176,7 @@ class EchoSource(wiring.Component):
         self._pulse = check_echo_parameters(
             pulse=pulse, pulse_width=pulse_width, line_length=line_length,
             pulses_per_cpi=pulses_per_cpi, width=width, seed=seed)
-        self.max_targets = _check_int("max_targets", max_targets, 1)
+        self.max_targets = check_integer("max_targets", max_targets, 1)
         self.pulse_width = pulse_width
         self.line_length = line_length
         self.pulses_per_cpi = pulses_per_cpi

@@ -16,6 +16,8 @@ CPI_WIDTH         bits of the CPI counter carried by a detection.
 PULSE_WIDTH       bits of the pulse (range line) index within a CPI.
 """
 
+import numbers
+
 from amaranth import signed, unsigned
 from amaranth.lib import data
 
@@ -23,7 +25,7 @@ __all__ = [
     "ADC_WIDTH", "COEF_WIDTH", "MF_OUT_WIDTH", "CFAR_SCALE_FRAC", "CFAR_SCALE_WIDTH",
     "CPI_WIDTH", "PULSE_WIDTH", "NOISE_SEED_WIDTH",
     "complex_layout", "framed_layout", "detection_layout", "power_width",
-    "pack", "unpack", "leaf_fields",
+    "pack", "unpack", "leaf_fields", "check_width", "check_integer",
 ]
 
 ADC_WIDTH = 12
@@ -38,7 +40,7 @@ NOISE_SEED_WIDTH = 32
 
 def complex_layout(width):
     """A complex sample: ``i`` and ``q``, each ``signed(width)``."""
-    _check_width("width", width)
+    check_width("width", width)
     return data.StructLayout({"i": signed(width), "q": signed(width)})
 
 
@@ -65,7 +67,7 @@ def power_width(sample_width):
 
     The largest value is ``2 * (-2**(w-1))**2 = 2**(2w-1)``, which needs ``2w`` bits.
     """
-    _check_width("sample_width", sample_width)
+    check_width("sample_width", sample_width)
     return 2 * sample_width
 
 
@@ -85,8 +87,8 @@ def detection_layout(*, range_bits, power_bits):
     threshold : unsigned(power_bits)
         Threshold it exceeded, truncated, saturated to ``power_bits``.
     """
-    _check_width("range_bits", range_bits)
-    _check_width("power_bits", power_bits)
+    check_width("range_bits", range_bits)
+    check_width("power_bits", power_bits)
     return data.StructLayout({
         "cpi": unsigned(CPI_WIDTH),
         "pulse": unsigned(PULSE_WIDTH),
@@ -96,9 +98,26 @@ def detection_layout(*, range_bits, power_bits):
     })
 
 
-def _check_width(name, value):
+def check_width(name, value):
+    """Raise ``TypeError`` unless ``value`` is a positive ``int`` (a bit width)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise TypeError(f"{name} must be a positive integer, not {value!r}")
+
+
+def check_integer(name, value, low, high=None):
+    """Return ``value`` as an ``int`` after checking ``low <= value <= high``.
+
+    Raises ``TypeError`` for a non-integer (``bool`` included) and ``ValueError``
+    outside the range (``high=None``: no upper limit).
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    value = int(value)
+    if high is None and value < low:
+        raise ValueError(f"{name} must be >= {low}, not {value}")
+    if high is not None and not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
 
 
 def leaf_fields(layout, prefix=""):

@@ -5,9 +5,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from .formats import ADC_WIDTH, complex_layout, framed_layout
+from .formats import ADC_WIDTH, check_integer, complex_layout, framed_layout
 from .sine_table import (MAX_PHASE_BITS, TABLE_BITS_RANGE, WIDTH_RANGE, check_frequency,
-                         check_integer, chirp_words, quarter_sine_table)
+                         chirp_words, quarter_sine_table)
 
 __all__ = ["LfmChirp"]
 

@@ -5,15 +5,11 @@ from amaranth import Const, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .formats import ADC_WIDTH, COEF_WIDTH, MF_OUT_WIDTH, complex_layout, framed_layout
+from .formats import (ADC_WIDTH, COEF_WIDTH, MF_OUT_WIDTH, check_width, complex_layout,
+                      framed_layout)
 from .numerics import check_rounding, saturate, shift_right
 
 __all__ = ["MatchedFilter"]
-
-
-def _check_width(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise TypeError(f"{name} must be a positive integer, not {value!r}")
 
 
 def _integer_taps(taps, coef_width):
@@ -105,9 +101,9 @@ class MatchedFilter(wiring.Component):
 
     def __init__(self, *, taps, input_width=ADC_WIDTH, coef_width=COEF_WIDTH,
                  output_width=MF_OUT_WIDTH, output_shift=0, rounding="half_even"):
-        _check_width("input_width", input_width)
-        _check_width("coef_width", coef_width)
-        _check_width("output_width", output_width)
+        check_width("input_width", input_width)
+        check_width("coef_width", coef_width)
+        check_width("output_width", output_width)
         self._taps = _integer_taps(taps, coef_width)
         check_rounding(rounding)
         depth = (len(self._taps) - 1).bit_length()

@@ -4,7 +4,7 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .formats import complex_layout, framed_layout, power_width
+from .formats import check_width, complex_layout, framed_layout, power_width
 from .numerics import check_rounding, saturate, shift_right
 
 __all__ = ["PowerDetector"]
@@ -57,17 +57,14 @@ class PowerDetector(wiring.Component):
     latency = 4
 
     def __init__(self, *, sample_width, shift=0, rounding="half_even", output_width=None):
-        if not isinstance(sample_width, int) or isinstance(sample_width, bool) or sample_width < 1:
-            raise TypeError(f"sample_width must be a positive integer, not {sample_width!r}")
+        check_width("sample_width", sample_width)
         exact = power_width(sample_width)
         if not isinstance(shift, int) or isinstance(shift, bool) or not 0 <= shift < exact:
             raise ValueError(f"shift must be an integer from 0 to {exact - 1}, not {shift!r}")
         check_rounding(rounding)
         if output_width is None:
             output_width = exact - shift
-        if (not isinstance(output_width, int) or isinstance(output_width, bool)
-                or output_width < 1):
-            raise TypeError(f"output_width must be a positive integer, not {output_width!r}")
+        check_width("output_width", output_width)
         self._sample_width = sample_width
         self._shift = shift
         self._rounding = rounding

@@ -32,28 +32,12 @@ from math import pi, sin
 
 __all__ = [
     "WIDTH_RANGE", "TABLE_BITS_RANGE", "MAX_PHASE_BITS",
-    "check_integer", "check_frequency", "amplitude", "quarter_sine_table", "chirp_words",
+    "check_frequency", "amplitude", "quarter_sine_table", "chirp_words",
 ]
 
 WIDTH_RANGE = (2, 32)
 TABLE_BITS_RANGE = (1, 16)
 MAX_PHASE_BITS = 64
-
-
-def check_integer(name, value, low, high=None):
-    """Return ``value`` as an ``int`` after checking ``low <= value <= high``.
-
-    Raises ``TypeError`` for a non-integer (``bool`` included) and ``ValueError``
-    outside the range (``high=None``: no upper limit).
-    """
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    value = int(value)
-    if high is None and value < low:
-        raise ValueError(f"{name} must be >= {low}, not {value}")
-    if high is not None and not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-    return value
 
 
 def check_frequency(name, value):

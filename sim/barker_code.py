@@ -3,8 +3,8 @@
 import numpy as np
 
 from ..hdl.barker_code import BARKER13
-from ..hdl.formats import ADC_WIDTH
-from ..hdl.sine_table import WIDTH_RANGE, amplitude, check_integer
+from ..hdl.formats import ADC_WIDTH, check_integer
+from ..hdl.sine_table import WIDTH_RANGE, amplitude
 
 __all__ = ["barker13"]
 

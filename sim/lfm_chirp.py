@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ..hdl.formats import ADC_WIDTH
+from ..hdl.formats import ADC_WIDTH, check_integer
 from ..hdl.sine_table import (MAX_PHASE_BITS, TABLE_BITS_RANGE, WIDTH_RANGE, check_frequency,
-                              check_integer, chirp_words, quarter_sine_table)
+                              chirp_words, quarter_sine_table)
 
 __all__ = ["lfm_chirp", "lfm_chirp_ideal", "nco_lookup"]
 
