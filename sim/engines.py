@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..hdl.formats import CPI_WIDTH, complex_layout, framed_layout
+from .ca_cfar import DETECTION_DTYPE
 from .chain import ChainResult
 from .payloads import pack_bytes, unpack_bytes
 from .rtl_engine import RtlEngine
@@ -124,7 +125,7 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
         found["cpi"] = (found["cpi"] + first) % (1 << CPI_WIDTH)
         parts.append(found)
     detections = {name: np.concatenate([p[name] for p in parts])
-                  for name in ("cpi", "pulse", "range_bin", "power", "threshold")}
+                  for name in DETECTION_DTYPE.names}
     status = {name: any(bool(r.status[name]) for r in runs) for name in engine.status}
     status["dropped_samples"] = sum(r.refused for r in runs)
     cycles = sum(r.cycles for r in runs)

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fft import check_fft_parameters, fft
-from .numerics import ROUNDING_MODES, complex_parts, saturate, shift_right
+from .numerics import check_rounding, complex_parts, saturate, shift_right
 
 __all__ = ["FastConvolutionPlan", "fast_convolution_spectrum", "fast_convolution_plan",
            "fast_convolution", "fast_convolution_ideal"]
@@ -219,8 +219,7 @@ def fast_convolution(x, taps, *, n, input_width, output_width, output_shift, coe
     overflowed : bool
         Whether anything saturated (the core's sticky ``overflow``).
     """
-    if rounding not in ROUNDING_MODES:
-        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {rounding!r}")
+    check_rounding(rounding)
     plan = fast_convolution_plan(taps, n=n, input_width=input_width, output_width=output_width,
                                  output_shift=output_shift, coef_width=coef_width,
                                  fft_width=fft_width)

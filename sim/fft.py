@@ -31,9 +31,9 @@ saturation sets the frame's overflow flag.
 
 import numpy as np
 
-from .numerics import ROUNDING_MODES, complex_parts, saturate, shift_right
+from .numerics import check_rounding, complex_parts, saturate, shift_right
 
-__all__ = ["fft", "fft_ideal", "fft_twiddles", "twiddle_powers", "fft_scale", "bit_reverse"]
+__all__ = ["fft", "fft_ideal", "fft_twiddles", "twiddle_powers", "bit_reverse"]
 
 MIN_N, MAX_N = 16, 4096
 
@@ -98,11 +98,6 @@ def twiddle_powers(exponent, m, *, twiddle_width, inverse=False):
             np.clip(np.round(w.imag), -top, top).astype(np.int64))
 
 
-def fft_scale(scaling):
-    """The factor ``2**-sum(scaling)`` between the core's output and ``np.fft.fft``."""
-    return 2.0**-sum(scaling)
-
-
 def check_fft_parameters(n, width, twiddle_width, scaling, rounding, guard_bits):
     """Check the parameters shared by the model and the gateware; return ``scaling``
     as a tuple (the default, ``None``, is 1 bit per stage)."""
@@ -112,8 +107,7 @@ def check_fft_parameters(n, width, twiddle_width, scaling, rounding, guard_bits)
                              ("guard_bits", guard_bits, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or not (low <= value <= 24):
             raise ValueError(f"{name} must be an integer from {low} to 24, not {value!r}")
-    if rounding not in ROUNDING_MODES:
-        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {rounding!r}")
+    check_rounding(rounding)
     stages = n.bit_length() - 1
     if scaling is None:
         return (1,) * stages

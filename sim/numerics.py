@@ -2,11 +2,11 @@
 
 import numpy as np
 
-__all__ = ["ROUNDING_MODES", "shift_right", "saturate", "complex_parts"]
+from ..hdl.numerics import ROUNDING_MODES, check_rounding
+
+__all__ = ["ROUNDING_MODES", "check_rounding", "shift_right", "saturate", "complex_parts"]
 
 _EXACT = 2**53  # complex128 holds integers exactly below this magnitude
-
-ROUNDING_MODES = ("truncate", "half_even")
 
 
 def shift_right(value, shift, rounding):
@@ -19,8 +19,7 @@ def shift_right(value, shift, rounding):
         Bits to drop, >= 0.
     rounding : {"truncate", "half_even"}
     """
-    if rounding not in ROUNDING_MODES:
-        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {rounding!r}")
+    check_rounding(rounding)
     value = np.asarray(value, dtype=np.int64)
     if shift == 0:
         return value.copy()

@@ -45,6 +45,9 @@ from importlib import resources
 
 import numpy as np
 
+from ..hdl.barker_code import BARKER13
+from ..hdl.formats import CPI_WIDTH, PULSE_WIDTH
+
 __all__ = [
     "SPEED_OF_LIGHT", "ScenarioError", "Radar", "Cfar", "Target", "Scenario",
     "load_scenario", "parse_scenario", "default_scenario_text", "receive_iq",
@@ -95,6 +98,11 @@ class Radar:
         return self.pulses_per_cpi * self.cpis
 
     @property
+    def duration_s(self):
+        """Time from the first transmit pulse to the end of the last range line."""
+        return self.lines * self.pri_s
+
+    @property
     def wavelength_m(self):
         return SPEED_OF_LIGHT / self.carrier_hz
 
@@ -140,9 +148,6 @@ class Scenario:
         return {"radar": asdict(self.radar), "cfar": asdict(self.cfar),
                 "target": [asdict(t) for t in self.targets]}
 
-    @property
-    def duration_s(self):
-        return self.radar.lines * self.radar.pri_s
 
 
 # key -> (type, required); float keys accept ints, int keys reject floats and bools.
@@ -159,8 +164,8 @@ _TARGET_KEYS = {"range_m": (float, True), "radial_velocity_mps": (float, True),
 
 # Limits that the gateware formats impose.
 ADC_BITS_RANGE = (4, 18)
-MAX_PULSES_PER_CPI = 4096
-MAX_CPIS = 65536
+MAX_PULSES_PER_CPI = 1 << PULSE_WIDTH
+MAX_CPIS = 1 << CPI_WIDTH
 MAX_LINE_SAMPLES = 1 << 20
 
 
@@ -287,7 +292,7 @@ def parse_scenario(doc):
         raise ScenarioError("target must be an array of tables ([[target]])")
     targets = tuple(Target(**_section(t, "target", _TARGET_KEYS, f"target[{i}]"))
                     for i, t in enumerate(raw_targets))
-    duration = radar.lines * radar.pri_s
+    duration = radar.duration_s
     for i, t in enumerate(targets):
         _check_target(t, i, radar, duration)
     return Scenario(radar, cfar, targets)
@@ -333,7 +338,7 @@ def transmit_pulse_ideal(radar):
             phase = 2 * np.pi * (-0.5 * radar.bandwidth_hz * t + 0.5 * rate * t * t)
             return np.where(inside, np.exp(1j * phase), 0)
     else:
-        code = np.array([1, 1, 1, 1, 1, -1, -1, 1, 1, -1, 1, -1, 1], dtype=float)
+        code = np.array(BARKER13, dtype=float)
 
         def pulse(t):
             inside = (t >= 0) & (t < width)
