@@ -69,7 +69,7 @@ from collections import namedtuple
 
 __all__ = [
     "SYNC", "CRC_POLY", "CRC_INIT", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK",
-    "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS",
+    "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS", "DETECTION_CSV_COLUMNS",
     "Detection", "Status", "crc16", "encode", "frame_bytes", "Decoder",
 ]
 
@@ -81,6 +81,10 @@ TYPE_STATUS = 0x02
 TYPE_TRACK = 0x03
 HEADER_BYTES = len(SYNC) + 2
 CRC_BYTES = 2
+
+#: Columns of ``detections.csv``, as both ``amaradar sim`` and ``amaradar listen`` write it.
+DETECTION_CSV_COLUMNS = ("cpi", "pulse", "time_s", "range_m", "range_bin", "power_db",
+                         "threshold_db")
 
 #: ``(field, bytes)`` of the detection payload, in link order.
 DETECTION_FIELDS = (("cpi", 2), ("pulse", 2), ("range_bin", 2), ("power", 6), ("threshold", 6))

@@ -44,11 +44,10 @@ import time
 import tty
 from pathlib import Path
 
-from .link import Decoder, Detection, Status
+from .link import DETECTION_CSV_COLUMNS, Decoder, Detection, Status
 
-__all__ = ["ListenError", "run_listen", "CSV_COLUMNS", "SPEED_OF_LIGHT"]
+__all__ = ["ListenError", "run_listen", "SPEED_OF_LIGHT"]
 
-CSV_COLUMNS = ("cpi", "pulse", "time_s", "range_m", "range_bin", "power_db", "threshold_db")
 SPEED_OF_LIGHT = 299_792_458.0
 _CHUNK = 4096
 _CPI_RANGE = 1 << 16
@@ -113,7 +112,7 @@ def run_listen(*, port=None, baud=115200, replay=None, out_dir, stdout,
         raise
     with source, csv_file:
         session = _Session(name, radar, csv.writer(csv_file, lineterminator="\n"), stdout)
-        session.writer.writerow(CSV_COLUMNS)
+        session.writer.writerow(DETECTION_CSV_COLUMNS)
         if port is not None:
             session.listen(source, duration, refresh, csv_file)
         else:

@@ -22,12 +22,12 @@ import math
 
 import numpy as np
 
+from amaradar.link import DETECTION_CSV_COLUMNS
 from amaradar.sim.scenario import SPEED_OF_LIGHT
 
 __all__ = ["write_detections", "write_truth", "write_report", "plot_range_profile",
            "plot_detections"]
 
-DETECTION_COLUMNS = ("cpi", "pulse", "time_s", "range_m", "range_bin", "power_db", "threshold_db")
 TRUTH_COLUMNS = ("cpi", "time_s", "target_id", "range_m", "radial_velocity_mps")
 
 
@@ -50,7 +50,7 @@ def write_detections(path, scenario, detections):
                _db(detections["power"]), _db(detections["threshold"]))
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(DETECTION_COLUMNS)
+        out.writerow(DETECTION_CSV_COLUMNS)
         for cpi, pulse, t, rng, k, p, th in zip(*columns):
             out.writerow([int(cpi), int(pulse), f"{t:.9g}", f"{rng:.3f}", int(k),
                           f"{p:.3f}", f"{th:.3f}"])

@@ -5,7 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from amaradar.hdl.ca_cfar import CaCfar
-from amaradar.hdl.formats import (CFAR_SCALE_FRAC, CFAR_SCALE_WIDTH, CPI_WIDTH, PULSE_WIDTH,
+from amaradar.hdl.formats import (CFAR_SCALE_FRAC, CPI_WIDTH, PULSE_WIDTH,
                                   framed_layout, pack)
 from amaradar.sim.ca_cfar import (DETECTION_DTYPE, ca_cfar, ca_cfar_ideal, cfar_scale)
 from amaranth import unsigned

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from amaradar.link import Detection, Status, encode
-from amaradar.listen import CSV_COLUMNS, SPEED_OF_LIGHT, ListenError, run_listen
+from amaradar.link import DETECTION_CSV_COLUMNS
+from amaradar.listen import SPEED_OF_LIGHT, ListenError, run_listen
 
 STATUS = Status(cpi=0xFFFF, flags=0x0003, dropped_samples=2, dropped_cap=5, dropped_full=1,
                 range_bins=256, pulses=32, sample_rate=10_000_000, pri=2000)
@@ -31,7 +32,7 @@ def test_replay_end_to_end(tmp_path):
     stdout = io.StringIO()
     assert run_listen(replay=tmp_path / "cap.bin", out_dir=tmp_path / "out", stdout=stdout) == 0
     rows = _rows(tmp_path / "out")
-    assert rows[0] == list(CSV_COLUMNS)
+    assert rows[0] == list(DETECTION_CSV_COLUMNS)
     assert [r[:2] + r[4:5] for r in rows[1:]] == [["65535", "3", "100"], ["0", "1", "255"], ["1", "31", "7"]]
     # Before the first status frame the radar parameters are unknown.
     assert rows[1][2:4] == ["", ""] and rows[1][5:] == ["30.000", "10.000"]
@@ -61,7 +62,7 @@ def test_empty_and_garbage_replays_exit_zero(tmp_path):
         (tmp_path / name).write_bytes(data)
         assert run_listen(replay=tmp_path / name, out_dir=tmp_path / name[:-4],
                           stdout=io.StringIO()) == 0
-        assert _rows(tmp_path / name[:-4]) == [list(CSV_COLUMNS)]
+        assert _rows(tmp_path / name[:-4]) == [list(DETECTION_CSV_COLUMNS)]
 
 
 def test_serial_port_live(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
 from amaradar.hdl.radar_chain import RadarChain
 from amaradar.sim.chain import chain_config, reference_chain
-from amaradar.sim.engines import frame_iq, run_rtl_chain
+from amaradar.sim.engines import design_key, frame_iq, run_rtl_chain
 from amaradar.sim.payloads import unpack_bytes
 from amaradar.sim.rtl_engine import RtlEngine
 from amaradar.sim.scenario import parse_scenario, receive_iq
@@ -117,7 +117,7 @@ def test_chain_in_cocotb_verilator_equals_the_model(small):
 def test_chain_in_the_rtl_engine_equals_the_model(small, p_stall):
     _, config, iq, ref = small
     chain = RadarChain(config)
-    run = RtlEngine(chain, name="radar_chain_small").run(
+    run = RtlEngine(chain, name="radar_chain", key=design_key(config)).run(
         frame_iq(config, iq), ports={"scale": config.cfar_scale}, drain_cycles=1000,
         p_in_stall=p_stall, p_out_stall=p_stall, seed=13)
     found = unpack_bytes(chain.o.payload.shape(), run.outputs)
