@@ -5,54 +5,13 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
+from amaradar.hdl.formats import complex_layout, framed_layout, unpack
 from amaradar.hdl.fft import FFT
 from amaradar.hdl.fft_iterative import IterativeFFT
 from amaradar.sim.fft import fft
 
+from fft_frames import check_fft_output, frame_words, random_flags, random_frames
 from streams import cocotb_stream, simulate_stream
-
-
-def _frames(n, width, count, seed, amplitude=1.0):
-    """``count`` frames of uniform random complex ints at ``amplitude`` of full scale."""
-    rng = np.random.default_rng(seed)
-    top = int(amplitude * (2**(width - 1) - 1))
-    return rng.integers(-top, top + 1, (count, n)) + 1j * rng.integers(-top, top + 1, (count, n))
-
-
-def _flags(n, count, seed):
-    """Random framing flags per sample; ``first``/``last`` set on most frame edges."""
-    rng = np.random.default_rng(seed)
-    first, last, cpi_end = (rng.random((count, n)) < 0.3 for _ in range(3))
-    first[:, 0] = rng.random(count) < 0.8
-    last[:, -1] = rng.random(count) < 0.8
-    return first, last, cpi_end
-
-
-def _words(x, width, flags):
-    first, last, cpi_end = flags
-    return pack(framed_layout(complex_layout(width)), **{
-        "data.i": x.real.ravel().astype(np.int64), "data.q": x.imag.ravel().astype(np.int64),
-        "first": first.ravel(), "last": last.ravel(), "cpi_end": cpi_end.ravel()})
-
-
-def _check(out, x, width, flags, **params):
-    """Compare output words with the model and the flags with the frame edges."""
-    n = x.shape[1]
-    cols = unpack(framed_layout(complex_layout(width)), out)
-    got = (cols["data.i"] + 1j * cols["data.q"]).reshape(x.shape)
-    want, _ = fft(x, n=n, width=width, **params)
-    np.testing.assert_array_equal(got, want)
-    first, last, cpi_end = flags
-    expect_first = np.zeros_like(first)
-    expect_first[:, 0] = first[:, 0]
-    expect_last = np.zeros_like(last)
-    expect_last[:, -1] = last[:, -1]
-    expect_cpi = np.zeros_like(cpi_end)
-    expect_cpi[:, -1] = cpi_end[:, -1]
-    np.testing.assert_array_equal(cols["first"].reshape(x.shape), expect_first)
-    np.testing.assert_array_equal(cols["last"].reshape(x.shape), expect_last)
-    np.testing.assert_array_equal(cols["cpi_end"].reshape(x.shape), expect_cpi)
 
 
 PYSIM_CASES = [
@@ -73,30 +32,30 @@ PYSIM_CASES = [
 def test_fft_pysim_bit_exact_under_stalls(n, width, twiddle_width, inverse, rounding,
                                           bit_reversed, p_stall):
     frames = 3
-    x = _frames(n, width, frames, seed=n + width)
-    flags = _flags(n, frames, seed=width)
+    x = random_frames(n, width, frames, seed=n + width)
+    flags = random_flags(n, frames, seed=width)
     params = dict(twiddle_width=twiddle_width, inverse=inverse, rounding=rounding,
                   bit_reversed=bit_reversed)
     dut = FFT(n=n, width=width, **params)
-    out = simulate_stream(dut, _words(x, width, flags), frames * n,
+    out = simulate_stream(dut, frame_words(x, width, flags), frames * n,
                           p_in_stall=p_stall, p_out_stall=p_stall, seed=n)
-    _check(out, x, width, flags, **params)
+    check_fft_output(out, x, width, flags, **params)
 
 
 def test_fft_pysim_scaling_schedule_and_guard_bits():
     n, width = 16, 12
     params = dict(twiddle_width=12, scaling=(1, 0, 1, 0), guard_bits=0, rounding="half_even")
-    x = _frames(n, width, 3, seed=5, amplitude=0.2)
-    flags = _flags(n, 3, seed=6)
-    out = simulate_stream(FFT(n=n, width=width, **params), _words(x, width, flags), 3 * n,
+    x = random_frames(n, width, 3, seed=5, amplitude=0.2)
+    flags = random_flags(n, 3, seed=6)
+    out = simulate_stream(FFT(n=n, width=width, **params), frame_words(x, width, flags), 3 * n,
                           seed=7)
-    _check(out, x, width, flags, **params)
+    check_fft_output(out, x, width, flags, **params)
 
 
 def _run_plain(dut, x, width):
     """Feed ``x`` without stalls; return the outputs and ``overflow`` after each frame."""
     n = dut.n
-    words = _words(x, width, _flags(n, x.shape[0], seed=0))
+    words = frame_words(x, width, random_flags(n, x.shape[0], seed=0))
     outputs, flags = [], []
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -129,7 +88,7 @@ def _run_plain(dut, x, width):
 def test_fft_overflow_is_sticky_and_saturates(core):
     n, width = 16, 16
     top = 2**(width - 1)
-    benign = _frames(n, width, 1, seed=9, amplitude=0.5)
+    benign = random_frames(n, width, 1, seed=9, amplitude=0.5)
     # Full-scale (1+j) values that meet the 45-degree twiddle of the first pair:
     # the product has magnitude sqrt(2) * full scale and must saturate.
     hot = np.zeros((1, n), dtype=np.complex128)
@@ -214,10 +173,10 @@ COCOTB_CASES = [
 @pytest.mark.parametrize("n, inverse, rounding, bit_reversed", COCOTB_CASES)
 def test_fft_cocotb_bit_exact_under_stalls(n, inverse, rounding, bit_reversed):
     width, frames = 16, 3
-    x = _frames(n, width, frames, seed=n, amplitude=0.7)
-    flags = _flags(n, frames, seed=n + 1)
+    x = random_frames(n, width, frames, seed=n, amplitude=0.7)
+    flags = random_flags(n, frames, seed=n + 1)
     params = dict(twiddle_width=16, inverse=inverse, rounding=rounding, bit_reversed=bit_reversed)
     name = f"fft_{n}_{'inv' if inverse else 'fwd'}_{rounding}{'_br' if bit_reversed else ''}"
-    out = cocotb_stream(FFT(n=n, width=width, **params), name, _words(x, width, flags),
+    out = cocotb_stream(FFT(n=n, width=width, **params), name, frame_words(x, width, flags),
                         frames * n, seed=n)
-    _check(out, x, width, flags, **params)
+    check_fft_output(out, x, width, flags, **params)

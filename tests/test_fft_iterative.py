@@ -10,11 +10,11 @@ from amaradar.hdl.fft_iterative import IterativeFFT
 from amaradar.sim.fft import fft, fft_twiddles
 from amaradar.sim.fft_iterative import fft_iterative, twiddle_index, twiddle_table
 
-from streams import cocotb_stream, simulate_stream
 # The pipelined FFT's stimulus and checker: IterativeFFT computes the same bits
 # (test_model_equals_pipelined_fft_model), so its output is checked against
 # amaradar.sim.fft.fft, and the frame flags the same way.
-from test_fft import _check, _flags, _frames, _words
+from fft_frames import check_fft_output, frame_words, random_flags, random_frames
+from streams import cocotb_stream, simulate_stream
 
 
 @pytest.mark.parametrize("n", [16, 32, 64, 256, 1024, 4096])
@@ -22,7 +22,7 @@ from test_fft import _check, _flags, _frames, _words
 @pytest.mark.parametrize("rounding", ["half_even", "truncate"])
 def test_model_equals_pipelined_fft_model(n, inverse, rounding):
     # Full-scale input, so saturation happens in some frames: the flags must agree too.
-    x = _frames(n, 16, 4, seed=n)
+    x = random_frames(n, 16, 4, seed=n)
     stages = n.bit_length() - 1
     for params in (dict(), dict(guard_bits=0, scaling=(0, 1) * (stages // 2) + (1,) * (stages % 2))):
         got, got_ovf = fft_iterative(x, n=n, width=16, twiddle_width=16, inverse=inverse,
@@ -63,24 +63,24 @@ PYSIM_CASES = [
 def test_pysim_bit_exact_under_stalls(n, width, twiddle_width, inverse, rounding, guard_bits,
                                       bit_reversed, p_stall):
     frames = 3
-    x = _frames(n, width, frames, seed=n + width)
-    flags = _flags(n, frames, seed=width)
+    x = random_frames(n, width, frames, seed=n + width)
+    flags = random_flags(n, frames, seed=width)
     params = dict(twiddle_width=twiddle_width, inverse=inverse, rounding=rounding,
                   guard_bits=guard_bits, bit_reversed=bit_reversed)
-    out = simulate_stream(IterativeFFT(n=n, width=width, **params), _words(x, width, flags),
+    out = simulate_stream(IterativeFFT(n=n, width=width, **params), frame_words(x, width, flags),
                           frames * n, p_in_stall=p_stall, p_out_stall=p_stall, seed=n,
                           max_cycles=40 * frames * n * n.bit_length())
-    _check(out, x, width, flags, **params)
+    check_fft_output(out, x, width, flags, **params)
 
 
 def test_pysim_scaling_schedule():
     n, width = 32, 12
     params = dict(twiddle_width=12, scaling=(1, 0, 1, 0, 1), guard_bits=0)
-    x = _frames(n, width, 2, seed=5, amplitude=0.1)
-    flags = _flags(n, 2, seed=6)
-    out = simulate_stream(IterativeFFT(n=n, width=width, **params), _words(x, width, flags),
+    x = random_frames(n, width, 2, seed=5, amplitude=0.1)
+    flags = random_flags(n, 2, seed=6)
+    out = simulate_stream(IterativeFFT(n=n, width=width, **params), frame_words(x, width, flags),
                           2 * n, seed=7, max_cycles=20000)
-    _check(out, x, width, flags, **params)
+    check_fft_output(out, x, width, flags, **params)
 
 
 @pytest.mark.parametrize("n", [16, 32])
@@ -134,10 +134,10 @@ def test_parameter_errors(kwargs, error, message):
                                                           (True, "truncate", 2)])
 def test_cocotb_bit_exact_under_stalls(inverse, rounding, guard_bits):
     n, width, frames = 256, 16, 3
-    x = _frames(n, width, frames, seed=n, amplitude=0.7)
-    flags = _flags(n, frames, seed=n + 1)
+    x = random_frames(n, width, frames, seed=n, amplitude=0.7)
+    flags = random_flags(n, frames, seed=n + 1)
     params = dict(twiddle_width=16, inverse=inverse, rounding=rounding, guard_bits=guard_bits)
     name = f"fft_iterative_{n}_{'inv' if inverse else 'fwd'}_{rounding}_g{guard_bits}"
-    out = cocotb_stream(IterativeFFT(n=n, width=width, **params), name, _words(x, width, flags),
+    out = cocotb_stream(IterativeFFT(n=n, width=width, **params), name, frame_words(x, width, flags),
                         frames * n, seed=n, max_cycles=4 * frames * 2800)
-    _check(out, x, width, flags, **params)
+    check_fft_output(out, x, width, flags, **params)
