@@ -34,7 +34,7 @@ offset  bytes  field       meaning
 12      6      threshold   CFAR threshold it exceeded, same unit (up to 48 bits)
 ======  =====  ==========  ===================================================
 
-Status payload (type 0x02, 28 bytes; a frame is 34 bytes)
+Status payload (type 0x02, 30 bytes; a frame is 36 bytes)
 ---------------------------------------------------------
 ======  =====  ===============  ==============================================
 offset  bytes  field            meaning
@@ -49,6 +49,13 @@ offset  bytes  field            meaning
 20      4      sample_rate      ADC sample rate in Hz (0: unknown)
 24      4      pri              pulse repetition interval in sample periods
                                 (0: unknown)
+28      2      pulse_samples    transmit pulse length N in samples (0: unknown);
+                                the matched filter delays an echo by N - 1
+                                samples, so a detection at ``range_bin`` is an
+                                echo whose leading edge arrived
+                                ``range_bin - (N - 1)`` samples after the
+                                transmit pulse's, at range
+                                ``c / 2 * (range_bin - (N - 1)) / sample_rate``
 ======  =====  ===============  ==============================================
 
 The counters saturate at their largest value; they never wrap.
@@ -91,7 +98,7 @@ DETECTION_FIELDS = (("cpi", 2), ("pulse", 2), ("range_bin", 2), ("power", 6), ("
 #: ``(field, bytes)`` of the status payload, in link order.
 STATUS_FIELDS = (
     ("cpi", 2), ("flags", 2), ("dropped_samples", 4), ("dropped_cap", 4), ("dropped_full", 4),
-    ("range_bins", 2), ("pulses", 2), ("sample_rate", 4), ("pri", 4),
+    ("range_bins", 2), ("pulses", 2), ("sample_rate", 4), ("pri", 4), ("pulse_samples", 2),
 )
 
 Detection = namedtuple("Detection", [name for name, _ in DETECTION_FIELDS])

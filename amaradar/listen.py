@@ -17,7 +17,10 @@ time_s
     the CPI counter unwrapped over the session (each backward jump of more than
     half the range counts one wrap).
 range_m
-    ``range_bin * c / (2 * sample_rate)`` in metres (c = 299 792 458 m/s).
+    ``c / 2 * (range_bin - (N - 1)) / sample_rate`` in metres
+    (c = 299 792 458 m/s): the range of the echo's leading edge, the matched
+    filter's delay of ``N - 1`` samples removed, as ``amaradar sim`` computes it
+    (N is the status frame's ``pulse_samples``).
 power_db, threshold_db
     ``10 * log10`` of the power and threshold in LSB² of the detector input
     (``-inf`` for 0).
@@ -25,8 +28,10 @@ power_db, threshold_db
 The radar parameters come from the options given (``sample_rate`` in Hz, ``pri``
 in seconds, ``pulses`` per CPI) and, for those not given, from the configuration
 words of the last status frame received (``sample_rate``, ``pri`` in sample
-periods, ``pulses``; 0 means unknown). When one that a column needs is unknown
-(for example before the first status frame), that column is left empty.
+periods, ``pulses``; 0 means unknown); N comes from the status frames only. When
+one that a column needs is unknown (for example before the first status frame),
+that column is left empty. The numbers are written as ``amaradar sim`` writes
+them, so both files agree row for row on the same detections.
 
 Running and stopping
 --------------------
@@ -205,7 +210,9 @@ class _Radar:
         cpi = self.unwrap(det.cpi)
         rate, pri, pulses = (self._param(n) for n in ("sample_rate", "pri", "pulses"))
         time_s = f"{(cpi * pulses + det.pulse) * pri:.9g}" if pri and pulses else ""
-        range_m = f"{det.range_bin * SPEED_OF_LIGHT / (2 * rate):.9g}" if rate else ""
+        n = self.status.pulse_samples if self.status is not None else 0
+        range_m = (f"{SPEED_OF_LIGHT / 2 * (det.range_bin - (n - 1)) / rate:.3f}"
+                   if rate and n else "")
         return [det.cpi, det.pulse, time_s, range_m, det.range_bin,
                 f"{_db(det.power):.3f}", f"{_db(det.threshold):.3f}"]
 
@@ -279,7 +286,7 @@ class _Session:
                 f"  last status: cpi {s.cpi}  flags 0x{s.flags:04x}  dropped samples {s.dropped_samples}"
                 f"  reports dropped: cap {s.dropped_cap}, queue full {s.dropped_full}",
                 f"               {s.range_bins} range bins  {s.pulses} pulses/CPI"
-                f"  {s.sample_rate} Hz  PRI {s.pri} samples",
+                f"  {s.sample_rate} Hz  PRI {s.pri} samples  pulse {s.pulse_samples} samples",
             ]
         det = self.last_detection
         if det is not None:

@@ -135,6 +135,7 @@ class BoardCore(wiring.Component):
             framer.pulses.eq(c.pulses_per_cpi),
             framer.sample_rate.eq(self._sample_rate),
             framer.pri.eq(c.line_length),
+            framer.pulse_samples.eq(len(c.taps)),
             self.dropped_cap.eq(framer.dropped_cap),
             self.dropped_full.eq(framer.dropped_full),
         ]

@@ -8,16 +8,22 @@ with the board's cap. The UART that carries these bytes on the board is tested i
 ``test_uart_tx.py``.
 """
 
+import csv
+import io
+
 import numpy as np
 import pytest
 
 from amaradar.boards.build import REPORT_CAP, board_config, board_names, echo_preset, get_board
 from amaradar.boards.top import FLAG_NAMES, BoardCore
 from amaradar.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
+from amaradar.listen import run_listen
+from amaradar.outputs import write_detections
 from amaradar.sim.chain import reference_chain
 from amaradar.sim.echo_source import echo_lines
 from amaradar.sim.report_framer import report_framer
 from amaradar.sim.rtl_engine import RtlEngine
+from amaradar.sim.scenario import parse_scenario
 
 CPIS = 2
 
@@ -80,7 +86,7 @@ def test_reports_equal_the_model_chain(board_run):
         expected = Status(cpi=msg.cpi, flags=flags, dropped_samples=0, dropped_cap=0,
                           dropped_full=0, range_bins=config.line_length,
                           pulses=config.pulses_per_cpi, sample_rate=board.clock_hz,
-                          pri=config.line_length)
+                          pri=config.line_length, pulse_samples=len(config.taps))
         events.insert(framed_before + msg.dropped_cap + placed, expected)
         placed += 1
     model, dropped_cap = report_framer(events, cap=REPORT_CAP)
@@ -89,6 +95,31 @@ def test_reports_equal_the_model_chain(board_run):
     np.testing.assert_array_equal(got, model)
     assert result.status["flags"] == flags
     assert result.status["dropped_full"] == 0
+
+
+def test_listen_writes_the_rows_of_the_sim_path(board_run, tmp_path):
+    """``amaradar listen`` on the board's bytes writes, for every detection it
+    receives, the row ``amaradar sim`` writes for it: range_m with the matched
+    filter's N - 1 samples removed, N from the status frames."""
+    board, _, result, (detections, _) = board_run
+    scenario = parse_scenario(board.scenario)
+    r = scenario.radar
+    (tmp_path / "link.bin").write_bytes(result.outputs.tobytes())
+    # The echo source plays the scenario one sample per clock: listen in the
+    # scenario's time base, as sim computes it, instead of the clock's.
+    run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=io.StringIO(),
+               sample_rate=r.sample_rate_hz, pri=r.pri_s)
+    write_detections(tmp_path / "sim.csv", scenario,
+                     {name: np.array([getattr(d, name) for d in detections])
+                      for name in Detection._fields})
+    with open(tmp_path / "listen" / "detections.csv") as f, open(tmp_path / "sim.csv") as g:
+        listened, simulated = list(csv.reader(f)), list(csv.reader(g))
+    assert listened[0] == simulated[0]
+    by_cell = {(row[0], row[1], row[4]): row for row in simulated[1:]}
+    received = [row for row in listened[1:] if int(row[0]) < CPIS]
+    assert len(received) >= CPIS and r.pulse_samples > 1
+    for row in received:
+        assert row == by_cell[row[0], row[1], row[4]]
 
 
 def test_a_slow_link_drops_whole_reports_and_counts_them():

@@ -29,14 +29,18 @@ def test_frame_layout_by_hand():
     body = bytes([TYPE_DETECTION, 18]) + bytes(range(1, 19))
     assert frame == SYNC + body + crc16(body).to_bytes(2, "big")
     assert len(frame) == frame_bytes(TYPE_DETECTION) == 24
-    assert frame_bytes(TYPE_STATUS) == 34
-    assert encode(Status(*range(9)))[2:4] == bytes([TYPE_STATUS, 28])
+    status = Status(cpi=0x0102, flags=0x0304, dropped_samples=0x05060708,
+                    dropped_cap=0x090A0B0C, dropped_full=0x0D0E0F10, range_bins=0x1112,
+                    pulses=0x1314, sample_rate=0x15161718, pri=0x191A1B1C, pulse_samples=0x1D1E)
+    body = bytes([TYPE_STATUS, 30]) + bytes(range(1, 31))
+    assert encode(status) == SYNC + body + crc16(body).to_bytes(2, "big")
+    assert frame_bytes(TYPE_STATUS) == 36
 
 
 @pytest.mark.parametrize("message, error, text", [
     (Detection(70000, 0, 0, 0, 0), ValueError, "cpi must be an integer from 0 to 65535, not 70000"),
     (Detection(0, 0, 0, -1, 0), ValueError, "power must be an integer from 0 to 281474976710655, not -1"),
-    (Status(0, 0, 0, 0, 0, 0, 0, 1.5, 0), ValueError,
+    (Status(0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0), ValueError,
      "sample_rate must be an integer from 0 to 4294967295, not 1.5"),
     ((1, 2, 3, 4, 5), TypeError, "message must be a Detection or a Status, not tuple"),
 ])
@@ -69,7 +73,7 @@ def test_random_bytes_never_make_a_message(data, chunks):
 @given(st.binary(max_size=200), st.lists(st.integers(1, 64), max_size=5))
 def test_sync_heavy_garbage_never_makes_a_message(noise, chunks):
     """Garbage full of sync words and plausible headers, the worst case for the search."""
-    pieces = [SYNC + bytes([TYPE_DETECTION, 18]), SYNC + bytes([TYPE_STATUS, 28]), SYNC, noise]
+    pieces = [SYNC + bytes([TYPE_DETECTION, 18]), SYNC + bytes([TYPE_STATUS, 30]), SYNC, noise]
     data = b"".join(pieces[b % len(pieces)] if b < 8 else bytes([b]) for b in noise)
     out, decoder = _decode_all(data, chunks)
     assert out == []
@@ -138,8 +142,8 @@ def test_wrong_length_byte_is_rejected_even_with_a_good_crc():
 
 
 def test_incomplete_frame_waits_for_more_bytes():
-    frame = encode(Status(*range(9)))
+    frame = encode(Status(*range(10)))
     decoder = Decoder()
     assert decoder.feed(frame[:-1]) == []
     assert decoder.resync_bytes == 0
-    assert decoder.feed(frame[-1:]) == [Status(*range(9))]
+    assert decoder.feed(frame[-1:]) == [Status(*range(10))]

@@ -12,7 +12,7 @@ from amaradar.link import DETECTION_CSV_COLUMNS
 from amaradar.listen import SPEED_OF_LIGHT, ListenError, run_listen
 
 STATUS = Status(cpi=0xFFFF, flags=0x0003, dropped_samples=2, dropped_cap=5, dropped_full=1,
-                range_bins=256, pulses=32, sample_rate=10_000_000, pri=2000)
+                range_bins=256, pulses=32, sample_rate=10_000_000, pri=2000, pulse_samples=5)
 DETECTIONS = [Detection(0xFFFF, 3, 100, 1000, 10), Detection(0, 1, 255, 0, 1),
               Detection(1, 31, 7, 10**12, 10**11)]
 
@@ -38,13 +38,15 @@ def test_replay_end_to_end(tmp_path):
     assert rows[1][2:4] == ["", ""] and rows[1][5:] == ["30.000", "10.000"]
     # CPI 0 after 65535 is CPI 65536 of the session: time = (65536 * 32 + 1) * 2000 / 10 MHz.
     assert float(rows[2][2]) == pytest.approx((65536 * 32 + 1) * 2e-4, rel=1e-9)
-    assert float(rows[2][3]) == pytest.approx(255 * SPEED_OF_LIGHT / 2e7, rel=1e-9)
+    # The matched filter's delay of N - 1 = 4 samples is removed.
+    assert rows[2][3] == f"{SPEED_OF_LIGHT / 2 * (255 - 4) / 1e7:.3f}" == "3762.395"
     assert rows[2][5] == "-inf"
     assert float(rows[3][5]) == pytest.approx(120.0) and float(rows[3][6]) == pytest.approx(110.0)
     table = stdout.getvalue()
     assert "CRC errors      1" in table
     assert "detection frames        3   status frames      1" in table
     assert "dropped: cap 5, queue full 1" in table and "flags 0x0003" in table
+    assert "PRI 2000 samples  pulse 5 samples" in table
 
 
 def test_options_override_status_and_fill_in_before_it(tmp_path):
@@ -52,9 +54,11 @@ def test_options_override_status_and_fill_in_before_it(tmp_path):
     run_listen(replay=tmp_path / "cap.bin", out_dir=tmp_path, stdout=io.StringIO(),
                sample_rate=1e6, pri=1e-3)
     rows = _rows(tmp_path)
-    # pulses still comes from the status frame, so the first row has range but no time.
-    assert rows[1][2] == "" and float(rows[1][3]) == pytest.approx(100 * SPEED_OF_LIGHT / 2e6)
+    # pulses and the pulse length still come from the status frame, so the first
+    # row has neither time nor range.
+    assert rows[1][2:4] == ["", ""]
     assert float(rows[2][2]) == pytest.approx((65537 * 32 + 31) * 1e-3)
+    assert rows[2][3] == f"{SPEED_OF_LIGHT / 2 * (7 - 4) / 1e6:.3f}"
 
 
 def test_empty_and_garbage_replays_exit_zero(tmp_path):

@@ -6,13 +6,14 @@ from amaranth.sim import Simulator
 
 from amaradar.hdl.formats import detection_layout, pack
 from amaradar.hdl.report_framer import ReportFramer
-from amaradar.link import Decoder, Detection, Status
+from amaradar.link import STATUS_FIELDS, Decoder, Detection, Status
 from amaradar.sim.report_framer import report_framer
 
 from streams import StreamProtocolError, cocotb_stream, simulate_stream
 
 RANGE_BITS, POWER_BITS = 10, 36
-PORTS = ("cpi", "flags", "dropped_samples", "range_bins", "pulses", "sample_rate", "pri")
+# The status fields that are input ports (the framer counts the other two itself).
+PORTS = tuple(name for name, _ in STATUS_FIELDS if name not in ("dropped_cap", "dropped_full"))
 
 
 def _detections(rng, n_cpi, per_cpi, first_cpi=0):
@@ -30,7 +31,8 @@ def _detections(rng, n_cpi, per_cpi, first_cpi=0):
 def _status(rng, cpi):
     return Status(cpi=cpi, flags=rng.getrandbits(16), dropped_samples=rng.getrandbits(32),
                   dropped_cap=0, dropped_full=0, range_bins=1 << RANGE_BITS, pulses=64,
-                  sample_rate=rng.getrandbits(32), pri=rng.getrandbits(32))
+                  sample_rate=rng.getrandbits(32), pri=rng.getrandbits(32),
+                  pulse_samples=rng.getrandbits(16))
 
 
 def _words(detections):
