@@ -17,8 +17,8 @@ class LfmChirp(wiring.Component):
 
     Sample ``n`` of every pulse is ``amplitude * exp(2j*pi*phase[n])`` with the
     accumulator phase ``phase[n] = (n*F + K*n*(n-1)/2) / 2**phase_bits`` cycles, so the
-    instantaneous frequency sweeps linearly from ``start_freq`` to ``stop_freq``
-    (cycles per sample) over the pulse; the phase restarts at 0 at every pulse, so all
+    instantaneous frequency sweeps linearly from ``start_freq`` at sample 0 to
+    ``stop_freq`` at sample ``samples - 1`` (cycles per sample); the phase restarts at 0 at every pulse, so all
     pulses are identical. ``start_freq > stop_freq`` gives a down-chirp, equal values a
     constant tone.
 
@@ -27,8 +27,11 @@ class LfmChirp(wiring.Component):
     samples : int
         Samples per pulse, >= 2.
     start_freq, stop_freq : float
-        Instantaneous frequency at the start and the end of the pulse, in cycles per
-        sample (fractions of the sample rate), each in [-0.5, 0.5].
+        Instantaneous frequency at the first and the last sample of the pulse, in
+        cycles per sample (fractions of the sample rate), each in [-0.5, 0.5]. The
+        bandwidth is ``|stop_freq - start_freq| * samples / (samples - 1)``;
+        :func:`amaradar.hdl.sine_table.centred_chirp` picks the pair that makes the
+        pulse exactly symmetric in time.
     width : int
         Bits per I and Q of the output, 2 ... 32 (default ``formats.ADC_WIDTH``: the
         pulse can stand in for the ADC samples at the chain input).
@@ -53,7 +56,7 @@ class LfmChirp(wiring.Component):
     -----------------
     The frequency word ``F = round_half_even((start_freq + rate/2) * 2**phase_bits)``
     and the rate word ``K = round_half_even(rate * 2**phase_bits)``, with
-    ``rate = (stop_freq - start_freq) / samples``, are quantised at elaboration
+    ``rate = (stop_freq - start_freq) / (samples - 1)``, are quantised at elaboration
     (:func:`amaradar.hdl.sine_table.chirp_words`). Phase and frequency accumulate modulo
     ``2**phase_bits``: a turn of phase is the same phase, so this wrap is the NCO's
     arithmetic, not an overflow. Phase to amplitude: the top 2 phase bits pick the

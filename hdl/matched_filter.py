@@ -44,6 +44,13 @@ class MatchedFilter(wiring.Component):
     when ``first`` enters, a registered multiplier input and output per real product,
     and a pipelined adder tree.
 
+    Symmetric taps (``taps[j] == taps[P-1-j]`` for all ``j``, as the time-symmetric
+    LFM pulse of :func:`amaradar.hdl.sine_table.centred_chirp` gives) fold: the
+    multiplier input of tap ``j < P // 2`` is the sum ``x[k-j] + x[k-(P-1-j)]``, so
+    ``M = ceil(P / 2)`` complex multiplier inputs serve all ``P`` taps, half the
+    multipliers. Integer sums are exact, so the output is the same either way.
+    Otherwise ``M = P``.
+
     Parameters
     ----------
     taps : sequence of complex int
@@ -73,10 +80,11 @@ class MatchedFilter(wiring.Component):
 
     Bit growth
     ----------
-    A real product has ``input_width + coef_width`` bits; a complex product part
-    (``hr*xr - hi*xi`` or ``hr*xi + hi*xr``) one more; the sum of ``P`` of them
-    ``ceil(log2(P))`` more: ``acc_width = input_width + coef_width + 1 +
-    ceil(log2(P))``, exact (no bit is dropped before the output stage).
+    A real product has ``input_width + coef_width`` bits (one more when folded: the
+    pre-added sample has ``input_width + 1``); a complex product part (``hr*xr -
+    hi*xi`` or ``hr*xi + hi*xr``) one more; the sum of ``P`` of them ``ceil(log2(P))``
+    more: ``acc_width = input_width + coef_width + 1 + ceil(log2(P))`` bits hold every
+    sum exactly (no bit is dropped before the output stage).
 
     Rounding/overflow
     -----------------
@@ -85,14 +93,15 @@ class MatchedFilter(wiring.Component):
 
     Latency/throughput
     ------------------
-    ``latency = 5 + ceil(log2(P))`` cycles from the input transfer to the output
+    ``latency = 5 + ceil(log2(M))`` cycles from the input transfer to the output
     being offered (delay line, multiplier input, product, complex-sum level,
-    ``ceil(log2(P))`` adder levels, output rounding). One sample per clock when
+    ``ceil(log2(M))`` adder levels, output rounding). One sample per clock when
     ``o.ready`` stays high. ``i.ready`` is ``~o.valid | o.ready`` (one global enable),
-    so it depends combinationally on ``o.ready``. Four real multipliers per tap
-    (no Gauss 3-multiplier trick), each with registered inputs and output so that
-    it maps to a DSP block with its pipeline registers (ECP5 MULT18X18D, iCE40
-    SB_MAC16); a tap part of zero costs no multiplier.
+    so it depends combinationally on ``o.ready``. Four real multipliers per
+    multiplier input (no Gauss 3-multiplier trick), each with registered inputs and
+    output so that it maps to a DSP block with its pipeline registers (ECP5
+    MULT18X18D, iCE40 SB_MAC16); after synthesis a tap part of zero costs no
+    multiplier.
 
     Model
     -----
@@ -106,8 +115,7 @@ class MatchedFilter(wiring.Component):
         check_width("output_width", output_width)
         self._taps = _integer_taps(taps, coef_width)
         check_rounding(rounding)
-        depth = (len(self._taps) - 1).bit_length()
-        self.acc_width = input_width + coef_width + 1 + depth
+        self.acc_width = input_width + coef_width + 1 + (len(self._taps) - 1).bit_length()
         if (not isinstance(output_shift, int) or isinstance(output_shift, bool)
                 or not 0 <= output_shift < self.acc_width):
             raise ValueError(f"output_shift must be an integer from 0 to {self.acc_width - 1}, "
@@ -117,7 +125,8 @@ class MatchedFilter(wiring.Component):
         self._output_width = output_width
         self._output_shift = output_shift
         self._rounding = rounding
-        self.latency = 5 + depth
+        self._pairs = self._folded_pairs()
+        self.latency = 5 + (len(self._pairs) - 1).bit_length()
         super().__init__({
             "i": In(stream.Signature(framed_layout(complex_layout(input_width)))),
             "o": Out(stream.Signature(framed_layout(complex_layout(output_width)))),
@@ -154,17 +163,24 @@ class MatchedFilter(wiring.Component):
         with m.If(accept):
             m.d.sync += [ctrl[f].eq(self.i.payload[f]) for f in flags]
 
-        # Multiplier inputs, then the four registered real products of each tap.
-        operands = [Signal(sample, name=f"mul_in{j}") for j in range(len(line))]
+        # Multiplier inputs (pre-added pairs of samples when the taps fold), then
+        # the four registered real products of each multiplier input.
+        pairs = self._pairs
+        operand_width = self._input_width + (len(pairs) < len(self._taps))
+        operands = [Signal(complex_layout(operand_width), name=f"mul_in{j}") for j in range(len(pairs))]
         with m.If(en):
-            m.d.sync += [op.eq(x) for op, x in zip(operands, line)]
+            for op, (near, far) in zip(operands, pairs):
+                for part in ("i", "q"):
+                    value = line[near][part] if far is None else line[near][part] + line[far][part]
+                    m.d.sync += op[part].eq(value)
         ctrl = stage("mul_in", ctrl)
         real_terms, imag_terms = [], []
-        for j, ((hr, hi), op) in enumerate(zip(self._taps, operands)):
+        for j, ((near, _), op) in enumerate(zip(pairs, operands)):
+            hr, hi = self._taps[near]
             products = {}
             for name, coef, part in (("rr", hr, op.i), ("ii", hi, op.q),
                                      ("ri", hr, op.q), ("ir", hi, op.i)):
-                product = Signal(signed(self._input_width + self._coef_width), name=f"p{j}_{name}")
+                product = Signal(signed(operand_width + self._coef_width), name=f"p{j}_{name}")
                 with m.If(en):
                     m.d.sync += product.eq(part * Const(coef, signed(self._coef_width)))
                 products[name] = product
@@ -199,6 +215,20 @@ class MatchedFilter(wiring.Component):
             with m.If(ctrl["valid"] & (overs[0] | overs[1])):
                 m.d.sync += self.overflow.eq(1)
         return m
+
+    def _folded_pairs(self):
+        """``(near, far)`` delay-line indices sharing one multiplier input.
+
+        Symmetric taps (``taps[j] == taps[P-1-j]``, as an LFM pulse whose samples
+        are symmetric in time gives) fold: ``(j, P-1-j)`` for ``j < P // 2``, and
+        ``(P // 2, None)`` for the middle tap of an odd ``P``. Other taps pair
+        each index with ``None``.
+        """
+        count = len(self._taps)
+        if self._taps != self._taps[::-1]:
+            return [(j, None) for j in range(count)]
+        return [(j, count - 1 - j) for j in range(count // 2)] + (
+            [(count // 2, None)] if count % 2 else [])
 
     @staticmethod
     def _register_level(m, en, terms, name):

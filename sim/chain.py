@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hdl.formats import COEF_WIDTH, MF_OUT_WIDTH, PULSE_WIDTH, power_width
+from ..hdl.sine_table import centred_chirp
 from .barker_code import barker13
 from .ca_cfar import ca_cfar, ca_cfar_alpha, ca_cfar_alpha_correlated, cfar_scale
 from .lfm_chirp import lfm_chirp
@@ -71,6 +72,7 @@ __all__ = ["ChainConfig", "ChainResult", "chain_config", "transmit_pulse", "refe
 MF_ROUNDING = "half_even"
 COMPRESSORS = ("fir", "fft")
 FFT_COMPRESSOR_MIN_TAPS = 128
+CHIRP_PHASE_BITS = 32   # accumulator of the transmit pulse's LFM generator
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,16 @@ class ChainResult:
 
 
 def transmit_pulse(radar):
-    """The gateware's transmit pulse (complex ints), as its generator makes it."""
+    """The gateware's transmit pulse (complex ints), as its generator makes it.
+
+    LFM: :func:`~amaradar.hdl.sine_table.centred_chirp`, exactly symmetric in time
+    (the ideal pulse of :func:`~amaradar.sim.scenario.transmit_pulse_ideal`), so the
+    matched filter's taps fold."""
     if radar.waveform == "lfm":
-        half = radar.bandwidth_hz / (2 * radar.sample_rate_hz)
-        i, q = lfm_chirp(samples=radar.pulse_samples, start_freq=-half, stop_freq=half,
-                         width=COEF_WIDTH)
+        start, stop = centred_chirp(samples=radar.pulse_samples, phase_bits=CHIRP_PHASE_BITS,
+                                    bandwidth=radar.bandwidth_hz / radar.sample_rate_hz)
+        i, q = lfm_chirp(samples=radar.pulse_samples, start_freq=start, stop_freq=stop,
+                         width=COEF_WIDTH, phase_bits=CHIRP_PHASE_BITS)
     else:
         i, q = barker13(chip_samples=radar.chip_samples, width=COEF_WIDTH)
     return i + 1j * q

@@ -17,7 +17,7 @@ def lfm_chirp(*, samples, start_freq, stop_freq, width=ADC_WIDTH, phase_bits=32,
     samples : int
         Samples per pulse, >= 2.
     start_freq, stop_freq : float
-        Instantaneous frequency at the start and end of the pulse, cycles per sample,
+        Instantaneous frequency at the first and the last sample, cycles per sample,
         each in [-0.5, 0.5].
     width : int
         Bits per I and Q, 2 ... 32.
@@ -91,16 +91,16 @@ def lfm_chirp_ideal(samples, start_freq, stop_freq):
     samples : int
         Samples per pulse.
     start_freq, stop_freq : float
-        Instantaneous frequency at the start and the end, cycles per sample.
+        Instantaneous frequency at the first and the last sample, cycles per sample.
 
     Returns
     -------
     ndarray of complex128, shape (samples,)
         ``exp(2j*pi*(start_freq*n + rate*n**2/2))``, ``rate = (stop_freq -
-        start_freq)/samples``: instantaneous frequency ``start_freq + rate*t`` at time
-        ``t`` samples, reaching ``stop_freq`` at ``t = samples``.
+        start_freq)/(samples - 1)``: instantaneous frequency ``start_freq + rate*t`` at
+        time ``t`` samples, reaching ``stop_freq`` at ``t = samples - 1``.
     """
     n = np.arange(samples, dtype=np.float64)
-    rate = (stop_freq - start_freq) / samples
+    rate = (stop_freq - start_freq) / (samples - 1)
     cycles = start_freq * n + rate * n * n / 2
     return np.exp(2j * np.pi * np.mod(cycles, 1.0))

@@ -326,17 +326,21 @@ def load_scenario(path=None):
 def transmit_pulse_ideal(radar):
     """The transmitted pulse as a function of time: returns ``s(t)`` for arrays of t (s).
 
-    LFM: unit-modulus chirp from -B/2 to +B/2 over the pulse width; Barker-13:
-    +1/-1 chips of ``pulse_width / 13``. Zero outside ``0 <= t < T``.
+    LFM: unit-modulus chirp sweeping B over the pulse width T at the rate B/T,
+    through 0 Hz at ``t_c = (N - 1) / (2 fs)``, the middle of its ``N`` samples: from
+    ``-B (N-1) / 2N`` at t = 0 to ``B (N+1) / 2N`` at t = T. Sampled at ``k / fs`` it
+    is symmetric in time, as the generator's pulse
+    (:func:`amaradar.sim.chain.transmit_pulse`) is. Barker-13: +1/-1 chips of
+    ``pulse_width / 13``. Zero outside ``0 <= t < T``.
     """
     width = radar.pulse_width_s
     if radar.waveform == "lfm":
         rate = radar.bandwidth_hz / width
+        centre = (radar.pulse_samples - 1) / (2 * radar.sample_rate_hz)
 
         def pulse(t):
             inside = (t >= 0) & (t < width)
-            phase = 2 * np.pi * (-0.5 * radar.bandwidth_hz * t + 0.5 * rate * t * t)
-            return np.where(inside, np.exp(1j * phase), 0)
+            return np.where(inside, np.exp(1j * np.pi * rate * (t - centre) ** 2), 0)
     else:
         code = np.array(BARKER13, dtype=float)
 

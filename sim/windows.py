@@ -2,8 +2,9 @@
 
 Hamming and Hann from numpy's textbook formulas, the others from
 :mod:`scipy.signal.windows` (imported only for them: importing ``scipy.signal``
-takes over a second); every window is symmetric (the filter-design convention,
-``sym=True``) and peaks at 1.
+takes over a second); every window is exactly symmetric (the filter-design
+convention, ``sym=True``, with scipy's last-ulp asymmetry averaged away) and peaks
+at 1.
 """
 
 import numpy as np
@@ -44,12 +45,15 @@ def window(name, length, *, nbar=5, sll=35.0):
         return np.hanning(length)
     from scipy.signal import windows as scipy_windows
     if name == "blackman_harris":
-        return scipy_windows.blackmanharris(length)
-    if not isinstance(nbar, int) or isinstance(nbar, bool) or nbar < 1:
-        raise ValueError(f"nbar must be an integer >= 1, not {nbar!r}")
-    if not sll > 0:
-        raise ValueError(f"sll must be a positive number of dB, not {sll!r}")
-    return scipy_windows.taylor(length, nbar=nbar, sll=sll, norm=True)
+        weights = scipy_windows.blackmanharris(length)
+    else:
+        if not isinstance(nbar, int) or isinstance(nbar, bool) or nbar < 1:
+            raise ValueError(f"nbar must be an integer >= 1, not {nbar!r}")
+        if not sll > 0:
+            raise ValueError(f"sll must be a positive number of dB, not {sll!r}")
+        weights = scipy_windows.taylor(length, nbar=nbar, sll=sll, norm=True)
+    # scipy's weights are symmetric to an ulp or so; make them exactly so.
+    return (weights + weights[::-1]) / 2
 
 
 def quantize_window(weights, width):

@@ -5,7 +5,7 @@ import pytest
 
 from amaradar.hdl.formats import complex_layout, framed_layout, unpack
 from amaradar.hdl.lfm_chirp import LfmChirp
-from amaradar.hdl.sine_table import amplitude, chirp_words, quarter_sine_table
+from amaradar.hdl.sine_table import amplitude, centred_chirp, chirp_words, quarter_sine_table
 from amaradar.sim.lfm_chirp import lfm_chirp, lfm_chirp_ideal, nco_lookup
 
 from streams import cocotb_stream, simulate_stream
@@ -89,23 +89,26 @@ def test_instantaneous_frequency_sweeps_start_to_stop(samples, start, stop):
     i, q = lfm_chirp(samples=samples, start_freq=start, stop_freq=stop, width=width,
                      phase_bits=phase_bits, table_bits=table_bits)
     inst = np.diff(np.unwrap(np.angle(i + 1j * q))) / (2 * np.pi)
-    rate = (stop - start) / samples
+    rate = (stop - start) / (samples - 1)
     expected = start + rate * (np.arange(samples - 1) + 0.5)
     peak = amplitude(width)
     angle = _phase_bound(samples, phase_bits, table_bits) + np.arcsin(
         np.sqrt(0.5) / (peak - 1)) / (2 * np.pi)
     tolerance = angle[1:] + angle[:-1]
     assert np.all(np.abs(inst - expected) <= tolerance)
-    # The ends: the first difference sits at t = 1/2, the last at t = samples - 3/2.
+    # The ends: the first difference sits at t = 1/2, the last at t = samples - 3/2,
+    # half a sample from the first and last samples where the frequency is start, stop.
     assert abs(inst[0] - start) <= abs(rate) / 2 + tolerance[0]
-    assert abs(inst[-1] - stop) <= 3 * abs(rate) / 2 + tolerance[-1]
+    assert abs(inst[-1] - stop) <= abs(rate) / 2 + tolerance[-1]
 
 
 @pytest.mark.parametrize("samples, start, stop", [(4096, -0.1, 0.3), (4096, 0.3, -0.1),
                                                    (2048, -0.25, 0.25), (1024, 0.4, -0.45)])
 def test_spectrum_occupies_start_to_stop(samples, start, stop):
-    # Stationary phase: the LFM spectrum is flat over [min, max] of (start, stop) and
-    # falls through -6 dB (half amplitude, a Fresnel edge) at each band edge; the edge
+    # Stationary phase: each sample stands for half a sample period either side, so
+    # the LFM spectrum is flat over [start, stop] widened by rate/2 at each end (the
+    # bandwidth samples*|rate|) and falls through -6 dB (half amplitude, a Fresnel
+    # edge) at each band edge; the edge
     # ripple has the scale sqrt(|rate|). Asserted: the outermost -6 dB crossings lie
     # within 0.25*sqrt(|rate|) of the edges, and 99 % of the power fits in 0.99 B +- 1 %
     # (a flat spectrum puts 99 % of its power in 99 % of its band).
@@ -113,8 +116,9 @@ def test_spectrum_occupies_start_to_stop(samples, start, stop):
     pad = 8 * samples
     power = np.fft.fftshift(np.abs(np.fft.fft(i + 1j * q, pad)) ** 2)
     freq = np.fft.fftshift(np.fft.fftfreq(pad))
-    low, high = min(start, stop), max(start, stop)
-    scale = np.sqrt(abs(stop - start) / samples)
+    rate = abs(stop - start) / (samples - 1)
+    low, high = min(start, stop) - rate / 2, max(start, stop) + rate / 2
+    scale = np.sqrt(rate)
     inside = (freq > low + 5 * scale) & (freq < high - 5 * scale)
     over = np.nonzero(power >= power[inside].mean() / 4)[0]
     assert abs(freq[over[0]] - low) <= 0.25 * scale
@@ -152,14 +156,43 @@ def test_tone_spur_level(freq_word, width):
 
 
 def test_chirp_words_round_half_even():
-    # rate = 1/4 / 2 = 1/8 cycles; F = (0 + 1/16) * 2**3 = 0.5 -> 0, K = 1/8 * 8 = 1.
-    assert chirp_words(samples=2, start_freq=0, stop_freq=0.25, phase_bits=3) == (0, 1)
+    # rate = 1/4 / (3 - 1) = 1/8 cycles; F = (0 + 1/16) * 2**3 = 0.5 -> 0, K = 1/8 * 8 = 1.
+    assert chirp_words(samples=3, start_freq=0, stop_freq=0.25, phase_bits=3) == (0, 1)
     # F = (3/16 + 1/32) * 8 = 1.75 -> 2; K = 1/16 * 8 = 0.5 -> 0.
-    assert chirp_words(samples=2, start_freq=0.1875, stop_freq=0.3125, phase_bits=3) == (2, 0)
+    assert chirp_words(samples=3, start_freq=0.1875, stop_freq=0.3125, phase_bits=3) == (2, 0)
     # A negative rate wraps modulo 2**phase_bits: rate = -1/4, F = 1/8 * 16 = 2,
-    # K = -1/4 * 16 = -4 -> 12; and F = (-7/16 - 1/128) * 16 = -7.125 -> -7 -> 9.
-    assert chirp_words(samples=2, start_freq=0.25, stop_freq=-0.25, phase_bits=4) == (2, 12)
-    assert chirp_words(samples=4, start_freq=-0.4375, stop_freq=-0.5, phase_bits=4) == (9, 0)
+    # K = -1/4 * 16 = -4 -> 12; and rate = -1/64, F = (-7/16 - 1/128) * 16 = -7.125
+    # -> -7 -> 9, K = -1/4 -> 0.
+    assert chirp_words(samples=3, start_freq=0.25, stop_freq=-0.25, phase_bits=4) == (2, 12)
+    assert chirp_words(samples=5, start_freq=-0.4375, stop_freq=-0.5, phase_bits=4) == (9, 0)
+
+
+@pytest.mark.parametrize("samples, bandwidth, phase_bits", [
+    (100, 0.5, 32), (30, 1.0, 32), (101, 0.7, 32), (2, 1.0, 16), (13, 0.01, 24), (4096, 1.0, 48)])
+def test_centred_chirp_is_symmetric_with_the_bandwidth_asked(samples, bandwidth, phase_bits):
+    # The pulse reads the same backwards, sample for sample, and sweeps the bandwidth
+    # asked for to within the even rate word's rounding (one word per sample).
+    start, stop = centred_chirp(samples=samples, bandwidth=bandwidth, phase_bits=phase_bits)
+    assert -0.5 <= start == -stop <= 0
+    freq_word, rate_word = chirp_words(samples=samples, start_freq=start, stop_freq=stop,
+                                       phase_bits=phase_bits)
+    assert rate_word % 2 == 0
+    assert abs(rate_word * samples * 2.0 ** -phase_bits - bandwidth) <= samples * 2.0 ** -phase_bits
+    i, q = lfm_chirp(samples=samples, start_freq=start, stop_freq=stop, phase_bits=phase_bits,
+                     table_bits=min(10, phase_bits - 2))
+    np.testing.assert_array_equal(i, i[::-1])
+    np.testing.assert_array_equal(q, q[::-1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"bandwidth": 1.5}, "bandwidth must be in [0, 1] cycles per sample, not 1.5"),
+    ({"bandwidth": "0.5"}, "bandwidth must be in [0, 1] cycles per sample, not '0.5'"),
+    ({"samples": 1}, "samples must be >= 2, not 1"),
+])
+def test_centred_chirp_parameter_errors(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        centred_chirp(**{"samples": 16, "bandwidth": 0.5, "phase_bits": 32, **kwargs})
+    assert str(info.value) == message
 
 
 # (name, samples, start_freq, stop_freq, width, phase_bits, table_bits)

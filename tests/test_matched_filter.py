@@ -4,6 +4,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.sim import Simulator
 from scipy import signal
 
@@ -235,18 +236,26 @@ def _lines_stimulus(rng, lengths, taps, shift, rounding="half_even"):
     return words, expected
 
 
-def _random_taps(rng, count):
-    return rng.integers(-2**15, 2**15, count) + 1j * rng.integers(-2**15, 2**15, count)
+def _random_taps(rng, count, symmetric=False):
+    """``count`` random full-scale taps; ``symmetric``: reading the same backwards."""
+    taps = rng.integers(-2**15, 2**15, count) + 1j * rng.integers(-2**15, 2**15, count)
+    if symmetric:
+        taps[count - count // 2:] = taps[:count // 2][::-1]
+    return taps
 
 
-@pytest.mark.parametrize("count,lengths,rounding,p_stall", [
-    (5, [7, 1, 3, 30, 12], "half_even", 0.3),
-    (5, [20, 9], "truncate", 0.0),
-    (16, [40, 17, 5, 60], "half_even", 0.5),
+@pytest.mark.parametrize("count,symmetric,lengths,rounding,p_stall", [
+    (5, False, [7, 1, 3, 30, 12], "half_even", 0.3),
+    (5, False, [20, 9], "truncate", 0.0),
+    (16, False, [40, 17, 5, 60], "half_even", 0.5),
+    (16, True, [40, 17, 5, 60], "half_even", 0.4),    # folded: 8 pairs
+    (7, True, [2, 30, 1, 13], "truncate", 0.5),       # folded: 3 pairs and the middle tap
+    (1, True, [4, 1, 6], "half_even", 0.3),           # one tap: only a middle tap
 ])
-def test_gateware_bit_exact_with_stalls(count, lengths, rounding, p_stall):
+def test_gateware_bit_exact_with_stalls(count, symmetric, lengths, rounding, p_stall):
     rng = np.random.default_rng(count + len(lengths))
-    taps = _random_taps(rng, count)
+    taps = _random_taps(rng, count, symmetric)
+    assert np.array_equal(taps, taps[::-1]) == (symmetric or count == 1)
     shift = safe_output_shift(taps, 12, 18, rounding=rounding) - 2  # some outputs saturate
     words, expected = _lines_stimulus(rng, lengths, taps, shift, rounding)
     dut = MatchedFilter(taps=taps, output_shift=shift, rounding=rounding)
@@ -305,11 +314,28 @@ def test_overflow_is_sticky_and_set_only_by_saturation():
     assert all(over for _, over in trace[rise:])  # sticky after the input has ended
 
 
-def test_gateware_cocotb_32_taps():
+@pytest.mark.parametrize("name, pulse", [
+    ("32", lfm(1)[5:37]),       # off-centre slice of the chirp: taps not symmetric
+    ("folded_31", np.exp(1j * np.pi * (np.arange(31) - 15) ** 2 / 31)),  # centred: folded
+])
+def test_gateware_cocotb(name, pulse):
     rng = np.random.default_rng(11)
-    taps = matched_filter_taps(lfm(1)[9:41], coef_width=16, window=np.hamming(32))
+    taps = matched_filter_taps(pulse, coef_width=16, window=np.hamming(len(pulse)))
+    assert np.array_equal(taps, taps[::-1]) == name.startswith("folded")
     shift = safe_output_shift(taps, 12, 18) - 1
     words, expected = _lines_stimulus(rng, [700, 130, 1, 1000, 99, 400], taps, shift)
     dut = MatchedFilter(taps=taps, output_shift=shift)
-    out = cocotb_stream(dut, "matched_filter_32", words, len(words), seed=12)
+    out = cocotb_stream(dut, f"matched_filter_{name}", words, len(words), seed=12)
     assert out == expected
+
+
+@pytest.mark.parametrize("taps, multipliers", [
+    ([1 + 2j, 3 - 1j, 5 + 5j, 3 - 1j, 1 + 2j], 4 * 3),     # folded: 2 pairs + middle tap
+    ([1 + 2j, 3 - 1j, 3 - 1j, 1 + 2j], 4 * 2),              # folded: 2 pairs
+    ([1 + 2j, 3 - 1j, 3 - 1j, 1 + 3j], 4 * 4),              # not symmetric: one per tap
+])
+def test_multipliers_in_netlist(taps, multipliers):
+    # Symmetric taps share one multiplier input per pair of samples, halving the
+    # products; the count is read from the design's RTLIL ($mul cells).
+    dut = MatchedFilter(taps=taps)
+    assert rtlil.convert(dut).count("cell $mul ") == multipliers
