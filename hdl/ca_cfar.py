@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .formats import (CFAR_SCALE_FRAC, CFAR_SCALE_WIDTH, CPI_WIDTH, PULSE_WIDTH,
                       detection_layout, framed_layout)
 from .numerics import saturate
+from .pipeline import delay, multiply
 
 __all__ = ["CaCfar"]
 
@@ -184,17 +185,15 @@ class CaCfar(wiring.Component):
                 with m.Else():
                     m.d.sync += next_pulse.eq(next_pulse + 1)
 
-        # Stage 1: cell under test and window sum. Stage 2: scale * sum.
-        # Stage 3: decision into the output register.
-        valid1, valid2 = Signal(), Signal()
-        cut1, cut2 = Signal(p), Signal(p)
+        # Stage 1: cell under test and window sum. Stages 2 ... 1 + latency: scale * sum.
+        # Then the decision into the output register.
+        valid1 = Signal()
+        cut1 = Signal(p)
         total = Signal(range(2 * half_max + 1))
         scale = Signal(CFAR_SCALE_WIDTH)
-        product = Signal(CFAR_SCALE_WIDTH + total.shape().width)
         tag = data.StructLayout({"cpi": CPI_WIDTH, "pulse": PULSE_WIDTH,
                                  "range_bin": self.range_bits})
-        tag1, tag2 = Signal(tag), Signal(tag)
-        threshold, _ = saturate(product >> CFAR_SCALE_FRAC, p, signed_out=False)
+        tag1 = Signal(tag)
         with m.If(en):
             m.d.sync += [
                 valid1.eq(full),
@@ -204,15 +203,18 @@ class CaCfar(wiring.Component):
                 tag1.cpi.eq(cpi),
                 tag1.pulse.eq(pulse),
                 tag1.range_bin.eq(index - (r + g)),
-                valid2.eq(valid1),
-                cut2.eq(cut1),
-                product.eq(scale * total),
-                tag2.eq(tag1),
-                self.o.valid.eq(valid2 & (Cat(Const(0, CFAR_SCALE_FRAC), cut2) > product)),
-                self.o.payload.cpi.eq(tag2.cpi),
-                self.o.payload.pulse.eq(tag2.pulse),
-                self.o.payload.range_bin.eq(tag2.range_bin),
-                self.o.payload.power.eq(cut2),
+            ]
+        product, latency = multiply(m, en, scale, total, "product")
+        valid, cut, tag = (delay(m, en, value, latency, name)
+                           for value, name in ((valid1, "valid"), (cut1, "cut"), (tag1, "tag")))
+        threshold, _ = saturate(product >> CFAR_SCALE_FRAC, p, signed_out=False)
+        with m.If(en):
+            m.d.sync += [
+                self.o.valid.eq(valid & (Cat(Const(0, CFAR_SCALE_FRAC), cut) > product)),
+                self.o.payload.cpi.eq(tag.cpi),
+                self.o.payload.pulse.eq(tag.pulse),
+                self.o.payload.range_bin.eq(tag.range_bin),
+                self.o.payload.power.eq(cut),
                 self.o.payload.threshold.eq(threshold),
             ]
         return m

@@ -3,7 +3,7 @@
 from math import cos, pi, sin
 
 import numpy as np
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 from .formats import ADC_WIDTH, check_integer, complex_layout, framed_layout
 from .gaussian_noise import NOISE_SCALE_WIDTH, GaussianNoise, check_seed
 from .numerics import saturate, shift_right
+from .pipeline import delay, multiply, product_latency
 from .sine_table import WIDTH_RANGE
 
 __all__ = [
@@ -162,9 +163,14 @@ class EchoSource(wiring.Component):
 
     Latency/throughput
     ------------------
-    One sample per clock after a 4-cycle fill. Every register, ROM read port, line
-    counter, phase accumulator and the noise generator advance only when a sample
-    moves forward, so the output does not depend on stalls.
+    One sample per clock after a fill of ``latency`` cycles, 9 for ``pulse_width``
+    up to 18: ROM reads, their registers, the gain product (one multiplier per part,
+    registered), the rounded gain, the four registered real products, their sums,
+    the rounded echo, the sum with the noise, the saturated output register (a
+    wider pulse adds stages to the complex product: ``pipeline.product_latency``). Every
+    register, ROM read port, line counter, phase accumulator and the noise
+    generator advance only when a sample moves forward, so the output does not
+    depend on stalls.
 
     Model
     -----
@@ -182,7 +188,11 @@ class EchoSource(wiring.Component):
         self.pulses_per_cpi = pulses_per_cpi
         self.width = width
         self.seed = seed
-        self.latency = 4
+        # stages 1, 2: ROM reads, their registers; then the gain product, the rounded
+        # gain, the complex product, its sum, the rounded echo, the output register
+        self._depth = (3 + product_latency(unsigned(AMPLITUDE_WIDTH), signed(ROTATOR_WIDTH))
+                       + product_latency(signed(ROTATOR_WIDTH), signed(pulse_width)) + 2)
+        self.latency = self._depth + 2
         super().__init__({
             "targets": In(data.ArrayLayout(target_layout(line_length), max_targets)),
             "noise_scale": In(unsigned(NOISE_SCALE_WIDTH)),
@@ -203,70 +213,82 @@ class EchoSource(wiring.Component):
             init=[{"i": c, "q": s} for c, s in phase_table()])
 
         out_free = ~self.o.valid | self.o.ready
-        filled = [Signal(name=f"valid_{n}") for n in (1, 2, 3)]
-        en = ~filled[2] | (out_free & noise.o.valid)
-        m.d.comb += [noise.scale.eq(self.noise_scale), noise.o.ready.eq(out_free & filled[2])]
+        en = Signal()
 
         # stage 0: position in the line and CPI
         k = Signal(range(L))
         line = Signal(range(M))
         at_end = k == L - 1
-        flags = [Cat(k == 0, at_end, at_end & (line == M - 1))]
-        flags += [Signal(3, name=f"flags_{n}") for n in (1, 2, 3)]
         with m.If(en):
-            m.d.sync += [filled[0].eq(1), filled[1].eq(filled[0]), filled[2].eq(filled[1])]
-            m.d.sync += [after.eq(before) for before, after in zip(flags, flags[1:])]
             with m.If(at_end):
                 m.d.sync += [k.eq(0), line.eq(Mux(line == M - 1, 0, line + 1))]
             with m.Else():
                 m.d.sync += k.eq(k + 1)
 
-        echoes = []
-        for t in range(self.max_targets):
-            echoes.append(self._target(m, en, k, at_end, self.targets[t], pulse_rom, phase_rom))
+        depth = self._depth
+        echoes = [self._target(m, en, k, at_end, self.targets[t], pulse_rom, phase_rom, f"t{t}")
+                  for t in range(self.max_targets)]
 
+        # stages 1 ... depth: framing flags beside the echoes; then the sum with the
+        # noise, and the saturated output register
+        filled = delay(m, en, Const(1), depth, "filled")
+        flags = delay(m, en, Cat(k == 0, at_end, at_end & (line == M - 1)), depth, "flags")
+        sum_valid = Signal()
+        sum_free = ~sum_valid | out_free
+        sums = {part: sum((e[part] for e in echoes), noise.o.payload[part]) for part in ("i", "q")}
+        total = {part: Signal.like(sums[part], name=f"total_{part}") for part in ("i", "q")}
+        sum_flags = Signal(3)
+        m.d.comb += [en.eq(~filled | (sum_free & noise.o.valid)),
+                     noise.scale.eq(self.noise_scale), noise.o.ready.eq(sum_free & filled)]
+        with m.If(sum_free):
+            m.d.sync += [sum_valid.eq(filled & noise.o.valid), sum_flags.eq(flags)]
+            m.d.sync += [total[part].eq(sums[part]) for part in ("i", "q")]
         with m.If(out_free):
-            fire = filled[2] & noise.o.valid
-            m.d.sync += [self.o.valid.eq(fire), Cat(self.o.payload.first, self.o.payload.last,
-                                                    self.o.payload.cpi_end).eq(flags[3])]
+            m.d.sync += [self.o.valid.eq(sum_valid), Cat(self.o.payload.first, self.o.payload.last,
+                                                         self.o.payload.cpi_end).eq(sum_flags)]
             for part in ("i", "q"):
-                total = sum((getattr(e, part) for e in echoes), getattr(noise.o.payload, part))
-                clamped, over = saturate(total, self.width)
-                m.d.sync += getattr(self.o.payload.data, part).eq(clamped)
-                with m.If(fire & over):
+                clamped, over = saturate(total[part], self.width)
+                m.d.sync += self.o.payload.data[part].eq(clamped)
+                with m.If(sum_valid & over):
                     m.d.sync += self.overflow.eq(1)
         return m
 
-    def _target(self, m, en, k, at_end, target, pulse_rom, phase_rom):
-        """Stages 0 ... 3 of one target's echo; returns its stage-3 complex sample."""
-        accumulated = Signal(PHASE_WIDTH)           # n * doppler of the current line
+    def _target(self, m, en, k, at_end, target, pulse_rom, phase_rom, name):
+        """One target's echo pipeline from stage 0 to stage ``self._depth``, which
+        holds the returned complex sample."""
+        accumulated = Signal(PHASE_WIDTH, name=f"{name}_accumulated")   # n * doppler
         with m.If(en & at_end):
             m.d.sync += accumulated.eq(accumulated + target.doppler)
-        # stage 0 -> 1: ROM reads
+        # stage 1: ROM reads and whether the echo covers k; stage 2: their registers
         offset = k - target.delay
         pulse_port = pulse_rom.read_port()
         phase_port = phase_rom.read_port()
         phase = (target.phase + accumulated)[PHASE_WIDTH - PHASE_TABLE_BITS:PHASE_WIDTH]
-        covers = Signal()
         m.d.comb += [pulse_port.en.eq(en), pulse_port.addr.eq(offset),
                      phase_port.en.eq(en), phase_port.addr.eq(phase)]
-        # stage 1 -> 2: masked pulse sample, rotated gain
-        sample = Signal(complex_layout(self.pulse_width))
-        gain = Signal(complex_layout(ROTATOR_WIDTH))
-        # stage 2 -> 3: the rounded complex product
-        echo = Signal(complex_layout(self.pulse_width + 1))
-        product = {"i": gain.i * sample.i - gain.q * sample.q,
-                   "q": gain.i * sample.q + gain.q * sample.i}
-        with m.If(en):
-            m.d.sync += covers.eq(target.enable & (k >= target.delay)
-                                  & (offset < len(self._pulse[0])))
-            for part in ("i", "q"):
-                m.d.sync += [
-                    getattr(sample, part).eq(Mux(covers, getattr(pulse_port.data, part), 0)),
-                    getattr(gain, part).eq(shift_right(target.amplitude
-                                                       * getattr(phase_port.data, part),
-                                                       AMPLITUDE_WIDTH, "half_even")),
-                    getattr(echo, part).eq(shift_right(product[part], ROTATOR_WIDTH - 1,
-                                                       "half_even")),
-                ]
+        covers = delay(m, en, target.enable & (k >= target.delay)
+                       & (offset < len(self._pulse[0])), 1, f"{name}_covers")
+        # the rotated gain, rounded: stage 3 + latency
+        gain = {}
+        for part in ("i", "q"):
+            rotator = delay(m, en, phase_port.data[part], 1, f"{name}_rotator_{part}")
+            product, latency = multiply(m, en, target.amplitude, rotator, f"{name}_gain_{part}")
+            gain[part] = delay(m, en, shift_right(product, AMPLITUDE_WIDTH, "half_even"), 1,
+                               f"{name}_gain_{part}", signed(ROTATOR_WIDTH))
+        stage = 3 + latency
+        # the masked pulse sample, beside the gain
+        sample = {part: delay(m, en, Mux(covers, pulse_port.data[part], 0), stage - 1,
+                              f"{name}_sample_{part}") for part in ("i", "q")}
+        # complex product: real products, their sum, the rounded sum
+        products = {}
+        for g in ("i", "q"):
+            for x in ("i", "q"):
+                products[g + x], latency = multiply(m, en, gain[g], sample[x],
+                                                    f"{name}_product_{g}{x}")
+        sums = {"i": products["ii"] - products["qq"], "q": products["iq"] + products["qi"]}
+        echo = {part: delay(m, en, shift_right(delay(m, en, sums[part], 1, f"{name}_sum_{part}"),
+                                               ROTATOR_WIDTH - 1, "half_even"), 1,
+                            f"{name}_echo_{part}")
+                for part in ("i", "q")}
+        assert stage + latency + 2 == self._depth
         return echo

@@ -1,11 +1,12 @@
 """A seeded source of approximately Gaussian complex noise: sum of 12 uniforms per part."""
 
-from amaranth import Cat, Module, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import NOISE_SEED_WIDTH, complex_layout
 from .numerics import shift_right
+from .pipeline import delay, multiply
 
 __all__ = [
     "LFSR_LENGTH", "LFSR_TAP", "NOISE_TERMS", "NOISE_TERM_WIDTH", "NOISE_BITS_PER_SAMPLE",
@@ -25,6 +26,7 @@ NOISE_SCALE_FRAC = 8
 NOISE_WIDTH = 12          # |noise| <= 1530 for every scale
 
 _MASK64 = (1 << 64) - 1
+_GROUP = 4                # words summed in the first pipeline stage
 
 
 def check_seed(seed):
@@ -116,7 +118,9 @@ class GaussianNoise(wiring.Component):
 
     Latency/throughput
     ------------------
-    One sample per clock. The generator advances only when its words enter the
+    One sample per clock after a 4-cycle fill (partial sums of four words, their
+    total in the multiplier's operand register, the product, the rounded output). All stages advance on
+    ``~o.valid | o.ready``; the generator advances only when its words enter the
     pipeline, which happens exactly once per output transfer, so the sequence does
     not depend on stalls.
 
@@ -135,26 +139,28 @@ class GaussianNoise(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        en = ~self.o.valid | self.o.ready
         history = Signal(LFSR_LENGTH, init=self._init)   # bit i = b[n - 521 + i]
         step = NOISE_BITS_PER_SAMPLE
         fresh = history[:step] ^ history[LFSR_LENGTH - LFSR_TAP:LFSR_LENGTH - LFSR_TAP + step]
+        with m.If(en):
+            m.d.sync += history.eq(Cat(history[step:], fresh))
         block = history[LFSR_LENGTH - step:]
         words = [block[j * NOISE_TERM_WIDTH:(j + 1) * NOISE_TERM_WIDTH].as_signed()
                  for j in range(2 * NOISE_TERMS)]
-        offset = NOISE_TERMS // 2
-        sums = [Signal(signed(NOISE_WIDTH), name=f"sum_{part}") for part in ("i", "q")]
-        full = Signal()
-        en = ~self.o.valid | self.o.ready
-        with m.If(en):
-            m.d.sync += [
-                history.eq(Cat(history[step:], fresh)),
-                full.eq(1),
-                self.o.valid.eq(full),
-            ]
-            for n, total in enumerate(sums):
-                m.d.sync += total.eq(sum(words[n * NOISE_TERMS:(n + 1) * NOISE_TERMS]) + offset)
-            for part, total in zip(("i", "q"), sums):
-                scaled = shift_right(total * self.scale, NOISE_TERM_WIDTH + NOISE_SCALE_FRAC,
-                                     "half_even")
-                m.d.sync += getattr(self.o.payload, part).eq(scaled)
+        latency = 0
+        for part in ("i", "q"):
+            # Stage 1: three sums of four words. Stage 2: their sum plus the offset
+            # into the multiplier's operand register, then the product.
+            terms = words[:NOISE_TERMS] if part == "i" else words[NOISE_TERMS:]
+            groups = [delay(m, en, sum(terms[j:j + _GROUP]), 1, f"group_{part}{j // _GROUP}")
+                      for j in range(0, NOISE_TERMS, _GROUP)]
+            total = Signal(signed(NOISE_WIDTH), name=f"sum_{part}")
+            with m.If(en):
+                m.d.sync += total.eq(sum(groups) + NOISE_TERMS // 2)
+            product, latency = multiply(m, en, total, self.scale, f"scaled_{part}")
+            with m.If(en):
+                m.d.sync += self.o.payload[part].eq(
+                    shift_right(product, NOISE_TERM_WIDTH + NOISE_SCALE_FRAC, "half_even"))
+        m.d.comb += self.o.valid.eq(delay(m, en, Const(1), latency + 3, "valid"))
         return m
