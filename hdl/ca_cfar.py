@@ -105,8 +105,7 @@ class CaCfar(wiring.Component):
     sum; the product ``scale * S`` in ``d = pipeline.product_latency`` stages
     (partial products of 18-bit pieces, each one MULT18X18D between registers,
     then a registered adder tree: ``d`` = 2, 3, 4 for ``S`` of up to 18, 36,
-    72 bits); the
-    decision into the output register. All advance on one enable
+    72 bits); the decision into the output register. All advance on one enable
     ``~o.valid | o.ready``, which is also ``i.ready``: when a detection waits at
     the output the whole pipeline, and the input, stall, so nothing is lost.
     The detection of cell ``k`` is presented ``d + 2`` enabled cycles after the
