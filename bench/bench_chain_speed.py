@@ -5,10 +5,12 @@ CA-CFAR over 2 x 16 cells) and the input is that scenario's ADC samples:
 
 - amaranth-sim: Amaranth's Python simulator (``tests/streams.simulate_stream``)
 - cocotb: cocotb 2 + Verilator on the generated Verilog (``tests/streams.cocotb_stream``)
-- rtl engine: the compiled Verilator harness that ``amaradar sim`` uses
+- rtl engine, one process: the compiled Verilator harness on the whole input
+- rtl engine: as ``amaradar sim`` runs it (``run_rtl_chain``: groups of whole
+  CPIs in parallel harness processes, one per core), framing included
 - amaradar sim: a second ``amaradar sim --engine rtl`` run, everything included
 
-Builds are excluded from the first three (each is built once before timing);
+Builds are excluded from the first four (each is built once before timing);
 the last one runs after a warm-up run, so its build comes from the cache.
 Writes bench/results/chain_speed.json. Usage: ``python3 bench/bench_chain_speed.py``.
 """
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from amaradar.hdl.formats import complex_layout, framed_layout, pack  # noqa: E402
 from amaradar.hdl.radar_chain import RadarChain  # noqa: E402
 from amaradar.sim.chain import chain_config  # noqa: E402
-from amaradar.sim.engines import frame_iq  # noqa: E402
+from amaradar.sim.engines import design_key, frame_iq, run_rtl_chain  # noqa: E402
 from amaradar.sim.rtl_engine import RtlEngine  # noqa: E402
 from amaradar.sim.scenario import load_scenario, receive_iq  # noqa: E402
 from streams import cocotb_stream, simulate_stream  # noqa: E402
@@ -83,10 +85,14 @@ def main():
         RadarChain(config), "bench_chain", medium, 0, p_in_stall=0.0, p_out_stall=0.0, ports=ports,
         optimise=True))
 
-    engine = RtlEngine(RadarChain(config), name="radar_chain")
+    engine = RtlEngine(RadarChain(config), name="radar_chain", key=design_key(config))
     framed = frame_iq(config, iq)
-    results["engines"]["rtl_engine"] = timed("rtl engine", len(framed), lambda: engine.run(
-        framed, ports=ports, drain_cycles=1000))
+    results["engines"]["rtl_engine_one_process"] = timed(
+        "rtl, 1 process", len(framed), lambda: engine.run(framed, ports=ports, drain_cycles=1000))
+    processes = {}
+    results["engines"]["rtl_engine"] = timed(
+        "rtl engine", iq.size, lambda: processes.update(run_rtl_chain(config, iq)[1]))
+    results["engines"]["rtl_engine"]["processes"] = processes["processes"]
 
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "amaradar", "sim", "--quiet", "--out", tmp]
