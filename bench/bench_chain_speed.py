@@ -16,8 +16,6 @@ Writes bench/results/chain_speed.json. Usage: ``python3 bench/bench_chain_speed.
 """
 
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,17 +33,11 @@ from amaradar.sim.chain import chain_config  # noqa: E402
 from amaradar.sim.engines import design_key, frame_iq, run_rtl_chain  # noqa: E402
 from amaradar.sim.rtl_engine import RtlEngine  # noqa: E402
 from amaradar.sim.scenario import load_scenario, receive_iq  # noqa: E402
+from machine import machine  # noqa: E402
 from streams import cocotb_stream, simulate_stream  # noqa: E402
 
 AMARANTH_SAMPLES = 2_000
 COCOTB_SAMPLES = 20_000
-
-
-def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_average_1min": os.getloadavg()[0]}
 
 
 def words(config, iq):
