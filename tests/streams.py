@@ -21,7 +21,7 @@ from amaranth.sim import Simulator
 
 from amaradar.tools import cache_dir, verilator_env
 
-__all__ = ["simulate_stream", "cocotb_stream", "StreamProtocolError"]
+__all__ = ["simulate_stream", "trace_unstalled", "cocotb_stream", "StreamProtocolError"]
 
 # Compiled testbenches are cached per user by the hash of their Verilog, so that
 # checkouts share them; each run writes its spec and result next to the build.
@@ -115,6 +115,31 @@ def simulate_stream(dut, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed
 def _build_dir(name, source, make_options):
     digest = hashlib.sha256(f"{source}\0{make_options}".encode()).hexdigest()[:16]
     return BUILD_ROOT / f"{name}-{digest}"
+
+
+def trace_unstalled(dut, words, cycles):
+    """Feed ``words`` back to back as ``i.ready`` allows, with ``o.ready`` high, for
+    ``cycles`` clocks; return per cycle ``(i.ready, o.valid, overflow)`` as an edge
+    samples them (the word accepted at edge 0 is transferred out at edge ``latency``)."""
+    trace = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        k = 0
+        for _ in range(cycles):
+            if k < len(words):
+                ctx.set(Value.cast(dut.i.payload), words[k])
+            ctx.set(dut.i.valid, k < len(words))
+            _, _, ready, valid, over = await ctx.tick().sample(dut.i.ready, dut.o.valid,
+                                                               dut.overflow)
+            trace.append((ready, valid, over))
+            k += bool(ready and k < len(words))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return trace
 
 
 def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0,

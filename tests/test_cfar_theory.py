@@ -22,6 +22,8 @@ from amaradar.hdl.formats import CFAR_SCALE_FRAC
 from amaradar.sim.ca_cfar import (ca_cfar, ca_cfar_thresholds, ca_cfar_alpha, ca_cfar_alpha_correlated, ca_cfar_pfa,
                                   ca_cfar_pfa_correlated, cfar_scale)
 
+from pulses import centred_lfm
+
 SIGMA = 1024
 R, G = 8, 2                  # N = 16 reference cells
 N = 2 * R
@@ -92,10 +94,8 @@ def test_swerling1_pd():
 
 def lfm_matched_filter(bt):
     """Matched filter of a unit LFM chirp of time-bandwidth ``bt``, sampled at fs = 2B."""
-    n = 2 * bt                                   # T * fs samples
-    t = (np.arange(n) - (n - 1) / 2) / n         # in units of T
-    chirp = np.exp(1j * np.pi * bt * t ** 2)     # sweeps -B/2 .. B/2
-    return np.conj(chirp[::-1]) / np.sqrt(n)     # unit noise gain
+    chirp = centred_lfm(bt, 2)
+    return np.conj(chirp[::-1]) / np.sqrt(len(chirp))   # unit noise gain
 
 
 def exact_pfa(covariance, alpha):

@@ -14,8 +14,8 @@ from amaradar.sim.matched_filter import (matched_filter, matched_filter_ideal,
                                          matched_filter_taps, safe_output_shift)
 from amaradar.sim.windows import window
 
-from streams import cocotb_stream, simulate_stream
-from test_matched_filter import peak_sidelobe_db, quantise
+from pulses import centred_lfm, peak_sidelobe_db, quantise
+from streams import cocotb_stream, simulate_stream, trace_unstalled
 
 IN, OUT = framed_layout(complex_layout(12)), framed_layout(complex_layout(18))
 
@@ -84,12 +84,6 @@ def test_plan_gain_is_two_to_the_minus_output_shift():
 
 # ---------------------------------------------------------------- pulse compression
 
-def _lfm(bt, oversample):
-    n = bt * oversample
-    t = (np.arange(n) - (n - 1) / 2) / oversample   # in units of 1/B
-    return np.exp(1j * np.pi * t**2 / bt)
-
-
 def _compression(bt, oversample, name):
     """A noiseless echo at -1 dBFS through the bit-exact model and the float model.
 
@@ -100,7 +94,7 @@ def _compression(bt, oversample, name):
     error of the bit-exact output against the float output with the output noise:
     10*log10(1 + error power / noise power).
     """
-    pulse = _lfm(bt, oversample)
+    pulse = centred_lfm(bt, oversample)
     p = len(pulse)
     n = 1 << (2 * p - 1).bit_length()
     weights = window(name, p)
@@ -165,20 +159,6 @@ def test_gateware_bit_exact_with_stalls(n, p, lengths, rounding, p_stall):
     assert out == expected
 
 
-async def _unstalled(ctx, dut, words, cycles):
-    """Feed ``words`` back to back, o.ready high; per cycle (i.ready, o.valid, overflow)."""
-    ctx.set(dut.o.ready, 1)
-    trace, k = [], 0
-    for _ in range(cycles):
-        if k < len(words):
-            ctx.set(Value.cast(dut.i.payload), words[k])
-        ctx.set(dut.i.valid, k < len(words))
-        _, _, ready, valid, over = await ctx.tick().sample(dut.i.ready, dut.o.valid, dut.overflow)
-        trace.append((ready, valid, over))
-        k += bool(ready and k < len(words))
-    return trace
-
-
 def _run(dut, bench):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -194,11 +174,7 @@ def test_latency_and_throughput(n, p):
     taps = _random_taps(rng, p)
     dut = FastConvolution(taps=taps, n=n, output_shift=safe_output_shift(taps, 12, 18))
     words, _ = _stimulus(rng, [8 * n], taps, n, safe_output_shift(taps, 12, 18))
-    trace = []
-
-    async def bench(ctx):
-        trace.extend(await _unstalled(ctx, dut, words, 12 * n + 100))
-    _run(dut, bench)
+    trace = trace_unstalled(dut, words, 12 * n + 100)
     ready = [r for r, _, _ in trace]
     first_in = ready.index(1)
     first_out = [v for _, v, _ in trace].index(1)
@@ -216,11 +192,7 @@ def test_overflow_is_sticky_and_set_only_by_saturation():
         lines = [np.array(unpack(IN, words)["data.i"]) + 1j * np.array(unpack(IN, words)["data.q"])]
         _, over = fast_convolution(lines, taps, n=16, input_width=12, output_width=18,
                                    output_shift=shift + extra)
-        trace = []
-
-        async def bench(ctx, dut=dut):
-            trace.extend(await _unstalled(ctx, dut, words, 300))
-        _run(dut, bench)
+        trace = trace_unstalled(dut, words, 300)
         assert over == expect
         assert trace[-1][2] == expect and trace[0][2] == 0
 

@@ -5,41 +5,16 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from amaranth.back import rtlil
-from amaranth.sim import Simulator
-from scipy import signal
 
 from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
 from amaradar.hdl.matched_filter import MatchedFilter
 from amaradar.sim.matched_filter import (matched_filter, matched_filter_ideal,
                                          matched_filter_taps, safe_output_shift)
 
-from streams import cocotb_stream, simulate_stream
+from pulses import centred_lfm, peak_sidelobe_db, quantise
+from streams import cocotb_stream, simulate_stream, trace_unstalled
 
 BT = 50
-
-
-def lfm(oversample):
-    """Unit-amplitude LFM pulse of time-bandwidth product BT sampled at fs = oversample * B."""
-    n = BT * oversample
-    t = (np.arange(n) - (n - 1) / 2) / oversample  # in units of 1/B
-    return np.exp(1j * np.pi * t**2 / BT)
-
-
-def quantise(x):
-    return np.round(x.real) + 1j * np.round(x.imag)
-
-
-def peak_sidelobe_db(y, upsample=16):
-    """Peak sidelobe ratio of |y| band-limited interpolated ``upsample`` times (dB)."""
-    mag = np.abs(signal.resample(y, len(y) * upsample))
-    peak = int(np.argmax(mag))
-    left, right = peak, peak
-    while left > 0 and mag[left - 1] < mag[left]:
-        left -= 1
-    while right < len(mag) - 1 and mag[right + 1] < mag[right]:
-        right += 1
-    sidelobes = np.concatenate([mag[:left], mag[right + 1:]])
-    return 20 * np.log10(sidelobes.max() / mag[peak])
 
 
 # ---------------------------------------------------------------- model vs exact arithmetic
@@ -119,7 +94,7 @@ def test_compression_gain(window, low, high):
     That is output SNR / input SNR for white input noise; 10*log10(N) for N = BT
     pulse samples (fs = B) with rect weighting, less the Hamming loss of 1.34-1.41 dB.
     """
-    pulse = lfm(1)
+    pulse = centred_lfm(BT, 1)
     weights = None if window is None else np.hamming(len(pulse))
     taps = matched_filter_taps(pulse, coef_width=16, window=weights)
     x = quantise(pulse * 2000)
@@ -133,7 +108,7 @@ def test_compression_gain(window, low, high):
 def test_peak_sidelobe_ratio(window, theory):
     """PSL at BT=50, fs = 4B (at fs = B the samples straddle the sidelobes and the
     spectrum aliases: -23.4 dB sampled, -12.6 dB interpolated)."""
-    pulse = lfm(4)
+    pulse = centred_lfm(BT, 4)
     weights = None if window is None else np.hamming(len(pulse))
     taps = matched_filter_taps(pulse, coef_width=16, window=weights)
     shift = safe_output_shift(taps, 12, 18)
@@ -155,7 +130,7 @@ def _fixed_point_loss_db(extra_shift, rounding, lines=256, chunks=4):
     loss per chunk of lines (dB) and the output noise (LSB rms, complex).
     """
     rng = np.random.default_rng(5)
-    pulse = lfm(1)
+    pulse = centred_lfm(BT, 1)
     taps = matched_filter_taps(pulse, coef_width=16)
     ideal = matched_filter_taps(pulse, coef_width=16, quantize=False)
     shift = safe_output_shift(taps, 12, 18) + extra_shift
@@ -265,36 +240,13 @@ def test_gateware_bit_exact_with_stalls(count, symmetric, lengths, rounding, p_s
     assert np.any(unpack(OUT, out)["data.i"] != 0)
 
 
-def trace_unstalled(dut, words, cycles):
-    """Feed ``words`` back to back with o.ready high; per cycle (o.valid, overflow).
-
-    Also used by test_power_detector.
-    """
-    trace = []
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        for cycle in range(cycles):
-            if cycle < len(words):
-                ctx.set(dut.i.payload.as_value(), words[cycle])
-            ctx.set(dut.i.valid, cycle < len(words))
-            _, _, valid, overflow = await ctx.tick().sample(dut.o.valid, dut.overflow)
-            trace.append((valid, overflow))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return trace
-
-
 @pytest.mark.parametrize("count", [1, 5, 16])
 def test_latency_attribute(count):
     dut = MatchedFilter(taps=[1] * count)
     trace = trace_unstalled(dut, pack(IN, **{"data.i": [5], "first": [1], "last": [1]}), 30)
     # ``sample`` reads the values that an edge sees: the word accepted at edge 0 is
     # transferred out at edge ``latency``.
-    assert [valid for valid, _ in trace].index(1) == dut.latency
+    assert [valid for _, valid, _ in trace].index(1) == dut.latency
 
 
 def test_overflow_is_sticky_and_set_only_by_saturation():
@@ -302,20 +254,20 @@ def test_overflow_is_sticky_and_set_only_by_saturation():
     safe = safe_output_shift(taps, 12, 18)
     x = np.full(12, -2048 - 2048j)
     words = pack(IN, **{"data.i": x.real, "data.q": x.imag, "first": np.arange(12) == 0})
-    assert not any(over for _, over in trace_unstalled(
+    assert not any(over for _, _, over in trace_unstalled(
         MatchedFilter(taps=taps, output_shift=safe), words, 40))
     dut = MatchedFilter(taps=taps, output_shift=safe - 2)
     trace = trace_unstalled(dut, words, 40)
     # The first output (one tap's worth) fits 18 bits at this shift; the second does not.
     assert not matched_filter(x[:1], taps, output_width=18, output_shift=safe - 2)[1]
     assert matched_filter(x[:2], taps, output_width=18, output_shift=safe - 2)[1]
-    rise = [over for _, over in trace].index(1)
+    rise = [over for _, _, over in trace].index(1)
     assert rise == dut.latency + 1  # rises with the second output being offered
-    assert all(over for _, over in trace[rise:])  # sticky after the input has ended
+    assert all(over for _, _, over in trace[rise:])  # sticky after the input has ended
 
 
 @pytest.mark.parametrize("name, pulse", [
-    ("32", lfm(1)[5:37]),       # off-centre slice of the chirp: taps not symmetric
+    ("32", centred_lfm(BT, 1)[5:37]),       # off-centre slice of the chirp: taps not symmetric
     ("folded_31", np.exp(1j * np.pi * (np.arange(31) - 15) ** 2 / 31)),  # centred: folded
 ])
 def test_gateware_cocotb(name, pulse):

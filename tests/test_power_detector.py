@@ -10,8 +10,7 @@ from amaradar.hdl.formats import complex_layout, framed_layout, pack
 from amaradar.hdl.power_detector import PowerDetector
 from amaradar.sim.power_detector import power, power_ideal
 
-from streams import cocotb_stream, simulate_stream
-from test_matched_filter import trace_unstalled
+from streams import cocotb_stream, simulate_stream, trace_unstalled
 
 
 def _extremes(width):
@@ -96,13 +95,13 @@ def test_latency_and_sticky_overflow():
     words = pack(layout, **{"data.i": [100, 2047, 0], "data.q": [0, 2047, 0]})
     fits = PowerDetector(sample_width=12, shift=4)
     trace = trace_unstalled(fits, words, len(words) + 10)
-    assert [v for v, _ in trace].index(1) == fits.latency  # transferred at edge ``latency``
-    assert not any(over for _, over in trace)
+    assert [v for _, v, _ in trace].index(1) == fits.latency  # transferred at edge ``latency``
+    assert not any(over for _, _, over in trace)
     dut = PowerDetector(sample_width=12, shift=4, output_width=16)  # 100**2/16 fits, 2*2047**2/16 not
     trace = trace_unstalled(dut, words, len(words) + 10)
-    rise = [over for _, over in trace].index(1)
+    rise = [over for _, _, over in trace].index(1)
     assert rise == dut.latency + 1  # with the second output being offered
-    assert all(over for _, over in trace[rise:])
+    assert all(over for _, _, over in trace[rise:])
 
 
 def test_gateware_cocotb():
