@@ -1,12 +1,20 @@
-"""Tang Nano 9K (Gowin GW1NR-9C: 8,640 LUT4, 20 MULT18X18, 26 BSRAM).
+"""Tang Nano 9K (Gowin GW1NR-9C: 8,640 LUT4, 6,480 FF, 20 MULT18X18, 26 BSRAM).
 
-A mid-size chain: a Barker-13 pulse at one sample per chip (13 taps of +-1:
-the filter needs adders only), 16-bit compressed samples, 1,024-sample range
-lines, one echo target. (Two samples per chip, 26 taps, need 6,822 of the 6,480
-flip-flops; with two targets 16 of the 20 MULT18X18 are in use and nextpnr's
-placer did not get past its first iteration.) The clock is 54 MHz from the
-rPLL, so the chain processes 54 Msample/s. The Gowin flow of Amaranth 0.5
-passes no clock constraint to nextpnr, so ``--freq`` sets it.
+A middle configuration, between the iCEBreaker's and the ULX3S's: a Barker-13
+pulse at one sample per chip (13 taps of +-1: the filter needs adders only), a
+10-bit ADC, 14-bit compressed samples, 1,024-sample range lines, a CA-CFAR over
+2 x 8 reference cells, one echo target. The clock is 54 MHz from the rPLL and
+the chain takes one sample per clock: 54 Msample/s, 52,734 range lines/s. The
+Gowin flow of Amaranth 0.5 passes no clock constraint to nextpnr, so ``--freq``
+sets it.
+
+Why not more: nextpnr-himbaechel's Gowin legaliser puts a flip-flop beside a LUT
+only when that LUT drives it, and two flip-flops of a slice pair only with the
+same clock, enable and reset, so delay lines of flip-flops take slices of their
+own. With 12-bit samples, 16-bit filter output and 2 x 16 CFAR cells (5,054 FF,
+5,055 LUT4, 1,286 ALU, 26 RAM16SDP4) its placer did not finish a fourth
+iteration in minutes. ``-nolutram`` keeps memories out of RAM16SDP4 (each takes
+a whole CFU, no flip-flop beside it) and in block RAM.
 """
 
 from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
@@ -78,18 +86,18 @@ BOARD = Board(
     clock_hz=CLOCK_HZ,
     clocking=GowinClocking,
     bitstream="fs",
-    overrides={"nextpnr_opts": f"--freq {CLOCK_HZ / 1e6:g}"},
+    overrides={"synth_opts": "-nolutram", "nextpnr_opts": f"--freq {CLOCK_HZ / 1e6:g}"},
     coef_width=2,
-    mf_output_width=16,
+    mf_output_width=14,
     echo_pulse_width=10,
     max_targets=1,
     scenario={
         "radar": {
             "sample_rate_hz": 1e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,
             "pri_s": 1024e-6, "carrier_hz": 1.3e9, "pulses_per_cpi": 16, "cpis": 1,
-            "adc_bits": 12, "noise_seed": 9, "waveform": "barker13", "noise_rms_lsb": 8.0,
+            "adc_bits": 10, "noise_seed": 9, "waveform": "barker13", "noise_rms_lsb": 8.0,
         },
-        "cfar": {"reference_cells": 16, "guard_cells": 3, "pfa": 1e-5},
+        "cfar": {"reference_cells": 8, "guard_cells": 2, "pfa": 1e-5},
         "target": [{"range_m": 30000.0, "radial_velocity_mps": -600.0, "snr_db": 6.0}],
     },
 )

@@ -52,6 +52,21 @@ def test_icebreaker_resources_fit_and_meet_timing(icebreaker):
     assert resources["throughput"]["samples_per_second"] == 18_000_000
 
 
+@pytest.mark.slow
+def test_tangnano9k_bitstream_fits_and_meets_timing(tmp_path):
+    """The Gowin flow end to end (about 7 minutes: nextpnr's placer is slow here)."""
+    log = io.StringIO()
+    assert run_build(board="tangnano9k", out_dir=tmp_path, stdout=log) == 0, log.getvalue()
+    assert (tmp_path / "tangnano9k.fs").stat().st_size > 0
+    resources = json.loads((tmp_path / "resources.json").read_text())
+    clocks = resources["clocks"].values()
+    assert {c["required_mhz"] for c in clocks} == {54.0} and all(c["met"] for c in clocks)
+    util = resources["utilization"]
+    assert util["LUT4"]["available"] == 8640 and util["DFF"]["available"] == 6480
+    assert util["MULT18X18"]["used"] > 0            # the products are in the DSP blocks
+    assert resources["throughput"]["samples_per_second"] == 54_000_000
+
+
 def test_unknown_board_is_one_line():
     with pytest.raises(BoardError) as e:
         run_build(board="de10", out_dir="unused", stdout=io.StringIO())
@@ -124,6 +139,18 @@ def test_report_timing_not_met(tmp_path):
     with pytest.raises(BuildError, match=r"^timing not met: clock sync_clk reaches 20.5 MHz, "
                                          r"24.0 MHz required$"):
         check_report(_report(tmp_path, 20.5, 4000))
+
+
+def test_report_ignores_kinds_without_sites(tmp_path):
+    """Gowin's report counts DSP chain dummies and IOB tristates with 0 available."""
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({
+        "fmax": {"clk": {"achieved": 59.2, "constraint": 54.0}},
+        "utilization": {"LUT4": {"used": 4516, "available": 8640},
+                        "DUMMY_CELL": {"used": 40, "available": 0},
+                        "TBUF": {"used": 2, "available": 0}},
+    }))
+    check_report(read_report(path))
 
 
 def test_report_does_not_fit(tmp_path):
