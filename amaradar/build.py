@@ -77,6 +77,11 @@ def run_build(*, board, out_dir, stdout):
     used = ", ".join(f"{kind} {u['used']}/{u['available']}"
                      for kind, u in resources["utilization"].items() if u["used"])
     progress(f"  used: {used}")
+    real_time = resources["real_time"]
+    progress(f"  chain: up to {resources['throughput']['samples_per_second'] / 1e6:g} Msample/s; "
+             f"plays its scenario at {real_time['samples_per_second'] / 1e6:g} Msample/s, "
+             f"reports use {real_time['load']:.0%} of the "
+             f"{resources['configuration']['uart_baud']:,}-baud link")
     progress(f"amaradar build: wrote {out_dir / 'resources.json'} and the bitstream "
              f"in {resources['build_seconds']} s")
     return 0

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from .link import LINK_BAUD
+
 __all__ = ["main", "UsageError"]
 
 
@@ -42,7 +44,8 @@ def _parser():
     source = listen.add_mutually_exclusive_group(required=True)
     source.add_argument("--port", help="serial device, e.g. /dev/ttyUSB1")
     source.add_argument("--replay", type=Path, help="recorded byte stream to decode instead")
-    listen.add_argument("--baud", type=int, default=115200, help="baud rate (default: 115200)")
+    listen.add_argument("--baud", type=int, default=LINK_BAUD,
+                        help=f"baud rate (default: {LINK_BAUD}, every board's)")
     listen.add_argument("--out", type=Path, default=Path("listen"), help="output folder (default: listen)")
     listen.add_argument("--sample-rate", type=float, help="Hz; overrides the status frames")
     listen.add_argument("--pri", type=float, help="seconds; overrides the status frames")

@@ -4,6 +4,11 @@ This docstring is the one description of the byte protocol. The gateware framer
 (``amaradar.hdl.report_framer``) builds its frames from the tables in this module,
 and the host decodes them with :class:`Decoder`.
 
+Line
+----
+UART, 8 data bits, no parity, 1 stop bit, at :data:`LINK_BAUD` (2,000,000) baud on
+every board: 200,000 bytes per second.
+
 Frame
 -----
 Every multi-byte number on the link is unsigned and big-endian (most significant
@@ -75,11 +80,12 @@ message out of a damaged frame.
 from collections import namedtuple
 
 __all__ = [
-    "SYNC", "CRC_POLY", "CRC_INIT", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK",
+    "LINK_BAUD", "SYNC", "CRC_POLY", "CRC_INIT", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK",
     "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS", "DETECTION_CSV_COLUMNS",
     "Detection", "Status", "crc16", "encode", "frame_bytes", "Decoder",
 ]
 
+LINK_BAUD = 2_000_000
 SYNC = b"\xeb\x90"
 CRC_POLY = 0x1021
 CRC_INIT = 0xFFFF

@@ -49,7 +49,7 @@ import time
 import tty
 from pathlib import Path
 
-from .link import DETECTION_CSV_COLUMNS, Decoder, Detection, Status
+from .link import DETECTION_CSV_COLUMNS, LINK_BAUD, Decoder, Detection, Status
 
 __all__ = ["ListenError", "run_listen", "SPEED_OF_LIGHT"]
 
@@ -62,7 +62,7 @@ class ListenError(Exception):
     """Bad input to :func:`run_listen`; the message is one line for the user."""
 
 
-def run_listen(*, port=None, baud=115200, replay=None, out_dir, stdout,
+def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
                sample_rate=None, pri=None, pulses=None, duration=None, refresh=0.5):
     """Decode the report link into ``out_dir/detections.csv`` while showing a live table.
 

@@ -25,15 +25,16 @@ from ..hdl.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
 from ..hdl.formats import COEF_WIDTH
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.echo_source import target_entries
+from ..link import TYPE_DETECTION, TYPE_STATUS, frame_bytes
 from ..sim.scenario import parse_scenario
 from .toolchain import NEXTPNR_OPTS, check_report, read_report, run_plan, tool_versions
-from .top import BoardTop, EchoPreset
+from .top import BoardCore, BoardTop, EchoPreset
 
-__all__ = ["Board", "BOARD_MODULES", "board_names", "get_board", "board_config",
-           "echo_preset", "board_resources", "build_board"]
+__all__ = ["Board", "BOARD_MODULES", "LINK_LOAD_LIMIT", "board_names", "get_board",
+           "board_config", "sample_period", "link_budget", "board_core", "echo_preset",
+           "board_resources", "build_board"]
 
-UART_BAUD = 115_200
-REPORT_CAP = 8          # detection frames per CPI on the link
+LINK_LOAD_LIMIT = 0.8   # most of the UART's byte rate the worst-case report traffic may use
 
 # ``amaradar build --board NAME`` -> module of amaradar.boards defining ``BOARD``
 BOARD_MODULES = {"icebreaker": "icebreaker", "tangnano9k": "tangnano9k", "ulx3s-85f": "ulx3s"}
@@ -66,7 +67,12 @@ class Board:
     max_targets : int
         Targets of the echo source.
     scenario : dict
-        The preset scenario, as the tables of a scenario TOML file.
+        The preset scenario, as the tables of a scenario TOML file. Its sample rate
+        must divide ``clock_hz``: the board plays it in real time.
+    uart_baud : int
+        Bit rate of the report link (8N1); must divide ``clock_hz``.
+    report_cap : int
+        Most detection frames per CPI (:func:`link_budget` checks that they fit).
     """
     name: str
     platform: type
@@ -80,6 +86,8 @@ class Board:
     echo_pulse_width: int
     max_targets: int
     scenario: dict
+    uart_baud: int
+    report_cap: int
 
 
 def board_names():
@@ -95,6 +103,47 @@ def board_config(board):
     """The chain configuration of ``board``: its scenario's, with the board's widths."""
     return chain_config(parse_scenario(board.scenario), coef_width=board.coef_width,
                         mf_output_width=board.mf_output_width)
+
+
+def sample_period(board):
+    """Clocks per ADC sample of ``board``: its clock over its scenario's sample rate."""
+    rate = parse_scenario(board.scenario).radar.sample_rate_hz
+    period = board.clock_hz / rate
+    if period != int(period):
+        raise ValueError(f"{board.name}: the sample rate of {rate:g} Hz must divide the "
+                         f"{board.clock_hz:g} Hz clock")
+    return int(period)
+
+
+def link_budget(board):
+    """Worst-case report traffic of ``board`` against its UART.
+
+    Every CPI sends one status frame and at most ``report_cap`` detection frames;
+    the UART moves ``uart_baud / 10`` bytes per second (8N1). Raises
+    ``ValueError`` when that traffic needs more than :data:`LINK_LOAD_LIMIT` of it.
+    """
+    config = board_config(board)
+    cpis_per_second = parse_scenario(board.scenario).radar.sample_rate_hz / (
+        config.line_length * config.pulses_per_cpi)
+    bytes_per_cpi = frame_bytes(TYPE_STATUS) + board.report_cap * frame_bytes(TYPE_DETECTION)
+    budget = {"cpis_per_second": cpis_per_second, "bytes_per_cpi": bytes_per_cpi,
+              "bytes_per_second": cpis_per_second * bytes_per_cpi,
+              "link_bytes_per_second": board.uart_baud / 10}
+    budget["load"] = budget["bytes_per_second"] / budget["link_bytes_per_second"]
+    if budget["load"] > LINK_LOAD_LIMIT:
+        raise ValueError(
+            f"{board.name}: {board.report_cap} reports per CPI at {cpis_per_second:.1f} CPIs/s "
+            f"need {budget['bytes_per_second']:,.0f} B/s, more than {LINK_LOAD_LIMIT:.0%} of the "
+            f"{board.uart_baud:,}-baud link ({budget['link_bytes_per_second']:,.0f} B/s)")
+    return budget
+
+
+def board_core(board):
+    """:class:`~amaradar.boards.top.BoardCore` of ``board``: the design its bitstream holds,
+    without PLL and pins."""
+    return BoardCore(config=board_config(board), preset=echo_preset(board),
+                     sample_rate=round(board.clock_hz / sample_period(board)),
+                     sample_period=sample_period(board), cap=board.report_cap)
 
 
 def echo_preset(board):
@@ -144,13 +193,18 @@ def board_resources(board, report, *, build_seconds):
             "echo": {"pulse_width": preset.pulse_width, "max_targets": preset.max_targets,
                      "targets": list(preset.targets), "noise_scale": preset.noise_scale,
                      "seed": preset.seed},
-            "uart_baud": UART_BAUD,
-            "report_cap": REPORT_CAP,
+            "uart_baud": board.uart_baud,
+            "report_cap": board.report_cap,
+            "sample_period": sample_period(board),
         },
         "throughput": {
             "samples_per_clock": 1,
             "samples_per_second": board.clock_hz,
             "range_lines_per_second": board.clock_hz / config.line_length,
+        },
+        "real_time": {
+            "samples_per_second": board.clock_hz / sample_period(board),
+            **link_budget(board),
         },
         "build_seconds": build_seconds,
     }
@@ -166,8 +220,11 @@ def build_board(board, out_dir, *, progress=print):
         utilization            {cell kind: {used, available}} (nextpnr)
         tool_versions          {PyPI distribution: version}
         configuration          the chain (``ChainConfig.as_dict``), the echo preset,
-                               clock_hz, uart_baud, report_cap
-        throughput             samples_per_second, samples_per_clock, range_lines_per_second
+                               clock_hz, uart_baud, report_cap, sample_period
+        throughput             what the chain can take: samples_per_second,
+                               samples_per_clock, range_lines_per_second
+        real_time              what the board plays (the scenario's samples_per_second)
+                               and its report traffic (:func:`link_budget`)
         build_seconds          wall time of the build
 
     Raises :class:`amaradar.boards.toolchain.BuildError` when a tool fails, or the
@@ -178,9 +235,10 @@ def build_board(board, out_dir, *, progress=print):
     build_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     config = board_config(board)
-    preset = echo_preset(board)
+    link_budget(board)
     top = BoardTop(clocking=board.clocking(), clock_hz=board.clock_hz, config=config,
-                   preset=preset, baud=UART_BAUD, cap=REPORT_CAP)
+                   preset=echo_preset(board), sample_period=sample_period(board),
+                   baud=board.uart_baud, cap=board.report_cap)
     progress(f"{board.name}: elaborating the design ({len(config.taps)}-tap matched filter, "
              f"{config.line_length}-sample lines, {board.clock_hz / 1e6:g} MHz clock)")
     overrides = {"debug_verilog": False, **board.overrides}

@@ -8,13 +8,15 @@ reference cells whose constant-scale product is built from LUTs, and one echo
 target whose amplitude word is a power of two (its gain is a shift; the
 complex product takes four SB_MAC16).
 The clock is 18 MHz from the PLL (nextpnr reaches about 24 MHz), so the chain
-processes 18 Msample/s.
+can process 18 Msample/s; the board plays its scenario in real time, 1 Msample/s
+(one sample every 18 clocks), and reports on the link at ``LINK_BAUD``.
 """
 
 from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
+from ..link import LINK_BAUD
 from .build import Board
 
 __all__ = ["ice40_pll_params", "Ice40Clocking", "BOARD"]
@@ -84,6 +86,8 @@ BOARD = Board(
     mf_output_width=10,
     echo_pulse_width=8,
     max_targets=1,
+    uart_baud=LINK_BAUD,    # the FT2232H's UART; 18 MHz / 9
+    report_cap=16,          # 1 target x 16 pulses per CPI
     scenario={
         "radar": {
             "sample_rate_hz": 1e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,

@@ -4,8 +4,9 @@ A middle configuration, between the iCEBreaker's and the ULX3S's: a Barker-13
 pulse at one sample per chip (13 taps of +-1: the filter needs adders only), a
 10-bit ADC, 14-bit compressed samples, 1,024-sample range lines, a CA-CFAR over
 2 x 8 reference cells, one echo target. The clock is 54 MHz from the rPLL and
-the chain takes one sample per clock: 54 Msample/s, 52,734 range lines/s. The
-Gowin flow of Amaranth 0.5 passes no clock constraint to nextpnr, so ``--freq``
+the chain can take one sample per clock: 54 Msample/s, 52,734 range lines/s; the
+board plays its scenario in real time, 1 Msample/s (one sample every 54 clocks),
+and reports on the link at ``LINK_BAUD``. The Gowin flow of Amaranth 0.5 passes no clock constraint to nextpnr, so ``--freq``
 sets it.
 
 Why not more: nextpnr-himbaechel's Gowin legaliser puts a flip-flop beside a LUT
@@ -22,6 +23,7 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.tang_nano_9k import TangNano9kPlatform
 
+from ..link import LINK_BAUD
 from .build import Board
 
 __all__ = ["gowin_pll_params", "GowinClocking", "BOARD"]
@@ -91,6 +93,8 @@ BOARD = Board(
     mf_output_width=14,
     echo_pulse_width=10,
     max_targets=1,
+    uart_baud=LINK_BAUD,    # the BL702's USB UART; 54 MHz / 27
+    report_cap=16,          # 1 target x 16 pulses per CPI
     scenario={
         "radar": {
             "sample_rate_hz": 1e6, "bandwidth_hz": 1e6, "pulse_width_s": 13e-6,

@@ -7,7 +7,7 @@ report-link bytes that simulates like any streaming block;
 
 from dataclasses import dataclass
 
-from amaranth import Cat, ClockDomain, Elaboratable, Module, Signal
+from amaranth import Cat, ClockDomain, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io, stream, wiring
 from amaranth.lib.wiring import Out
 
@@ -50,10 +50,13 @@ def _check_positive(name, value):
 class BoardCore(wiring.Component):
     """Echo source, radar chain and report framer: a board's design without clock and pins.
 
-    The echo source plays ``preset`` for ever, one ADC sample per clock, into
-    :class:`~amaradar.hdl.radar_chain.RadarChain`; its detections are framed by
-    :class:`~amaradar.hdl.report_framer.ReportFramer` (at most ``cap`` per CPI,
-    a status frame right after reset and after every CPI the echo source ends).
+    The echo source plays ``preset`` for ever into
+    :class:`~amaradar.hdl.radar_chain.RadarChain`, one ADC sample every
+    ``sample_period`` clocks, so that the radar runs in real time at its scenario's
+    sample rate (and the report traffic is the scenario's, not the clock's); its
+    detections are framed by :class:`~amaradar.hdl.report_framer.ReportFramer`
+    (at most ``cap`` per CPI, a status frame right after reset and after every
+    CPI the echo source ends).
 
     Parameters
     ----------
@@ -62,7 +65,9 @@ class BoardCore(wiring.Component):
     preset : EchoPreset
         The echoes.
     sample_rate : int
-        Samples per second (the clock frequency), reported in status frames.
+        ADC samples per second, reported in status frames.
+    sample_period : int
+        Clocks per ADC sample, at least 1 (the chain takes up to one per clock).
     cap : int
         Most detection frames per CPI, at least 1.
 
@@ -79,8 +84,10 @@ class BoardCore(wiring.Component):
 
     Latency/throughput
     ------------------
-    One ADC sample per clock, never stalled. A status frame starts at most one
-    frame after the CPI end that requests it.
+    One ADC sample every ``sample_period`` clocks. The chain is never too slow for
+    it; a sample it refused would be lost by a real ADC and is counted in the
+    status frames' ``dropped_samples``. A status frame starts at most one frame
+    after the CPI end that requests it.
 
     Model
     -----
@@ -89,14 +96,16 @@ class BoardCore(wiring.Component):
     :func:`amaradar.sim.report_framer.report_framer`, exact while ``o`` keeps up.
     """
 
-    def __init__(self, *, config, preset, sample_rate, cap):
+    def __init__(self, *, config, preset, sample_rate, sample_period, cap):
         _check_positive("sample_rate", sample_rate)
+        _check_positive("sample_period", sample_period)
         _check_positive("cap", cap)
         if not isinstance(preset, EchoPreset):
             raise TypeError(f"preset must be an EchoPreset, not {preset!r}")
         self._config = config
         self._preset = preset
         self._sample_rate = sample_rate
+        self._sample_period = sample_period
         self._cap = cap
         super().__init__({
             "o": Out(stream.Signature(8)),
@@ -115,11 +124,22 @@ class BoardCore(wiring.Component):
         m.submodules.chain = chain = RadarChain(c)
         m.submodules.framer = framer = ReportFramer(
             range_bits=len(chain.o.payload.range_bin), power_bits=c.power_width, cap=self._cap)
-        wiring.connect(m, echo.o, chain.i)
         wiring.connect(m, chain.o, framer.i)
         wiring.connect(m, framer.o, wiring.flipped(self.o))
 
-        cpi_done = echo.o.valid & chain.i.ready & echo.o.payload.cpi_end
+        # The ADC clock: a sample moves from the echo source into the chain only on
+        # a tick, one clock in ``sample_period``.
+        tick = Signal(init=self._sample_period == 1)
+        if self._sample_period > 1:
+            phase = Signal(range(self._sample_period))
+            m.d.sync += [phase.eq(Mux(tick, 0, phase + 1)), tick.eq(phase == self._sample_period - 2)]
+        m.d.comb += [chain.i.payload.eq(echo.o.payload), chain.i.valid.eq(echo.o.valid & tick),
+                     echo.o.ready.eq(chain.i.ready & tick)]
+        dropped_samples = Signal(len(framer.dropped_samples))
+        with m.If(tick & echo.o.valid & ~chain.i.ready):
+            m.d.sync += dropped_samples.eq(dropped_samples + 1)
+
+        cpi_done = tick & echo.o.valid & chain.i.ready & echo.o.payload.cpi_end
         cpi = Signal(len(framer.cpi))
         with m.If(cpi_done):
             m.d.sync += cpi.eq(cpi + 1)
@@ -131,6 +151,7 @@ class BoardCore(wiring.Component):
             framer.heartbeat.eq(cpi_done),
             framer.cpi.eq(cpi),
             framer.flags.eq(self.flags),
+            framer.dropped_samples.eq(dropped_samples),
             framer.range_bins.eq(c.line_length),
             framer.pulses.eq(c.pulses_per_cpi),
             framer.sample_rate.eq(self._sample_rate),
@@ -156,24 +177,28 @@ class BoardTop(Elaboratable):
         Drives ``ClockSignal("sync")`` at ``clock_hz`` and ``ResetSignal("sync")``.
     clock_hz : int
         Frequency of ``sync``.
-    config, preset, cap
-        As for :class:`BoardCore`.
+    config, preset, sample_period, cap
+        As for :class:`BoardCore`; the sample rate is ``clock_hz / sample_period``.
     baud : int
-        UART bit rate.
+        UART bit rate; ``clock_hz / baud`` a whole number of clocks.
     """
 
-    def __init__(self, *, clocking, clock_hz, config, preset, baud, cap):
+    def __init__(self, *, clocking, clock_hz, config, preset, sample_period, baud, cap):
+        _check_positive("baud", baud)
+        if clock_hz % baud:
+            raise ValueError(f"baud must divide the clock of {clock_hz} Hz, not {baud}")
         self._clocking = clocking
         self._clock_hz = clock_hz
         self._baud = baud
-        self.core = BoardCore(config=config, preset=preset, sample_rate=clock_hz, cap=cap)
+        self.core = BoardCore(config=config, preset=preset, sample_rate=clock_hz // sample_period,
+                              sample_period=sample_period, cap=cap)
 
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = ClockDomain("sync")
         m.submodules.clocking = self._clocking
         m.submodules.core = core = self.core
-        m.submodules.uart = uart = UartTx(divisor=round(self._clock_hz / self._baud))
+        m.submodules.uart = uart = UartTx(divisor=self._clock_hz // self._baud)
         wiring.connect(m, core.o, uart.i)
 
         uart_pins = platform.request("uart", 0, dir="-")

@@ -12,6 +12,7 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
+from ..link import LINK_BAUD
 from .build import Board
 
 __all__ = ["ecp5_pll_params", "Ecp5Clocking", "BOARD"]
@@ -79,6 +80,8 @@ BOARD = Board(
     mf_output_width=18,
     echo_pulse_width=12,
     max_targets=2,
+    uart_baud=LINK_BAUD,    # the FT231X's UART; 100 MHz / 50
+    report_cap=32,          # 2 targets x 16 pulses per CPI
     scenario={
         "radar": {
             "sample_rate_hz": 10e6, "bandwidth_hz": 10e6, "pulse_width_s": 3e-6,

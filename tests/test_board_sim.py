@@ -2,9 +2,10 @@
 
 :class:`~amaradar.boards.top.BoardCore` (a board's design without PLL and pins)
 runs in the rtl engine for ``CPIS`` CPIs of the board's preset scenario plus one
-more, its report bytes are decoded with :class:`amaradar.link.Decoder`, and they
-equal the model chain: ``echo_lines`` -> ``reference_chain`` -> ``report_framer``
-with the board's cap. The UART that carries these bytes on the board is tested in
+more, in real time (one ADC sample every ``sample_period`` clocks, as on the
+board), its report bytes are decoded with :class:`amaradar.link.Decoder`, and
+they equal the model chain: ``echo_lines`` -> ``reference_chain`` ->
+``report_framer`` with the board's cap. The UART that carries these bytes on the board is tested in
 ``test_uart_tx.py``.
 """
 
@@ -14,8 +15,9 @@ import io
 import numpy as np
 import pytest
 
-from amaradar.boards.build import REPORT_CAP, board_config, board_names, echo_preset, get_board
-from amaradar.boards.top import FLAG_NAMES, BoardCore
+from amaradar.boards.build import (board_config, board_core, board_names, echo_preset, get_board,
+                                   sample_period)
+from amaradar.boards.top import FLAG_NAMES
 from amaradar.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
 from amaradar.listen import run_listen
 from amaradar.outputs import write_detections
@@ -47,9 +49,8 @@ def _reference_cpis(config, preset, cpis):
 def board_run(request):
     board = get_board(request.param)
     config, preset = board_config(board), echo_preset(board)
-    core = BoardCore(config=config, preset=preset, sample_rate=board.clock_hz, cap=REPORT_CAP)
-    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length
-    result = RtlEngine(core, name=f"board_core_{request.param}").run(
+    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length * sample_period(board)
+    result = RtlEngine(board_core(board), name=f"board_core_{request.param}").run(
         max_cycles=cycles, drain_cycles=cycles)
     return board, config, result, _reference_cpis(config, preset, CPIS)
 
@@ -85,12 +86,12 @@ def test_reports_equal_the_model_chain(board_run):
             continue
         expected = Status(cpi=msg.cpi, flags=flags, dropped_samples=0, dropped_cap=0,
                           dropped_full=0, range_bins=config.line_length,
-                          pulses=config.pulses_per_cpi, sample_rate=board.clock_hz,
+                          pulses=config.pulses_per_cpi,
+                          sample_rate=board.clock_hz // sample_period(board),
                           pri=config.line_length, pulse_samples=len(config.taps))
         events.insert(framed_before + msg.dropped_cap + placed, expected)
         placed += 1
-    model, dropped_cap = report_framer(events, cap=REPORT_CAP)
-    assert dropped_cap > 0          # the cap is exercised
+    model, _ = report_framer(events, cap=board.report_cap)
     got = np.frombuffer(b"".join(encode(msg) for msg in seen), dtype=np.uint8)
     np.testing.assert_array_equal(got, model)
     assert result.status["flags"] == flags
@@ -105,10 +106,9 @@ def test_listen_writes_the_rows_of_the_sim_path(board_run, tmp_path):
     scenario = parse_scenario(board.scenario)
     r = scenario.radar
     (tmp_path / "link.bin").write_bytes(result.outputs.tobytes())
-    # The echo source plays the scenario one sample per clock: listen in the
-    # scenario's time base, as sim computes it, instead of the clock's.
-    run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=io.StringIO(),
-               sample_rate=r.sample_rate_hz, pri=r.pri_s)
+    # The board plays the scenario in real time, so the status frames carry its
+    # sample rate and PRI.
+    run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=io.StringIO())
     write_detections(tmp_path / "sim.csv", scenario,
                      {name: np.array([getattr(d, name) for d in detections])
                       for name in Detection._fields})
@@ -127,10 +127,9 @@ def test_a_slow_link_drops_whole_reports_and_counts_them():
     leaves is whole and true, and the framer counts what it drops."""
     board = get_board("icebreaker")
     config, preset = board_config(board), echo_preset(board)
-    core = BoardCore(config=config, preset=preset, sample_rate=board.clock_hz, cap=REPORT_CAP)
-    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length
-    result = RtlEngine(core, name="board_core_icebreaker").run(
-        max_cycles=cycles, drain_cycles=cycles, p_out_stall=0.995, seed=3)
+    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length * sample_period(board)
+    result = RtlEngine(board_core(board), name="board_core_icebreaker").run(
+        max_cycles=cycles, drain_cycles=cycles, p_out_stall=0.9995, seed=3)
     decoder = Decoder()
     messages = decoder.feed(result.outputs.tobytes())
     assert decoder.crc_errors == 0 and decoder.resync_bytes == 0
@@ -138,7 +137,7 @@ def test_a_slow_link_drops_whole_reports_and_counts_them():
     # the reference over one CPI more than the run has fully seen
     detections, _ = _reference_cpis(config, preset, CPIS + 1)
     assert set(framed) <= set(detections)
-    passed = {cpi: min(REPORT_CAP, sum(d.cpi == cpi for d in detections))
+    passed = {cpi: min(board.report_cap, sum(d.cpi == cpi for d in detections))
               for cpi in range(CPIS + 1)}
     dropped_full = result.status["dropped_full"]
     assert dropped_full > 0

@@ -1,11 +1,12 @@
 """Board builds: the iCEBreaker bitstream end to end with the YoWASP tools, and the flow's parts."""
 
+import dataclasses
 import io
 import json
 
 import pytest
 
-from amaradar.boards.build import board_config, board_names, get_board
+from amaradar.boards.build import LINK_LOAD_LIMIT, board_config, board_names, get_board, link_budget
 from amaradar.boards.gowin_wrapper import himbaechel_args
 from amaradar.boards.icebreaker import ice40_pll_params
 from amaradar.boards.tangnano9k import gowin_pll_params
@@ -50,6 +51,9 @@ def test_icebreaker_resources_fit_and_meet_timing(icebreaker):
     assert util["ICESTORM_LC"]["used"] > 500          # the chain is really in there
     assert resources["configuration"]["taps"] == 13
     assert resources["throughput"]["samples_per_second"] == 18_000_000
+    # the board plays its scenario in real time, at 1 Msample/s, and its reports fit the UART
+    assert resources["real_time"]["samples_per_second"] == 1_000_000
+    assert resources["real_time"]["load"] <= LINK_LOAD_LIMIT
 
 
 @pytest.mark.slow
@@ -65,6 +69,25 @@ def test_tangnano9k_bitstream_fits_and_meets_timing(tmp_path):
     assert util["LUT4"]["available"] == 8640 and util["DFF"]["available"] == 6480
     assert util["MULT18X18"]["used"] > 0            # the products are in the DSP blocks
     assert resources["throughput"]["samples_per_second"] == 54_000_000
+
+
+@pytest.mark.parametrize("name", board_names())
+def test_report_traffic_of_every_board_fits_its_uart(name):
+    # One status frame (36 bytes) and up to report_cap detection frames (24 bytes)
+    # per CPI, against uart_baud / 10 bytes per second.
+    board = get_board(name)
+    budget = link_budget(board)
+    scenario = board.scenario["radar"]
+    cpi_s = scenario["pri_s"] * scenario["pulses_per_cpi"]
+    assert budget["cpis_per_second"] == pytest.approx(1 / cpi_s)
+    assert budget["bytes_per_second"] == pytest.approx((36 + 24 * board.report_cap) / cpi_s)
+    assert budget["load"] == pytest.approx(budget["bytes_per_second"] / (board.uart_baud / 10))
+    assert budget["load"] <= LINK_LOAD_LIMIT
+    greedy = dataclasses.replace(board, report_cap=1000)
+    with pytest.raises(ValueError, match=rf"^{name}: 1000 reports per CPI at [0-9.]+ CPIs/s "
+                                         r"need [0-9,]+ B/s, more than 80% of the "
+                                         r"2,000,000-baud link \(200,000 B/s\)$"):
+        link_budget(greedy)
 
 
 def test_unknown_board_is_one_line():
