@@ -1,7 +1,7 @@
 """Cell-averaging CFAR along range: one cell per clock, running window sums."""
 
 from amaranth import Cat, Const, Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import (CFAR_SCALE_FRAC, CFAR_SCALE_WIDTH, CPI_WIDTH, PULSE_WIDTH,
@@ -152,26 +152,26 @@ class CaCfar(wiring.Component):
                      take.eq(self.i.valid & en)]
 
         # Stage 0: delay line (cell[n] = sample j - n of the current line, j the
-        # newest), running sums of the R newest (trail) and R oldest (lead) cells.
+        # newest), running sums of the R newest (trail) and R oldest (lead) cells,
+        # and the framing events of the sample (line start, last, cpi_end).
         cell = [Signal(p, name=f"cell{n}") for n in range(w)]
         trail = Signal(range(half_max + 1))
         lead = Signal(range(half_max + 1))
         index = Signal(self.range_bits)
         line_done = Signal(init=1)
-        pulse = Signal(PULSE_WIDTH)
-        cpi = Signal(CPI_WIDTH)
-        next_pulse = Signal(PULSE_WIDTH)
-        next_cpi = Signal(CPI_WIDTH)
         full = Signal()
+        fresh = Signal()
+        events = Signal(3)
 
         with m.If(en):
-            m.d.sync += full.eq(0)
+            m.d.sync += [full.eq(0), fresh.eq(0)]
         with m.If(take):
-            m.d.sync += [cell[0].eq(sample.data), line_done.eq(sample.last)]
-            with m.If(sample.first | line_done):
+            start = sample.first | line_done
+            m.d.sync += [cell[0].eq(sample.data), line_done.eq(sample.last), fresh.eq(1),
+                         events.eq(Cat(start, sample.last, sample.cpi_end))]
+            with m.If(start):
                 m.d.sync += [c.eq(0) for c in cell[1:]]
-                m.d.sync += [trail.eq(sample.data), lead.eq(0), index.eq(0),
-                             pulse.eq(next_pulse), cpi.eq(next_cpi)]
+                m.d.sync += [trail.eq(sample.data), lead.eq(0), index.eq(0)]
             with m.Else():
                 m.d.sync += [cell[n].eq(cell[n - 1]) for n in range(1, w)]
                 m.d.sync += [trail.eq(trail + sample.data - cell[r - 1]),
@@ -180,13 +180,6 @@ class CaCfar(wiring.Component):
                     m.d.sync += self.line_too_long.eq(1)
                 with m.Else():
                     m.d.sync += [index.eq(index + 1), full.eq(index + 1 >= w - 1)]
-            with m.If(sample.last):
-                with m.If(sample.cpi_end):
-                    m.d.sync += [next_cpi.eq(next_cpi + 1), next_pulse.eq(0)]
-                with m.Elif(next_pulse == (1 << PULSE_WIDTH) - 1):
-                    m.d.sync += self.pulse_overflow.eq(1)
-                with m.Else():
-                    m.d.sync += next_pulse.eq(next_pulse + 1)
 
         # Stage 1: cell under test and window sum. Stages 2 ... 1 + latency: scale * sum.
         # Then the decision into the output register.
@@ -194,29 +187,46 @@ class CaCfar(wiring.Component):
         cut1 = Signal(p)
         total = Signal(range(2 * half_max + 1))
         scale = Signal(CFAR_SCALE_WIDTH)
-        tag = data.StructLayout({"cpi": CPI_WIDTH, "pulse": PULSE_WIDTH,
-                                 "range_bin": self.range_bits})
-        tag1 = Signal(tag)
+        range1 = Signal(self.range_bits)
         with m.If(en):
             m.d.sync += [
                 valid1.eq(full),
                 cut1.eq(cell[r + g]),
                 total.eq(lead + trail),
                 scale.eq(self.scale),
-                tag1.cpi.eq(cpi),
-                tag1.pulse.eq(pulse),
-                tag1.range_bin.eq(index - (r + g)),
+                range1.eq(index - (r + g)),
             ]
         product, latency = multiply(m, en, scale, total, "product")
-        valid, cut, tag = (delay(m, en, value, latency, name)
-                           for value, name in ((valid1, "valid"), (cut1, "cut"), (tag1, "tag")))
+        valid = delay(m, en, valid1, latency, "valid", reset_less=False)
+        cut, range_bin = (delay(m, en, value, latency, name)
+                          for value, name in ((cut1, "cut"), (range1, "range_bin")))
         threshold, _ = saturate(product >> CFAR_SCALE_FRAC, p, signed_out=False)
+
+        # The pulse and CPI counters follow the events of every accepted sample as
+        # it leaves the pipeline, so they label the cells beside them. A detected
+        # cell never starts a line: its labels are the counters as they stand.
+        moved, starts, ends, cpi_ends = delay(m, en, Cat(fresh, events), latency + 1, "events",
+                                              reset_less=False)
+        pulse = Signal(PULSE_WIDTH)
+        cpi = Signal(CPI_WIDTH)
+        next_pulse = Signal(PULSE_WIDTH)
+        next_cpi = Signal(CPI_WIDTH)
+        with m.If(en & moved):
+            with m.If(starts):
+                m.d.sync += [pulse.eq(next_pulse), cpi.eq(next_cpi)]
+            with m.If(ends):
+                with m.If(cpi_ends):
+                    m.d.sync += [next_cpi.eq(next_cpi + 1), next_pulse.eq(0)]
+                with m.Elif(next_pulse == (1 << PULSE_WIDTH) - 1):
+                    m.d.sync += self.pulse_overflow.eq(1)
+                with m.Else():
+                    m.d.sync += next_pulse.eq(next_pulse + 1)
         with m.If(en):
             m.d.sync += [
                 self.o.valid.eq(valid & (Cat(Const(0, CFAR_SCALE_FRAC), cut) > product)),
-                self.o.payload.cpi.eq(tag.cpi),
-                self.o.payload.pulse.eq(tag.pulse),
-                self.o.payload.range_bin.eq(tag.range_bin),
+                self.o.payload.cpi.eq(cpi),
+                self.o.payload.pulse.eq(pulse),
+                self.o.payload.range_bin.eq(range_bin),
                 self.o.payload.power.eq(cut),
                 self.o.payload.threshold.eq(threshold),
             ]

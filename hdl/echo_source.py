@@ -231,7 +231,7 @@ class EchoSource(wiring.Component):
 
         # stages 1 ... depth: framing flags beside the echoes; then the sum with the
         # noise, and the saturated output register
-        filled = delay(m, en, Const(1), depth, "filled")
+        filled = delay(m, en, Const(1), depth, "filled", reset_less=False)
         flags = delay(m, en, Cat(k == 0, at_end, at_end & (line == M - 1)), depth, "flags")
         sum_valid = Signal()
         sum_free = ~sum_valid | out_free

@@ -26,7 +26,6 @@ NOISE_SCALE_FRAC = 8
 NOISE_WIDTH = 12          # |noise| <= 1530 for every scale
 
 _MASK64 = (1 << 64) - 1
-_GROUP = 4                # words summed in the first pipeline stage
 
 
 def check_seed(seed):
@@ -118,8 +117,8 @@ class GaussianNoise(wiring.Component):
 
     Latency/throughput
     ------------------
-    One sample per clock after a 4-cycle fill (partial sums of four words, their
-    total in the multiplier's operand register, the product, the rounded output). All stages advance on
+    One sample per clock after a 3-cycle fill (the sum of the words in the
+    multiplier's operand register, the product, the rounded output). All stages advance on
     ``~o.valid | o.ready``; the generator advances only when its words enter the
     pipeline, which happens exactly once per output transfer, so the sequence does
     not depend on stalls.
@@ -150,17 +149,17 @@ class GaussianNoise(wiring.Component):
                  for j in range(2 * NOISE_TERMS)]
         latency = 0
         for part in ("i", "q"):
-            # Stage 1: three sums of four words. Stage 2: their sum plus the offset
-            # into the multiplier's operand register, then the product.
+            # Stage 1: the sum of the words plus the offset (a balanced adder tree),
+            # the multiplier's operand; then the product and the rounded output.
             terms = words[:NOISE_TERMS] if part == "i" else words[NOISE_TERMS:]
-            groups = [delay(m, en, sum(terms[j:j + _GROUP]), 1, f"group_{part}{j // _GROUP}")
-                      for j in range(0, NOISE_TERMS, _GROUP)]
+            while len(terms) > 1:
+                terms = [sum(terms[j:j + 2]) for j in range(0, len(terms), 2)]
             total = Signal(signed(NOISE_WIDTH), name=f"sum_{part}")
             with m.If(en):
-                m.d.sync += total.eq(sum(groups) + NOISE_TERMS // 2)
+                m.d.sync += total.eq(terms[0] + NOISE_TERMS // 2)
             product, latency = multiply(m, en, total, self.scale, f"scaled_{part}")
             with m.If(en):
                 m.d.sync += self.o.payload[part].eq(
                     shift_right(product, NOISE_TERM_WIDTH + NOISE_SCALE_FRAC, "half_even"))
-        m.d.comb += self.o.valid.eq(delay(m, en, Const(1), latency + 3, "valid"))
+        m.d.comb += self.o.valid.eq(delay(m, en, Const(1), latency + 2, "valid", reset_less=False))
         return m

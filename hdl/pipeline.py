@@ -16,15 +16,17 @@ __all__ = ["DSP_WIDTH", "delay", "product_latency", "multiply"]
 DSP_WIDTH = 18      # operand bits of one hardware multiplier (two's complement or unsigned)
 
 
-def delay(m, en, value, stages, name, shape=None):
+def delay(m, en, value, stages, name, shape=None, *, reset_less=True):
     """``value`` through ``stages`` registers that advance on ``en``; returns the last.
 
     The registers have ``shape`` (default: that of ``value``, which may be any
-    value-like); ``stages = 0`` returns ``value``.
+    value-like); ``stages = 0`` returns ``value``. They are reset-less unless
+    ``reset_less=False`` (valid bits): data needs no reset, and a register
+    without one can move into a DSP block.
     """
     for n in range(stages):
-        reg = Signal.like(value, name=f"{name}_{n + 1}") if shape is None else \
-            Signal(shape, name=f"{name}_{n + 1}")
+        kwargs = dict(name=f"{name}_{n + 1}", reset_less=reset_less)
+        reg = Signal.like(value, **kwargs) if shape is None else Signal(shape, **kwargs)
         with m.If(en):
             m.d.sync += reg.eq(value)
         value = reg
@@ -60,10 +62,11 @@ def multiply(m, en, a, b, name):
     ``a`` and ``b`` should come from registers (or be constant): they are the
     multipliers' operands. Stage 1 registers each partial product of pieces of at
     most :data:`DSP_WIDTH` bits (one hardware multiplier each: operands that fit one
-    piece cost one multiplier and ``latency = 1``); a registered adder tree then
-    sums the partial products pairwise (``ceil(log2(products))`` more stages). The
-    sums are computed modulo ``2**(len(a) + len(b))``, which holds every product;
-    ``product`` has that width and the product's signedness.
+    piece cost one multiplier and ``latency = 1``, the partial product register at
+    the product's own width so that it can move into the multiplier block); a
+    registered adder tree then sums the partial products pairwise
+    (``ceil(log2(products))`` more stages), modulo ``2**(len(a) + len(b))``, which
+    holds every product. ``product`` has that width and the product's signedness.
     """
     a, b = Value.cast(a), Value.cast(b)
     signed_product = a.shape().signed or b.shape().signed
@@ -73,8 +76,7 @@ def multiply(m, en, a, b, name):
         for sb, eb in _pieces(b.shape(), signed_product):
             pa, pb = (x[start:end].as_signed() if x.shape().signed and end == len(x)
                       else x[start:end] for x, start, end in ((a, sa, ea), (b, sb, eb)))
-            terms.append((delay(m, en, pa * pb, 1, f"{name}_p{len(terms)}", width - sa - sb),
-                          sa + sb))
+            terms.append((delay(m, en, pa * pb, 1, f"{name}_p{len(terms)}"), sa + sb))
     terms.sort(key=lambda term: term[1])
     latency = 1
     while len(terms) > 1:
@@ -84,7 +86,9 @@ def multiply(m, en, a, b, name):
             if high:
                 (high, high_shift), = high
                 skip = high_shift - shift
-                low = Cat(low[:skip], (low >> skip) + high)
+                upper = (low >> skip) + high
+                low = Cat(low[:skip], upper).as_signed() if upper.shape().signed else \
+                    Cat(low[:skip], upper)
             terms.append((delay(m, en, low, 1, f"{name}_s{latency}_{len(terms)}",
                                 width - shift), shift))
         latency += 1
