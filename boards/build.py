@@ -100,9 +100,11 @@ def get_board(name):
 
 
 def board_config(board):
-    """The chain configuration of ``board``: its scenario's, with the board's widths."""
+    """The chain configuration of ``board``: its scenario's, with the board's widths,
+    the CFAR reporting peaks only (plots: the link carries one report per target
+    and line, not every cell over the threshold)."""
     return chain_config(parse_scenario(board.scenario), coef_width=board.coef_width,
-                        mf_output_width=board.mf_output_width)
+                        mf_output_width=board.mf_output_width, cfar_peaks=True)
 
 
 def sample_period(board):

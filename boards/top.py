@@ -84,10 +84,12 @@ class BoardCore(wiring.Component):
 
     Latency/throughput
     ------------------
-    One ADC sample every ``sample_period`` clocks. The chain is never too slow for
-    it; a sample it refused would be lost by a real ADC and is counted in the
-    status frames' ``dropped_samples``. A status frame starts at most one frame
-    after the CPI end that requests it.
+    One ADC sample every ``sample_period`` clocks. The chain never refuses one:
+    it takes a sample per clock and its only back-pressure comes from the
+    framer, whose ``i.ready`` is constant 1, so the status frames'
+    ``dropped_samples`` is 0 by construction (a counter would cost the iCEBreaker
+    LCs it does not have). A status frame starts at most one frame after the CPI
+    end that requests it.
 
     Model
     -----
@@ -135,9 +137,6 @@ class BoardCore(wiring.Component):
             m.d.sync += [phase.eq(Mux(tick, 0, phase + 1)), tick.eq(phase == self._sample_period - 2)]
         m.d.comb += [chain.i.payload.eq(echo.o.payload), chain.i.valid.eq(echo.o.valid & tick),
                      echo.o.ready.eq(chain.i.ready & tick)]
-        dropped_samples = Signal(len(framer.dropped_samples))
-        with m.If(tick & echo.o.valid & ~chain.i.ready):
-            m.d.sync += dropped_samples.eq(dropped_samples + 1)
 
         cpi_done = tick & echo.o.valid & chain.i.ready & echo.o.payload.cpi_end
         cpi = Signal(len(framer.cpi))
@@ -151,7 +150,6 @@ class BoardCore(wiring.Component):
             framer.heartbeat.eq(cpi_done),
             framer.cpi.eq(cpi),
             framer.flags.eq(self.flags),
-            framer.dropped_samples.eq(dropped_samples),
             framer.range_bins.eq(c.line_length),
             framer.pulses.eq(c.pulses_per_cpi),
             framer.sample_rate.eq(self._sample_rate),

@@ -31,6 +31,9 @@ class CaCfar(wiring.Component):
     ``F = CFAR_SCALE_FRAC``. ``scale`` is ``alpha / (2R)`` in unsigned fixed point
     with ``F`` fractional bits, so the test is ``x[k] > alpha * mean``. Each
     detection is one output word; cells that are not detected produce nothing.
+    With ``peaks`` a detected cell is also required to be a local maximum of the
+    power, ``x[k] >= x[k-1]`` and ``x[k] > x[k+1]``: one report (a plot) at the
+    peak of a target's run of cells over the threshold, instead of every cell.
 
     Only cells whose whole window lies inside the line are tested: the first is
     ``k = R + G``, the last ``k = L - 1 - R - G``. The ``R + G`` cells at each end
@@ -51,6 +54,9 @@ class CaCfar(wiring.Component):
         ``G``, guard cells on each side between it and the reference cells, ``>= 0``.
     power_width : int
         Bits of the unsigned power samples, ``>= 1``.
+    peaks : bool
+        Report only detected cells that are local maxima (default False: every
+        detected cell).
 
     Members
     -------
@@ -117,7 +123,9 @@ class CaCfar(wiring.Component):
     ``amaradar.sim.ca_cfar.ca_cfar`` (bit-exact), ``ca_cfar_ideal`` (float).
     """
 
-    def __init__(self, *, line_length, reference_cells, guard_cells, power_width):
+    def __init__(self, *, line_length, reference_cells, guard_cells, power_width, peaks=False):
+        if not isinstance(peaks, bool):
+            raise TypeError(f"peaks must be True or False, not {peaks!r}")
         _check_count("reference_cells", reference_cells, 1)
         _check_count("guard_cells", guard_cells, 0)
         _check_count("power_width", power_width, 1)
@@ -128,6 +136,7 @@ class CaCfar(wiring.Component):
         self.reference_cells = reference_cells
         self.guard_cells = guard_cells
         self.power_width = power_width
+        self.peaks = peaks
         self.window = window
         self.range_bits = max(1, (line_length - 1).bit_length())
         super().__init__({
@@ -184,6 +193,7 @@ class CaCfar(wiring.Component):
         # Stage 1: cell under test and window sum. Stages 2 ... 1 + latency: scale * sum.
         # Then the decision into the output register.
         valid1 = Signal()
+        peak1 = Signal()
         cut1 = Signal(p)
         total = Signal(range(2 * half_max + 1))
         scale = Signal(CFAR_SCALE_WIDTH)
@@ -191,6 +201,9 @@ class CaCfar(wiring.Component):
         with m.If(en):
             m.d.sync += [
                 valid1.eq(full),
+                # cell[r+g+1] is x[k-1], cell[r+g-1] is x[k+1]; both inside the window
+                peak1.eq((cell[r + g] >= cell[r + g + 1]) & (cell[r + g] > cell[r + g - 1])
+                         if self.peaks else 1),
                 cut1.eq(cell[r + g]),
                 total.eq(lead + trail),
                 scale.eq(self.scale),
@@ -198,8 +211,8 @@ class CaCfar(wiring.Component):
             ]
         product, latency = multiply(m, en, scale, total, "product")
         valid = delay(m, en, valid1, latency, "valid", reset_less=False)
-        cut, range_bin = (delay(m, en, value, latency, name)
-                          for value, name in ((cut1, "cut"), (range1, "range_bin")))
+        cut, range_bin, peak = (delay(m, en, value, latency, name) for value, name in (
+            (cut1, "cut"), (range1, "range_bin"), (peak1, "peak")))
         threshold, _ = saturate(product >> CFAR_SCALE_FRAC, p, signed_out=False)
 
         # The pulse and CPI counters follow the events of every accepted sample as
@@ -223,7 +236,7 @@ class CaCfar(wiring.Component):
                     m.d.sync += next_pulse.eq(next_pulse + 1)
         with m.If(en):
             m.d.sync += [
-                self.o.valid.eq(valid & (Cat(Const(0, CFAR_SCALE_FRAC), cut) > product)),
+                self.o.valid.eq(valid & peak & (Cat(Const(0, CFAR_SCALE_FRAC), cut) > product)),
                 self.o.payload.cpi.eq(cpi),
                 self.o.payload.pulse.eq(pulse),
                 self.o.payload.range_bin.eq(range_bin),

@@ -59,7 +59,8 @@ class RadarChain(wiring.Component):
         self._power = PowerDetector(sample_width=config.mf_output_width)
         self._cfar = CaCfar(line_length=config.line_length,
                             reference_cells=config.reference_cells,
-                            guard_cells=config.guard_cells, power_width=config.power_width)
+                            guard_cells=config.guard_cells, power_width=config.power_width,
+                            peaks=config.cfar_peaks)
         super().__init__({
             "i": In(stream.Signature(framed_layout(complex_layout(config.adc_width)))),
             "scale": In(CFAR_SCALE_WIDTH),

@@ -88,7 +88,7 @@ def cfar_scale(reference_cells, pfa, *, alpha=None):
 
 
 def ca_cfar(power, *, reference_cells, guard_cells, scale, cpi=0, first_pulse=0,
-            line_length=None):
+            line_length=None, peaks=False):
     """Bit-exact model of ``CaCfar``: the detections of a run of range lines.
 
     Parameters
@@ -110,6 +110,9 @@ def ca_cfar(power, *, reference_cells, guard_cells, scale, cpi=0, first_pulse=0,
         saturated at ``2**PULSE_WIDTH - 1`` as the gateware does.
     line_length : int, optional
         The gateware's ``line_length``: a longer line is cut to this many samples.
+    peaks : bool, optional
+        Keep only detected cells that are local maxima, ``power[k] >= power[k-1]``
+        and ``power[k] > power[k+1]`` (the gateware's ``peaks``).
 
     Returns
     -------
@@ -138,7 +141,7 @@ def ca_cfar(power, *, reference_cells, guard_cells, scale, cpi=0, first_pulse=0,
                              f"not shape {block.shape}")
         if line_length is not None:
             block = block[:, :line_length]
-        rows, bins, thresholds = _detect(block, reference_cells, guard_cells, scale)
+        rows, bins, thresholds = _detect(block, reference_cells, guard_cells, scale, peaks)
         part = np.empty(len(rows), dtype=DETECTION_DTYPE)
         part["cpi"] = cpi % (1 << CPI_WIDTH)
         part["pulse"] = np.minimum(first_pulse + row0 + rows, (1 << PULSE_WIDTH) - 1)
@@ -150,7 +153,7 @@ def ca_cfar(power, *, reference_cells, guard_cells, scale, cpi=0, first_pulse=0,
     return np.concatenate(parts)
 
 
-def _detect(x, r, g, scale):
+def _detect(x, r, g, scale, peaks=False):
     """Rows, cells and thresholds of the detections in the 2-D int64 array ``x``."""
     if x.size and x.min() < 0:
         raise ValueError("power must be non-negative")
@@ -164,7 +167,12 @@ def _detect(x, r, g, scale):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     product = scale * total
-    rows, col = np.nonzero((x[:, first:first + total.shape[1]] << CFAR_SCALE_FRAC) > product)
+    tested = x[:, first:first + total.shape[1]]
+    hit = (tested << CFAR_SCALE_FRAC) > product
+    if peaks:
+        hit &= (tested >= x[:, first - 1:first - 1 + tested.shape[1]]) & \
+               (tested > x[:, first + 1:first + 1 + tested.shape[1]])
+    rows, col = np.nonzero(hit)
     return rows, col + first, product[rows, col] >> CFAR_SCALE_FRAC
 
 

@@ -92,6 +92,7 @@ class ChainConfig:
     cfar_alpha_white: float  # the textbook multiplier for independent cells
     compressor: str = "fir"  # "fir" (MatchedFilter) or "fft" (FastConvolution)
     fft_size: int = 0        # FFT size of the "fft" compressor (0 for "fir")
+    cfar_peaks: bool = False  # report only detected cells that are local maxima (plots)
 
     @property
     def power_width(self):
@@ -115,6 +116,7 @@ class ChainConfig:
             "power_width": self.power_width, "reference_cells": self.reference_cells,
             "guard_cells": self.guard_cells, "cfar_scale_word": self.cfar_scale,
             "cfar_alpha": self.cfar_alpha, "cfar_alpha_white": self.cfar_alpha_white,
+            "cfar_peaks": self.cfar_peaks,
         }
 
 
@@ -153,10 +155,11 @@ def fft_compressor_size(taps):
 
 
 def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDTH,
-                 compressor=None):
+                 compressor=None, cfar_peaks=False):
     """The chain for ``scenario``: taps matched to its pulse and weighted by its
     window, the smallest matched-filter shift that cannot saturate, the CFAR
-    scale for its Pfa on the filter's correlated noise, and the compressor:
+    scale for its Pfa on the filter's correlated noise, whether the CFAR reports
+    only peaks (``cfar_peaks``), and the compressor:
     ``compressor`` ("fir" or "fft") or, by default, "fft" for pulses of at least
     :data:`FFT_COMPRESSOR_MIN_TAPS` samples."""
     if compressor not in (None, *COMPRESSORS):
@@ -177,7 +180,8 @@ def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDT
         reference_cells=c.reference_cells, guard_cells=c.guard_cells,
         cfar_scale=cfar_scale(c.reference_cells, c.pfa, alpha=alpha), cfar_alpha=alpha,
         cfar_alpha_white=ca_cfar_alpha(2 * c.reference_cells, c.pfa), compressor=compressor,
-        fft_size=fft_compressor_size(len(taps)) if compressor == "fft" else 0)
+        fft_size=fft_compressor_size(len(taps)) if compressor == "fft" else 0,
+        cfar_peaks=cfar_peaks)
 
 
 def reference_chain(config, iq, *, keep_power=False):
@@ -197,7 +201,8 @@ def reference_chain(config, iq, *, keep_power=False):
     p, p_overflow = power(y, sample_width=config.mf_output_width)
     m = config.pulses_per_cpi
     parts = [ca_cfar(p[start:start + m], reference_cells=config.reference_cells,
-                     guard_cells=config.guard_cells, scale=config.cfar_scale, cpi=start // m)
+                     guard_cells=config.guard_cells, scale=config.cfar_scale, cpi=start // m,
+                     peaks=config.cfar_peaks)
              for start in range(0, len(p), m)]
     found = np.concatenate(parts)
     detections = {name: found[name] for name in found.dtype.names}

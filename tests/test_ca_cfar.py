@@ -56,6 +56,22 @@ def test_model_matches_brute_force(r, g):
     assert det.dtype == DETECTION_DTYPE
 
 
+@pytest.mark.parametrize("r,g", [(1, 0), (4, 2), (3, 1)])
+def test_model_peaks_are_the_local_maxima_among_detections(r, g):
+    # peaks=True keeps exactly the detected cells with x[k] >= x[k-1] and
+    # x[k] > x[k+1], so a run of adjacent detected cells gives fewer reports.
+    rng = np.random.default_rng(40 + r)
+    lines = noisy_lines(rng, [60, 90, 2 * (r + g) + 1, 120])
+    scale = cfar_scale(r, 0.2)
+    every = ca_cfar(lines, reference_cells=r, guard_cells=g, scale=scale)
+    peaks = ca_cfar(lines, reference_cells=r, guard_cells=g, scale=scale, peaks=True)
+    kept = [d for d in every if lines[d["pulse"]][d["range_bin"] - 1] <= d["power"]
+            > lines[d["pulse"]][d["range_bin"] + 1]]
+    assert [tuple(d) for d in peaks] == [tuple(d) for d in kept]
+    adjacent = (np.diff(every["range_bin"]) == 1) & (np.diff(every["pulse"]) == 0)
+    assert 0 < len(peaks) < len(every) if adjacent.any() else 0 < len(peaks) == len(every)
+
+
 def test_model_2d_equals_lines_and_cuts_long_lines():
     rng = np.random.default_rng(5)
     x = np.array(noisy_lines(rng, [90] * 4))
@@ -113,6 +129,7 @@ def test_cfar_scale_and_model_errors():
     (dict(line_length=12), ValueError,
      "line_length must be >= 2*(reference_cells + guard_cells) + 1 = 13, not 12"),
     (dict(line_length="64"), TypeError, "line_length must be an integer, not '64'"),
+    (dict(peaks=1), TypeError, "peaks must be True or False, not 1"),
 ])
 def test_parameter_errors(kwargs, exc, msg):
     args = dict(line_length=64, reference_cells=4, guard_cells=2, power_width=24) | kwargs
@@ -143,7 +160,7 @@ def frame(cpis, power_width, mark_first=True):
 def expected(dut, cpis, scale):
     det = np.concatenate([ca_cfar(lines, reference_cells=dut.reference_cells,
                                   guard_cells=dut.guard_cells, scale=scale, cpi=c,
-                                  line_length=dut.line_length)
+                                  line_length=dut.line_length, peaks=dut.peaks)
                           for c, lines in enumerate(cpis)])
     words = pack(dut.o.payload.shape(), **{f: det[f] for f in DETECTION_DTYPE.names})
     return words, det
@@ -155,14 +172,17 @@ def small_cpis(seed):
     return [noisy_lines(rng, [40, 9, 64]), noisy_lines(rng, [57, 48])]
 
 
-@pytest.mark.parametrize("p_stall", [0.0, 0.3, 0.7])
-def test_amaranth_sim_bit_exact(p_stall):
-    dut = CaCfar(line_length=64, reference_cells=4, guard_cells=2, power_width=24)
+@pytest.mark.parametrize("p_stall, peaks", [(0.0, False), (0.3, False), (0.7, False),
+                                            (0.0, True), (0.5, True)])
+def test_amaranth_sim_bit_exact(p_stall, peaks):
+    dut = CaCfar(line_length=64, reference_cells=4, guard_cells=2, power_width=24, peaks=peaks)
     cpis = small_cpis(11)
     scale = cfar_scale(4, 0.05)
     words, det = expected(dut, cpis, scale)
-    assert len(det) > 15 and set(det["cpi"]) == {0, 1} and set(det["pulse"]) == {0, 1, 2}
-    assert np.any(np.diff(det["range_bin"]) == 1)  # back-to-back detections occur
+    assert len(det) > (8 if peaks else 15)
+    assert set(det["cpi"]) == {0, 1} and set(det["pulse"]) == {0, 1, 2}
+    if not peaks:
+        assert np.any(np.diff(det["range_bin"]) == 1)  # back-to-back detections occur
     out = simulate_stream(dut, frame(cpis, 24), len(words), ports={"scale": scale},
                           p_in_stall=p_stall, p_out_stall=p_stall, seed=int(p_stall * 10))
     assert out == words
@@ -228,13 +248,14 @@ def test_amaranth_sim_long_line_and_status_flags():
     assert flags == [(0, 0), (1, 1)]
 
 
-def test_cocotb_bit_exact():
-    dut = CaCfar(line_length=512, reference_cells=16, guard_cells=3, power_width=24)
+@pytest.mark.parametrize("peaks", [False, True])
+def test_cocotb_bit_exact(peaks):
+    dut = CaCfar(line_length=512, reference_cells=16, guard_cells=3, power_width=24, peaks=peaks)
     rng = np.random.default_rng(21)
     cpis = [noisy_lines(rng, [500, 500], targets=8), noisy_lines(rng, [500, 470, 500], targets=8)]
     scale = cfar_scale(16, 1e-3)
     words, det = expected(dut, cpis, scale)
     assert len(det) > 30
-    out = cocotb_stream(dut, "ca_cfar_r16_g3", frame(cpis, 24), len(words),
-                        ports={"scale": scale}, seed=22)
+    out = cocotb_stream(dut, f"ca_cfar_r16_g3{'_peaks' if peaks else ''}", frame(cpis, 24),
+                        len(words), ports={"scale": scale}, seed=22)
     assert out == words
