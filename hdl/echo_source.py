@@ -94,6 +94,12 @@ def check_echo_parameters(*, pulse, pulse_width, line_length, pulses_per_cpi, wi
     return tuple(p.astype(np.int64) for p in parts)
 
 
+def _product_latency(pulse_width):
+    """Stages of the complex product of a gain and a pulse sample or its negation."""
+    return max(product_latency(signed(ROTATOR_WIDTH), signed(width))
+               for width in (pulse_width, pulse_width + 1))
+
+
 class EchoSource(wiring.Component):
     """Range lines of up to ``max_targets`` point-target echoes plus Gaussian-like noise.
 
@@ -164,13 +170,13 @@ class EchoSource(wiring.Component):
     Latency/throughput
     ------------------
     One sample per clock after a fill of ``latency`` cycles, 9 for ``pulse_width``
-    up to 18: ROM reads, their registers, the gain product (one multiplier per part,
-    registered), the rounded gain, the four registered real products, their sums,
-    the rounded echo, the sum with the noise, the saturated output register (a
-    wider pulse adds stages to the complex product: ``pipeline.product_latency``). Every
-    register, ROM read port, line counter, phase accumulator and the noise
-    generator advance only when a sample moves forward, so the output does not
-    depend on stalls.
+    up to 17: ROM reads, their registers, the gain product (one multiplier per part,
+    registered), the rounded gain (and its negation), the four registered real
+    products, their sums, the rounded echo, the sum with the noise, the saturated
+    output register (a wider pulse adds stages to the complex product:
+    ``pipeline.product_latency``). Every register, ROM read port, line counter,
+    phase accumulator and the noise generator advance only when a sample moves
+    forward, so the output does not depend on stalls.
 
     Model
     -----
@@ -191,7 +197,7 @@ class EchoSource(wiring.Component):
         # stages 1, 2: ROM reads, their registers; then the gain product, the rounded
         # gain, the complex product, its sum, the rounded echo, the output register
         self._depth = (3 + product_latency(unsigned(AMPLITUDE_WIDTH), signed(ROTATOR_WIDTH))
-                       + product_latency(signed(ROTATOR_WIDTH), signed(pulse_width)) + 2)
+                       + _product_latency(pulse_width) + 2)
         self.latency = self._depth + 2
         super().__init__({
             "targets": In(data.ArrayLayout(target_layout(line_length), max_targets)),
@@ -273,18 +279,26 @@ class EchoSource(wiring.Component):
         for part in ("i", "q"):
             rotator = delay(m, en, phase_port.data[part], 1, f"{name}_rotator_{part}")
             product, latency = multiply(m, en, target.amplitude, rotator, f"{name}_gain_{part}")
-            gain[part] = delay(m, en, shift_right(product, AMPLITUDE_WIDTH, "half_even"), 1,
-                               f"{name}_gain_{part}", signed(ROTATOR_WIDTH))
+            rounded = shift_right(product, AMPLITUDE_WIDTH, "half_even")
+            gain[part] = delay(m, en, rounded, 1, f"{name}_gain_{part}", signed(ROTATOR_WIDTH))
+            gain["-" + part] = delay(m, en, -rounded, 1, f"{name}_gain_neg_{part}",
+                                     signed(ROTATOR_WIDTH))
         stage = 3 + latency
         # the masked pulse sample, beside the gain
-        sample = {part: delay(m, en, Mux(covers, pulse_port.data[part], 0), stage - 1,
-                              f"{name}_sample_{part}") for part in ("i", "q")}
-        # complex product: real products, their sum, the rounded sum
-        products = {}
-        for g in ("i", "q"):
-            for x in ("i", "q"):
-                products[g + x], latency = multiply(m, en, gain[g], sample[x],
-                                                    f"{name}_product_{g}{x}")
+        sample = {}
+        for part in ("i", "q"):
+            masked = delay(m, en, Mux(covers, pulse_port.data[part], 0), stage - 2,
+                           f"{name}_sample_{part}")
+            sample[part] = delay(m, en, masked, 1, f"{name}_sample_{part}_{stage - 1}")
+            sample["-" + part] = delay(m, en, -masked, 1, f"{name}_sample_neg_{part}")
+        # complex product: real products, their sum, the rounded sum. Each operand
+        # register feeds one multiplier (a register shared by two is placed between
+        # them, far from both): the cross products take negated copies.
+        products, latency = {}, _product_latency(self.pulse_width)
+        for key, g, x in (("ii", "i", "i"), ("qq", "q", "q"), ("iq", "-i", "-q"),
+                          ("qi", "-q", "-i")):
+            product, own = multiply(m, en, gain[g], sample[x], f"{name}_product_{key}")
+            products[key] = delay(m, en, product, latency - own, f"{name}_product_{key}_wait")
         sums = {"i": products["ii"] - products["qq"], "q": products["iq"] + products["qi"]}
         echo = {part: delay(m, en, shift_right(delay(m, en, sums[part], 1, f"{name}_sum_{part}"),
                                                ROTATOR_WIDTH - 1, "half_even"), 1,
