@@ -73,6 +73,9 @@ class Board:
         Bit rate of the report link (8N1); must divide ``clock_hz``.
     report_cap : int
         Most detection frames per CPI (:func:`link_budget` checks that they fit).
+    fast_clock : bool
+        Spend registers on timing: the matched filter rounds and saturates in two
+        cycles (``ChainConfig.mf_round_stage``).
     """
     name: str
     platform: type
@@ -88,6 +91,7 @@ class Board:
     scenario: dict
     uart_baud: int
     report_cap: int
+    fast_clock: bool = False
 
 
 def board_names():
@@ -104,7 +108,8 @@ def board_config(board):
     the CFAR reporting peaks only (plots: the link carries one report per target
     and line, not every cell over the threshold)."""
     return chain_config(parse_scenario(board.scenario), coef_width=board.coef_width,
-                        mf_output_width=board.mf_output_width, cfar_peaks=True)
+                        mf_output_width=board.mf_output_width, cfar_peaks=True,
+                        mf_round_stage=board.fast_clock)
 
 
 def sample_period(board):

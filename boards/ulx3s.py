@@ -82,6 +82,7 @@ BOARD = Board(
     max_targets=2,
     uart_baud=LINK_BAUD,    # the FT231X's UART; 100 MHz / 50
     report_cap=32,          # 2 targets x 16 pulses per CPI
+    fast_clock=True,
     scenario={
         "radar": {
             "sample_rate_hz": 10e6, "bandwidth_hz": 10e6, "pulse_width_s": 3e-6,

@@ -68,6 +68,10 @@ class MatchedFilter(wiring.Component):
         shift that can never saturate).
     rounding : {"half_even", "truncate"}
         How the dropped bits round (default ``"half_even"``).
+    round_stage : bool
+        Register the rounded sum before it saturates: one more cycle of latency,
+        a shorter path for a fast clock (default False: round and saturate in one
+        cycle).
 
     Members
     -------
@@ -93,9 +97,9 @@ class MatchedFilter(wiring.Component):
 
     Latency/throughput
     ------------------
-    ``latency = 5 + ceil(log2(M))`` cycles from the input transfer to the output
-    being offered (delay line, multiplier input, product, complex-sum level,
-    ``ceil(log2(M))`` adder levels, output rounding). One sample per clock when
+    ``latency = 5 + ceil(log2(M)) + round_stage`` cycles from the input transfer to
+    the output being offered (delay line, multiplier input, product, complex-sum
+    level, ``ceil(log2(M))`` adder levels, rounding, saturation). One sample per clock when
     ``o.ready`` stays high. ``i.ready`` is ``~o.valid | o.ready`` (one global enable),
     so it depends combinationally on ``o.ready``. Four real multipliers per
     multiplier input (no Gauss 3-multiplier trick), each with registered inputs and
@@ -109,7 +113,8 @@ class MatchedFilter(wiring.Component):
     """
 
     def __init__(self, *, taps, input_width=ADC_WIDTH, coef_width=COEF_WIDTH,
-                 output_width=MF_OUT_WIDTH, output_shift=0, rounding="half_even"):
+                 output_width=MF_OUT_WIDTH, output_shift=0, rounding="half_even",
+                 round_stage=False):
         check_width("input_width", input_width)
         check_width("coef_width", coef_width)
         check_width("output_width", output_width)
@@ -125,8 +130,11 @@ class MatchedFilter(wiring.Component):
         self._output_width = output_width
         self._output_shift = output_shift
         self._rounding = rounding
+        if not isinstance(round_stage, bool):
+            raise TypeError(f"round_stage must be True or False, not {round_stage!r}")
+        self._round_stage = round_stage
         self._pairs = self._folded_pairs()
-        self.latency = 5 + (len(self._pairs) - 1).bit_length()
+        self.latency = 5 + (len(self._pairs) - 1).bit_length() + round_stage
         super().__init__({
             "i": In(stream.Signature(framed_layout(complex_layout(input_width)))),
             "o": Out(stream.Signature(framed_layout(complex_layout(output_width)))),
@@ -202,14 +210,19 @@ class MatchedFilter(wiring.Component):
                  for k in range(0, len(terms), 2)]
                 for terms in (real_terms, imag_terms))
 
-        # Output stage: round, saturate, sticky overflow.
+        # Output stage: round (in a register of its own with ``round_stage``),
+        # saturate, sticky overflow.
+        sums = [shift_right(acc, self._output_shift, self._rounding)
+                for acc in (real_terms[0], imag_terms[0])]
+        if self._round_stage:
+            sums = self._register_level(m, en, sums, "rounded")
+            ctrl = stage("rounded", ctrl)
         overs = []
         with m.If(en):
             m.d.sync += [self.o.valid.eq(ctrl["valid"])]
             m.d.sync += [self.o.payload[f].eq(ctrl[f]) for f in flags]
-            for part, acc in (("i", real_terms[0]), ("q", imag_terms[0])):
-                value, part_over = saturate(
-                    shift_right(acc, self._output_shift, self._rounding), self._output_width)
+            for part, value in zip(("i", "q"), sums):
+                value, part_over = saturate(value, self._output_width)
                 m.d.sync += self.o.payload.data[part].eq(value)
                 overs.append(part_over)
             with m.If(ctrl["valid"] & (overs[0] | overs[1])):

@@ -55,7 +55,7 @@ class RadarChain(wiring.Component):
         if config.compressor == "fft":
             self._mf = FastConvolution(n=config.fft_size, **common)
         else:
-            self._mf = MatchedFilter(**common)
+            self._mf = MatchedFilter(round_stage=config.mf_round_stage, **common)
         self._power = PowerDetector(sample_width=config.mf_output_width)
         self._cfar = CaCfar(line_length=config.line_length,
                             reference_cells=config.reference_cells,

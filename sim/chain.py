@@ -93,6 +93,7 @@ class ChainConfig:
     compressor: str = "fir"  # "fir" (MatchedFilter) or "fft" (FastConvolution)
     fft_size: int = 0        # FFT size of the "fft" compressor (0 for "fir")
     cfar_peaks: bool = False  # report only detected cells that are local maxima (plots)
+    mf_round_stage: bool = False  # the FIR rounds and saturates in two cycles (fast clocks)
 
     @property
     def power_width(self):
@@ -116,7 +117,7 @@ class ChainConfig:
             "power_width": self.power_width, "reference_cells": self.reference_cells,
             "guard_cells": self.guard_cells, "cfar_scale_word": self.cfar_scale,
             "cfar_alpha": self.cfar_alpha, "cfar_alpha_white": self.cfar_alpha_white,
-            "cfar_peaks": self.cfar_peaks,
+            "cfar_peaks": self.cfar_peaks, "mf_round_stage": self.mf_round_stage,
         }
 
 
@@ -155,11 +156,12 @@ def fft_compressor_size(taps):
 
 
 def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDTH,
-                 compressor=None, cfar_peaks=False):
+                 compressor=None, cfar_peaks=False, mf_round_stage=False):
     """The chain for ``scenario``: taps matched to its pulse and weighted by its
     window, the smallest matched-filter shift that cannot saturate, the CFAR
     scale for its Pfa on the filter's correlated noise, whether the CFAR reports
-    only peaks (``cfar_peaks``), and the compressor:
+    only peaks (``cfar_peaks``) and the FIR registers its rounding
+    (``mf_round_stage``), and the compressor:
     ``compressor`` ("fir" or "fft") or, by default, "fft" for pulses of at least
     :data:`FFT_COMPRESSOR_MIN_TAPS` samples."""
     if compressor not in (None, *COMPRESSORS):
@@ -181,7 +183,7 @@ def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDT
         cfar_scale=cfar_scale(c.reference_cells, c.pfa, alpha=alpha), cfar_alpha=alpha,
         cfar_alpha_white=ca_cfar_alpha(2 * c.reference_cells, c.pfa), compressor=compressor,
         fft_size=fft_compressor_size(len(taps)) if compressor == "fft" else 0,
-        cfar_peaks=cfar_peaks)
+        cfar_peaks=cfar_peaks, mf_round_stage=mf_round_stage)
 
 
 def reference_chain(config, iq, *, keep_power=False):

@@ -183,6 +183,7 @@ def test_fixed_point_loss_shows_when_noise_is_about_one_lsb():
      "output_shift must be an integer from 0 to 28, not -1"),
     ({"taps": [1], "rounding": "up"}, ValueError,
      "rounding must be one of ('truncate', 'half_even'), not 'up'"),
+    ({"taps": [1], "round_stage": 1}, TypeError, "round_stage must be True or False, not 1"),
 ])
 def test_parameter_errors(kwargs, error, message):
     with pytest.raises(error) as info:
@@ -219,30 +220,32 @@ def _random_taps(rng, count, symmetric=False):
     return taps
 
 
-@pytest.mark.parametrize("count,symmetric,lengths,rounding,p_stall", [
-    (5, False, [7, 1, 3, 30, 12], "half_even", 0.3),
-    (5, False, [20, 9], "truncate", 0.0),
-    (16, False, [40, 17, 5, 60], "half_even", 0.5),
-    (16, True, [40, 17, 5, 60], "half_even", 0.4),    # folded: 8 pairs
-    (7, True, [2, 30, 1, 13], "truncate", 0.5),       # folded: 3 pairs and the middle tap
-    (1, True, [4, 1, 6], "half_even", 0.3),           # one tap: only a middle tap
+@pytest.mark.parametrize("count,symmetric,lengths,rounding,p_stall,round_stage", [
+    (5, False, [7, 1, 3, 30, 12], "half_even", 0.3, False),
+    (5, False, [20, 9], "truncate", 0.0, False),
+    (16, False, [40, 17, 5, 60], "half_even", 0.5, False),
+    (16, True, [40, 17, 5, 60], "half_even", 0.4, False),    # folded: 8 pairs
+    (7, True, [2, 30, 1, 13], "truncate", 0.5, False),       # folded: 3 pairs and the middle tap
+    (1, True, [4, 1, 6], "half_even", 0.3, False),           # one tap: only a middle tap
+    (16, True, [40, 17, 5, 60], "half_even", 0.5, True),     # rounding in its own register
+    (5, False, [7, 1, 3, 30, 12], "truncate", 0.3, True),
 ])
-def test_gateware_bit_exact_with_stalls(count, symmetric, lengths, rounding, p_stall):
+def test_gateware_bit_exact_with_stalls(count, symmetric, lengths, rounding, p_stall, round_stage):
     rng = np.random.default_rng(count + len(lengths))
     taps = _random_taps(rng, count, symmetric)
     assert np.array_equal(taps, taps[::-1]) == (symmetric or count == 1)
     shift = safe_output_shift(taps, 12, 18, rounding=rounding) - 2  # some outputs saturate
     words, expected = _lines_stimulus(rng, lengths, taps, shift, rounding)
-    dut = MatchedFilter(taps=taps, output_shift=shift, rounding=rounding)
+    dut = MatchedFilter(taps=taps, output_shift=shift, rounding=rounding, round_stage=round_stage)
     out = simulate_stream(dut, words, len(words), p_in_stall=p_stall, p_out_stall=p_stall, seed=7)
     assert out == expected
     # Lines longer than the filter end with a nonzero tail that the next line must not see.
     assert np.any(unpack(OUT, out)["data.i"] != 0)
 
 
-@pytest.mark.parametrize("count", [1, 5, 16])
-def test_latency_attribute(count):
-    dut = MatchedFilter(taps=[1] * count)
+@pytest.mark.parametrize("count, round_stage", [(1, False), (5, False), (16, False), (16, True)])
+def test_latency_attribute(count, round_stage):
+    dut = MatchedFilter(taps=[1] * count, round_stage=round_stage)
     trace = trace_unstalled(dut, pack(IN, **{"data.i": [5], "first": [1], "last": [1]}), 30)
     # ``sample`` reads the values that an edge sees: the word accepted at edge 0 is
     # transferred out at edge ``latency``.
@@ -269,6 +272,7 @@ def test_overflow_is_sticky_and_set_only_by_saturation():
 @pytest.mark.parametrize("name, pulse", [
     ("32", centred_lfm(BT, 1)[5:37]),       # off-centre slice of the chirp: taps not symmetric
     ("folded_31", np.exp(1j * np.pi * (np.arange(31) - 15) ** 2 / 31)),  # centred: folded
+    ("folded_31_round_stage", np.exp(1j * np.pi * (np.arange(31) - 15) ** 2 / 31)),
 ])
 def test_gateware_cocotb(name, pulse):
     rng = np.random.default_rng(11)
@@ -276,7 +280,7 @@ def test_gateware_cocotb(name, pulse):
     assert np.array_equal(taps, taps[::-1]) == name.startswith("folded")
     shift = safe_output_shift(taps, 12, 18) - 1
     words, expected = _lines_stimulus(rng, [700, 130, 1, 1000, 99, 400], taps, shift)
-    dut = MatchedFilter(taps=taps, output_shift=shift)
+    dut = MatchedFilter(taps=taps, output_shift=shift, round_stage=name.endswith("round_stage"))
     out = cocotb_stream(dut, f"matched_filter_{name}", words, len(words), seed=12)
     assert out == expected
 
