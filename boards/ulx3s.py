@@ -1,10 +1,13 @@
 """ULX3S with the LFE5U-85F (83,640 LUT4, 156 MULT18X18D, 208 DP16KD).
 
 The big board: the chain at its full widths (16-bit taps, 18-bit compressed
-samples) with a Hamming-weighted LFM pulse of 30 samples (BT = 30: 120 of the
-156 multipliers), 4,096-sample range lines, the CA-CFAR with 16 reference
-cells, and an echo source with two targets (12 multipliers). The
-clock is 100 MHz from the EHXPLLL, so the chain processes 100 Msample/s.
+samples) with a Hamming-weighted LFM pulse of 30 samples (BT = 30; symmetric, so
+the filter folds onto 60 multipliers), 4,096-sample range lines, the CA-CFAR
+with 16 reference cells, and an echo source with two targets. The clock is
+100 MHz from the EHXPLLL, so the chain can process 100 Msample/s; the board
+plays its scenario in real time, 10 Msample/s (one sample every 10 clocks), and
+reports on the link at ``LINK_BAUD``. nextpnr does not reach 100 MHz yet (see
+the README's boards table).
 """
 
 from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal

