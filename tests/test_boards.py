@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from amaradar.boards.build import LINK_LOAD_LIMIT, board_config, board_names, get_board, link_budget
+from amaradar.boards.build import (LINK_LOAD_LIMIT, board_config, board_names, echo_preset,
+                                   get_board, link_budget, sample_period)
 from amaradar.boards.gowin_wrapper import himbaechel_args
 from amaradar.boards.icebreaker import ice40_pll_params
 from amaradar.boards.tangnano9k import gowin_pll_params
 from amaradar.boards.toolchain import BuildError, check_report, read_report
+from amaradar.boards.top import BoardCore, BoardTop
 from amaradar.boards.ulx3s import ecp5_pll_params
 from amaradar.build import BoardError, run_build
 
@@ -187,3 +189,23 @@ def test_board_configurations_elaborate_their_chain(name):
     config = board_config(get_board(name))
     assert config.tested_cells_per_line > 0
     assert config.coef_width == get_board(name).coef_width
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda b: BoardCore(config=board_config(b), preset=echo_preset(b), sample_rate=1_000_000,
+                         sample_period=0, cap=16),
+     (ValueError, "sample_period must be at least 1, not 0")),
+    (lambda b: BoardCore(config=board_config(b), preset=echo_preset(b), sample_rate=1_000_000,
+                         sample_period=18, cap=1.5),
+     (TypeError, "cap must be an integer, not 1.5")),
+    (lambda b: BoardTop(clocking=None, clock_hz=18_000_000, config=board_config(b),
+                        preset=echo_preset(b), sample_period=18, baud=115_200, cap=16),
+     (ValueError, "baud must divide the clock of 18000000 Hz, not 115200")),
+    (lambda b: sample_period(dataclasses.replace(b, clock_hz=17_500_000)),
+     (ValueError, "icebreaker: the sample rate of 1e+06 Hz must divide the 1.75e+07 Hz clock")),
+])
+def test_board_design_parameter_errors(make, message):
+    error, text = message
+    with pytest.raises(error) as info:
+        make(get_board("icebreaker"))
+    assert str(info.value) == text
