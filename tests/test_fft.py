@@ -11,7 +11,7 @@ from amaradar.hdl.fft_iterative import IterativeFFT
 from amaradar.sim.fft import fft
 
 from fft_frames import check_fft_output, frame_words, random_flags, random_frames
-from streams import cocotb_stream, simulate_stream
+from streams import cocotb_stream, simulate_stream, trace_unstalled
 
 
 PYSIM_CASES = [
@@ -109,27 +109,11 @@ def test_fft_overflow_is_sticky_and_saturates(core):
 def test_fft_latency_and_gapless_throughput(n, bit_reversed):
     dut = FFT(n=n, width=16, twiddle_width=16, bit_reversed=bit_reversed)
     frames = 4
-    cycles = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.i.valid, 1)
-        accepted = 0
-        for cycle in range(4 * n * frames):
-            _, _, ready, valid = await ctx.tick().sample(dut.i.ready, dut.o.valid)
-            accepted += ready
-            assert ready or accepted == frames * n, "input stalled with the output ready"
-            if accepted == frames * n:
-                ctx.set(dut.i.valid, 0)
-            if valid:
-                cycles.append(cycle)
-                if len(cycles) == frames * n:
-                    return
-
-    sim.add_testbench(bench)
-    sim.run()
+    trace = trace_unstalled(dut, [0] * (frames * n), 4 * n * frames)
+    ready = [r for r, _, _ in trace]
+    assert ready[:frames * n] == [1] * (frames * n), "input stalled with the output ready"
+    cycles = [c for c, (_, valid, _) in enumerate(trace) if valid]
+    assert len(cycles) == frames * n
     assert cycles[0] == dut.latency
     assert cycles == list(range(cycles[0], cycles[0] + frames * n))
 
