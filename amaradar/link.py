@@ -77,12 +77,14 @@ the decoder resynchronises after lost, extra or corrupted bytes and never makes 
 message out of a damaged frame.
 """
 
+import math
 from collections import namedtuple
 
 __all__ = [
     "LINK_BAUD", "SYNC", "CRC_POLY", "CRC_INIT", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK",
     "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS", "DETECTION_CSV_COLUMNS",
-    "Detection", "Status", "crc16", "encode", "frame_bytes", "Decoder",
+    "SPEED_OF_LIGHT", "Detection", "Status", "crc16", "encode", "frame_bytes", "Decoder",
+    "detection_range_m", "power_db", "detection_row",
 ]
 
 LINK_BAUD = 2_000_000
@@ -95,9 +97,11 @@ TYPE_TRACK = 0x03
 HEADER_BYTES = len(SYNC) + 2
 CRC_BYTES = 2
 
-#: Columns of ``detections.csv``, as both ``amaradar sim`` and ``amaradar listen`` write it.
+#: Columns of ``detections.csv``, as both ``amaradar sim`` and ``amaradar listen`` write it
+#: (:func:`detection_row`).
 DETECTION_CSV_COLUMNS = ("cpi", "pulse", "time_s", "range_m", "range_bin", "power_db",
                          "threshold_db")
+SPEED_OF_LIGHT = 299_792_458.0   # m/s
 
 #: ``(field, bytes)`` of the detection payload, in link order.
 DETECTION_FIELDS = (("cpi", 2), ("pulse", 2), ("range_bin", 2), ("power", 6), ("threshold", 6))
@@ -106,6 +110,28 @@ STATUS_FIELDS = (
     ("cpi", 2), ("flags", 2), ("dropped_samples", 4), ("dropped_cap", 4), ("dropped_full", 4),
     ("range_bins", 2), ("pulses", 2), ("sample_rate", 4), ("pri", 4), ("pulse_samples", 2),
 )
+
+def detection_range_m(range_bin, pulse_samples, sample_rate):
+    """``c / 2 * (range_bin - (N - 1)) / sample_rate``: the range of the echo's leading
+    edge, the matched filter's delay of ``N - 1`` samples removed (scalars or arrays)."""
+    return SPEED_OF_LIGHT / 2 * (range_bin - (pulse_samples - 1)) / sample_rate
+
+
+def power_db(value):
+    """``10 * log10(value)`` of a power in LSB² of the detector; ``-inf`` for 0."""
+    return 10 * math.log10(value) if value else -math.inf
+
+
+def detection_row(cpi, pulse, time_s, range_m, range_bin, power, threshold):
+    """One ``detections.csv`` row as strings; ``time_s`` or ``range_m`` None: empty.
+
+    Times to 9 significant digits, ranges to the millimetre, power and threshold in
+    dB (:func:`power_db`) to 3 decimals.
+    """
+    return [str(int(cpi)), str(int(pulse)), "" if time_s is None else f"{time_s:.9g}",
+            "" if range_m is None else f"{range_m:.3f}", str(int(range_bin)),
+            f"{power_db(power):.3f}", f"{power_db(threshold):.3f}"]
+
 
 Detection = namedtuple("Detection", [name for name, _ in DETECTION_FIELDS])
 Detection.__doc__ = "A CFAR detection report (fields: see the detection payload table)."

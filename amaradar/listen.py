@@ -49,11 +49,11 @@ import time
 import tty
 from pathlib import Path
 
-from .link import DETECTION_CSV_COLUMNS, LINK_BAUD, Decoder, Detection, Status
+from .link import (DETECTION_CSV_COLUMNS, LINK_BAUD, Decoder, Detection, Status,
+                   detection_range_m, detection_row, power_db)
 
-__all__ = ["ListenError", "run_listen", "SPEED_OF_LIGHT"]
+__all__ = ["ListenError", "run_listen"]
 
-SPEED_OF_LIGHT = 299_792_458.0
 _CHUNK = 4096
 _CPI_RANGE = 1 << 16
 
@@ -209,16 +209,11 @@ class _Radar:
     def row(self, det):
         cpi = self.unwrap(det.cpi)
         rate, pri, pulses = (self._param(n) for n in ("sample_rate", "pri", "pulses"))
-        time_s = f"{(cpi * pulses + det.pulse) * pri:.9g}" if pri and pulses else ""
+        time_s = (cpi * pulses + det.pulse) * pri if pri and pulses else None
         n = self.status.pulse_samples if self.status is not None else 0
-        range_m = (f"{SPEED_OF_LIGHT / 2 * (det.range_bin - (n - 1)) / rate:.3f}"
-                   if rate and n else "")
-        return [det.cpi, det.pulse, time_s, range_m, det.range_bin,
-                f"{_db(det.power):.3f}", f"{_db(det.threshold):.3f}"]
-
-
-def _db(value):
-    return 10 * math.log10(value) if value else -math.inf
+        range_m = detection_range_m(det.range_bin, n, rate) if rate and n else None
+        return detection_row(det.cpi, det.pulse, time_s, range_m, det.range_bin, det.power,
+                             det.threshold)
 
 
 class _Screen:
@@ -291,5 +286,5 @@ class _Session:
         det = self.last_detection
         if det is not None:
             lines.append(f"  last detection: cpi {det.cpi} pulse {det.pulse} range bin {det.range_bin}"
-                         f"  power {_db(det.power):.1f} dB  threshold {_db(det.threshold):.1f} dB")
+                         f"  power {power_db(det.power):.1f} dB  threshold {power_db(det.threshold):.1f} dB")
         return lines

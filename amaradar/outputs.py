@@ -22,8 +22,7 @@ import math
 
 import numpy as np
 
-from amaradar.link import DETECTION_CSV_COLUMNS
-from amaradar.sim.scenario import SPEED_OF_LIGHT
+from amaradar.link import DETECTION_CSV_COLUMNS, detection_range_m, detection_row
 
 __all__ = ["write_detections", "write_truth", "write_report", "plot_range_profile",
            "plot_detections"]
@@ -33,7 +32,7 @@ TRUTH_COLUMNS = ("cpi", "time_s", "target_id", "range_m", "radial_velocity_mps")
 
 def detection_ranges(scenario, range_bin):
     r = scenario.radar
-    return SPEED_OF_LIGHT / 2 * (np.asarray(range_bin) - (r.pulse_samples - 1)) / r.sample_rate_hz
+    return detection_range_m(np.asarray(range_bin), r.pulse_samples, r.sample_rate_hz)
 
 
 def _db(values):
@@ -45,15 +44,14 @@ def _db(values):
 def write_detections(path, scenario, detections):
     r = scenario.radar
     line = detections["cpi"] * r.pulses_per_cpi + detections["pulse"]
-    columns = (detections["cpi"], detections["pulse"], line * r.pri_s,
-               detection_ranges(scenario, detections["range_bin"]), detections["range_bin"],
-               _db(detections["power"]), _db(detections["threshold"]))
+    columns = (detections["cpi"], detections["pulse"], (line * r.pri_s).tolist(),
+               detection_ranges(scenario, detections["range_bin"]).tolist(),
+               detections["range_bin"], detections["power"].tolist(),
+               detections["threshold"].tolist())
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(DETECTION_CSV_COLUMNS)
-        for cpi, pulse, t, rng, k, p, th in zip(*columns):
-            out.writerow([int(cpi), int(pulse), f"{t:.9g}", f"{rng:.3f}", int(k),
-                          f"{p:.3f}", f"{th:.3f}"])
+        out.writerows(detection_row(*row) for row in zip(*columns))
 
 
 def truth_rows(scenario):

@@ -46,6 +46,7 @@ from importlib import resources
 import numpy as np
 
 from ..hdl.barker_code import BARKER13
+from ..link import SPEED_OF_LIGHT
 from ..hdl.formats import CPI_WIDTH, PULSE_WIDTH
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "load_scenario", "parse_scenario", "default_scenario_text", "receive_iq",
 ]
 
-SPEED_OF_LIGHT = 299_792_458.0
 WAVEFORMS = ("lfm", "barker13")
 WINDOWS = ("rect", "hamming", "hann", "blackman_harris", "taylor")  # taylor: nbar 5, -35 dB
 _REL_TOL = 1e-6

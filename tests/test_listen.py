@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from amaradar.link import Detection, Status, encode
-from amaradar.link import DETECTION_CSV_COLUMNS
-from amaradar.listen import SPEED_OF_LIGHT, ListenError, run_listen
+from amaradar.link import DETECTION_CSV_COLUMNS, SPEED_OF_LIGHT, Detection, Status, encode
+from amaradar.listen import ListenError, run_listen
 
 STATUS = Status(cpi=0xFFFF, flags=0x0003, dropped_samples=2, dropped_cap=5, dropped_full=1,
                 range_bins=256, pulses=32, sample_rate=10_000_000, pri=2000, pulse_samples=5)
