@@ -129,9 +129,8 @@ def link_budget(board):
     the UART moves ``uart_baud / 10`` bytes per second (8N1). Raises
     ``ValueError`` when that traffic needs more than :data:`LINK_LOAD_LIMIT` of it.
     """
-    config = board_config(board)
-    cpis_per_second = parse_scenario(board.scenario).radar.sample_rate_hz / (
-        config.line_length * config.pulses_per_cpi)
+    r = parse_scenario(board.scenario).radar
+    cpis_per_second = r.sample_rate_hz / (r.line_samples * r.pulses_per_cpi)
     bytes_per_cpi = frame_bytes(TYPE_STATUS) + board.report_cap * frame_bytes(TYPE_DETECTION)
     budget = {"cpis_per_second": cpis_per_second, "bytes_per_cpi": bytes_per_cpi,
               "bytes_per_second": cpis_per_second * bytes_per_cpi,
@@ -148,9 +147,10 @@ def link_budget(board):
 def board_core(board):
     """:class:`~amaradar.boards.top.BoardCore` of ``board``: the design its bitstream holds,
     without PLL and pins."""
+    period = sample_period(board)
     return BoardCore(config=board_config(board), preset=echo_preset(board),
-                     sample_rate=round(board.clock_hz / sample_period(board)),
-                     sample_period=sample_period(board), cap=board.report_cap)
+                     sample_rate=board.clock_hz // period, sample_period=period,
+                     cap=board.report_cap)
 
 
 def echo_preset(board):
@@ -243,9 +243,8 @@ def build_board(board, out_dir, *, progress=print):
     start = time.monotonic()
     config = board_config(board)
     link_budget(board)
-    top = BoardTop(clocking=board.clocking(), clock_hz=board.clock_hz, config=config,
-                   preset=echo_preset(board), sample_period=sample_period(board),
-                   baud=board.uart_baud, cap=board.report_cap)
+    top = BoardTop(clocking=board.clocking(), clock_hz=board.clock_hz, core=board_core(board),
+                   baud=board.uart_baud)
     progress(f"{board.name}: elaborating the design ({len(config.taps)}-tap matched filter, "
              f"{config.line_length}-sample lines, {board.clock_hz / 1e6:g} MHz clock)")
     overrides = {"debug_verilog": False, **board.overrides}

@@ -6,8 +6,8 @@ pulse at one sample per chip (13 taps of +-1: the filter needs adders only), a
 2 x 8 reference cells, one echo target. The clock is 54 MHz from the rPLL and
 the chain can take one sample per clock: 54 Msample/s, 52,734 range lines/s; the
 board plays its scenario in real time, 1 Msample/s (one sample every 54 clocks),
-and reports on the link at ``LINK_BAUD``. The Gowin flow of Amaranth 0.5 passes no clock constraint to nextpnr, so ``--freq``
-sets it.
+and reports on the link at ``LINK_BAUD``. The Gowin flow of Amaranth 0.5 passes
+no clock constraint to nextpnr, so ``--freq`` sets it.
 
 Why not more: nextpnr-himbaechel's Gowin legaliser puts a flip-flop beside a LUT
 only when that LUT drives it, and two flip-flops of a slice pair only with the

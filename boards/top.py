@@ -175,21 +175,20 @@ class BoardTop(Elaboratable):
         Drives ``ClockSignal("sync")`` at ``clock_hz`` and ``ResetSignal("sync")``.
     clock_hz : int
         Frequency of ``sync``.
-    config, preset, sample_period, cap
-        As for :class:`BoardCore`; the sample rate is ``clock_hz / sample_period``.
+    core : BoardCore
+        The design (see ``amaradar.boards.build.board_core``).
     baud : int
         UART bit rate; ``clock_hz / baud`` a whole number of clocks.
     """
 
-    def __init__(self, *, clocking, clock_hz, config, preset, sample_period, baud, cap):
+    def __init__(self, *, clocking, clock_hz, core, baud):
         _check_positive("baud", baud)
         if clock_hz % baud:
             raise ValueError(f"baud must divide the clock of {clock_hz} Hz, not {baud}")
         self._clocking = clocking
         self._clock_hz = clock_hz
         self._baud = baud
-        self.core = BoardCore(config=config, preset=preset, sample_rate=clock_hz // sample_period,
-                              sample_period=sample_period, cap=cap)
+        self.core = core
 
     def elaborate(self, platform):
         m = Module()

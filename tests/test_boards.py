@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from amaradar.boards.build import (LINK_LOAD_LIMIT, board_config, board_names, echo_preset,
-                                   get_board, link_budget, sample_period)
+from amaradar.boards.build import (LINK_LOAD_LIMIT, board_config, board_core, board_names,
+                                   echo_preset, get_board, link_budget, sample_period)
 from amaradar.boards.gowin_wrapper import himbaechel_args
 from amaradar.boards.icebreaker import ice40_pll_params
 from amaradar.boards.tangnano9k import gowin_pll_params
@@ -198,8 +198,7 @@ def test_board_configurations_elaborate_their_chain(name):
     (lambda b: BoardCore(config=board_config(b), preset=echo_preset(b), sample_rate=1_000_000,
                          sample_period=18, cap=1.5),
      (TypeError, "cap must be an integer, not 1.5")),
-    (lambda b: BoardTop(clocking=None, clock_hz=18_000_000, config=board_config(b),
-                        preset=echo_preset(b), sample_period=18, baud=115_200, cap=16),
+    (lambda b: BoardTop(clocking=None, clock_hz=18_000_000, core=board_core(b), baud=115_200),
      (ValueError, "baud must divide the clock of 18000000 Hz, not 115200")),
     (lambda b: sample_period(dataclasses.replace(b, clock_hz=17_500_000)),
      (ValueError, "icebreaker: the sample rate of 1e+06 Hz must divide the 1.75e+07 Hz clock")),
