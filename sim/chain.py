@@ -18,8 +18,9 @@ scale ``2**-mf_output_shift``): the time-domain FIR
 (:class:`amaradar.hdl.matched_filter.MatchedFilter`, ``compressor = "fir"``) and
 overlap-save fast convolution
 (:class:`amaradar.hdl.fast_convolution.FastConvolution`, ``"fft"``), which are
-not bit-identical to each other. The FIR needs ``4P`` real multipliers and an
-adder tree for ``P`` taps and runs one sample per clock; the FFT compressor
+not bit-identical to each other. The FIR needs ``4P`` real multipliers (``2P``
+when the taps are symmetric and fold; the table below is for the direct form) and
+an adder tree for ``P`` taps and runs one sample per clock; the FFT compressor
 needs two FFT cores (``4*floor((log2(n) - 1)/2)`` multipliers each), one
 complex multiplier and block RAM, whatever ``P``, and accepts ``(n - P + 1)/n``
 samples per clock. :func:`chain_config` picks the FFT compressor for pulses of

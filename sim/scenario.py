@@ -46,8 +46,8 @@ from importlib import resources
 import numpy as np
 
 from ..hdl.barker_code import BARKER13
-from ..link import SPEED_OF_LIGHT
 from ..hdl.formats import CPI_WIDTH, PULSE_WIDTH
+from ..link import SPEED_OF_LIGHT
 
 __all__ = [
     "SPEED_OF_LIGHT", "ScenarioError", "Radar", "Cfar", "Target", "Scenario",
