@@ -75,7 +75,8 @@ class Board:
         Most detection frames per CPI (:func:`link_budget` checks that they fit).
     fast_clock : bool
         Spend registers on timing: the matched filter rounds and saturates in two
-        cycles (``ChainConfig.mf_round_stage``).
+        cycles (``ChainConfig.mf_round_stage``), the echo source registers its
+        rounded gain (``EchoSource.gain_stage``).
     """
     name: str
     platform: type
@@ -150,7 +151,7 @@ def board_core(board):
     period = sample_period(board)
     return BoardCore(config=board_config(board), preset=echo_preset(board),
                      sample_rate=board.clock_hz // period, sample_period=period,
-                     cap=board.report_cap)
+                     cap=board.report_cap, fast_clock=board.fast_clock)
 
 
 def echo_preset(board):

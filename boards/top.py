@@ -70,6 +70,9 @@ class BoardCore(wiring.Component):
         Clocks per ADC sample, at least 1 (the chain takes up to one per clock).
     cap : int
         Most detection frames per CPI, at least 1.
+    fast_clock : bool
+        Spend registers on timing in the echo source (``EchoSource.gain_stage``);
+        the chain's own choices are in ``config``.
 
     Members
     -------
@@ -98,7 +101,7 @@ class BoardCore(wiring.Component):
     :func:`amaradar.sim.report_framer.report_framer`, exact while ``o`` keeps up.
     """
 
-    def __init__(self, *, config, preset, sample_rate, sample_period, cap):
+    def __init__(self, *, config, preset, sample_rate, sample_period, cap, fast_clock=False):
         _check_positive("sample_rate", sample_rate)
         _check_positive("sample_period", sample_period)
         _check_positive("cap", cap)
@@ -109,6 +112,7 @@ class BoardCore(wiring.Component):
         self._sample_rate = sample_rate
         self._sample_period = sample_period
         self._cap = cap
+        self._fast_clock = fast_clock
         super().__init__({
             "o": Out(stream.Signature(8)),
             "flags": Out(len(FLAG_NAMES)),
@@ -122,7 +126,7 @@ class BoardCore(wiring.Component):
         m.submodules.echo = echo = EchoSource(
             pulse=list(p.pulse), pulse_width=p.pulse_width, line_length=c.line_length,
             pulses_per_cpi=c.pulses_per_cpi, max_targets=p.max_targets, width=c.adc_width,
-            seed=p.seed)
+            seed=p.seed, gain_stage=self._fast_clock)
         m.submodules.chain = chain = RadarChain(c)
         m.submodules.framer = framer = ReportFramer(
             range_bits=len(chain.o.payload.range_bin), power_bits=c.power_width, cap=self._cap)

@@ -68,9 +68,8 @@ class CaCfar(wiring.Component):
         advances the CPI counter (``cpi_end`` without ``last`` is ignored).
     scale : In(CFAR_SCALE_WIDTH)
         Threshold scale ``alpha / (2R)``, unsigned with ``CFAR_SCALE_FRAC``
-        fractional bits (see ``amaradar.sim.ca_cfar.cfar_scale``). It is registered
-        with each cell's window sum, so a change applies from some cell on; change
-        it between CPIs.
+        fractional bits (see ``amaradar.sim.ca_cfar.cfar_scale``). A change applies
+        from some cell on; change it between CPIs.
     o : Out(stream.Signature(detection_layout(range_bits=range_bits, power_bits=power_width)))
         One word per detected cell, in input order: ``cpi``, ``pulse``,
         ``range_bin = k``, ``power = x[k]``, ``threshold = (scale * S[k]) >> F``.
@@ -107,14 +106,15 @@ class CaCfar(wiring.Component):
 
     Latency/throughput
     ------------------
-    One sample per clock. Register stages: delay line and running sums; window
-    sum; the product ``scale * S`` in ``d = pipeline.product_latency`` stages
-    (partial products of 18-bit pieces, each one MULT18X18D between registers,
-    then a registered adder tree: ``d`` = 2, 3, 4 for ``S`` of up to 18, 36,
-    72 bits); the decision into the output register. All advance on one enable
+    One sample per clock. Register stages: delay line and running sums; the
+    product ``scale * S`` in ``d = pipeline.product_latency`` stages (the window
+    sum in the operand registers of partial products of 18-bit pieces, each one
+    hardware multiplier between registers, then a registered adder tree: ``d`` =
+    3, 4, 5 for ``S`` of up to 18, 36, 72 bits); the decision into the output
+    register. All advance on one enable
     ``~o.valid | o.ready``, which is also ``i.ready``: when a detection waits at
     the output the whole pipeline, and the input, stall, so nothing is lost.
-    The detection of cell ``k`` is presented ``d + 2`` enabled cycles after the
+    The detection of cell ``k`` is presented ``d + 1`` enabled cycles after the
     cycle that accepted sample ``k + R + G``. The output is sparse, so no fixed
     ``latency`` is exposed.
 
@@ -190,13 +190,12 @@ class CaCfar(wiring.Component):
                 with m.Else():
                     m.d.sync += [index.eq(index + 1), full.eq(index + 1 >= w - 1)]
 
-        # Stage 1: cell under test and window sum. Stages 2 ... 1 + latency: scale * sum.
-        # Then the decision into the output register.
+        # Stages 1 ... latency: scale * (window sum), the sum in the multipliers'
+        # operand registers; beside it the cell under test. Then the decision into
+        # the output register.
         valid1 = Signal()
         peak1 = Signal()
         cut1 = Signal(p)
-        total = Signal(range(2 * half_max + 1))
-        scale = Signal(CFAR_SCALE_WIDTH)
         range1 = Signal(self.range_bits)
         with m.If(en):
             m.d.sync += [
@@ -205,20 +204,20 @@ class CaCfar(wiring.Component):
                 peak1.eq((cell[r + g] >= cell[r + g + 1]) & (cell[r + g] > cell[r + g - 1])
                          if self.peaks else 1),
                 cut1.eq(cell[r + g]),
-                total.eq(lead + trail),
-                scale.eq(self.scale),
                 range1.eq(index - (r + g)),
             ]
-        product, latency = multiply(m, en, scale, total, "product")
-        valid = delay(m, en, valid1, latency, "valid", reset_less=False)
-        cut, range_bin, peak = (delay(m, en, value, latency, name) for value, name in (
+        total = Signal(range(2 * half_max + 1))
+        m.d.comb += total.eq(lead + trail)
+        product, latency = multiply(m, en, self.scale, total, "product", a_static=True)
+        valid = delay(m, en, valid1, latency - 1, "valid", reset_less=False)
+        cut, range_bin, peak = (delay(m, en, value, latency - 1, name) for value, name in (
             (cut1, "cut"), (range1, "range_bin"), (peak1, "peak")))
         threshold, _ = saturate(product >> CFAR_SCALE_FRAC, p, signed_out=False)
 
         # The pulse and CPI counters follow the events of every accepted sample as
         # it leaves the pipeline, so they label the cells beside them. A detected
         # cell never starts a line: its labels are the counters as they stand.
-        moved, starts, ends, cpi_ends = delay(m, en, Cat(fresh, events), latency + 1, "events",
+        moved, starts, ends, cpi_ends = delay(m, en, Cat(fresh, events), latency, "events",
                                               reset_less=False)
         pulse = Signal(PULSE_WIDTH)
         cpi = Signal(CPI_WIDTH)

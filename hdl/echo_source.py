@@ -140,6 +140,11 @@ class EchoSource(wiring.Component):
         ADC output bits per I and Q, 2 ... 32 (default ``ADC_WIDTH``).
     seed : int
         Noise seed, ``0 <= seed < 2**32``.
+    gain_stage : bool
+        Register the rounded gain before the complex product's multipliers (one
+        more cycle of latency): for clocks at which the gain's rounding, negation
+        and the route from one DSP block to another do not fit one cycle (the
+        ULX3S at 100 MHz).
 
     Members
     -------
@@ -170,11 +175,12 @@ class EchoSource(wiring.Component):
     Latency/throughput
     ------------------
     One sample per clock after a fill of ``latency`` cycles, 9 for ``pulse_width``
-    up to 17: ROM reads, their registers, the gain product (one multiplier per part,
-    registered), the rounded gain (and its negation), the four registered real
-    products, their sums, the rounded echo, the sum with the noise, the saturated
-    output register (a wider pulse adds stages to the complex product:
-    ``pipeline.product_latency``). Every register, ROM read port, line counter,
+    up to 17 (10 with ``gain_stage``): ROM reads, the gain product (one multiplier
+    per part: the table entry in its operand register, then the product), the
+    four real products (the rounded gain or its negation and the sample or its
+    negation in their operand registers, then the products), their sums, the
+    rounded echo, the sum with the noise, the saturated output register (a wider
+    pulse adds stages to the complex product: ``pipeline.product_latency``). Every register, ROM read port, line counter,
     phase accumulator and the noise generator advance only when a sample moves
     forward, so the output does not depend on stalls.
 
@@ -184,7 +190,7 @@ class EchoSource(wiring.Component):
     """
 
     def __init__(self, *, pulse, pulse_width, line_length, pulses_per_cpi, max_targets=1,
-                 width=ADC_WIDTH, seed=0):
+                 width=ADC_WIDTH, seed=0, gain_stage=False):
         self._pulse = check_echo_parameters(
             pulse=pulse, pulse_width=pulse_width, line_length=line_length,
             pulses_per_cpi=pulses_per_cpi, width=width, seed=seed)
@@ -194,10 +200,15 @@ class EchoSource(wiring.Component):
         self.pulses_per_cpi = pulses_per_cpi
         self.width = width
         self.seed = seed
-        # stages 1, 2: ROM reads, their registers; then the gain product, the rounded
-        # gain, the complex product, its sum, the rounded echo, the output register
-        self._depth = (3 + product_latency(unsigned(AMPLITUDE_WIDTH), signed(ROTATOR_WIDTH))
-                       + _product_latency(pulse_width) + 2)
+        if not isinstance(gain_stage, bool):
+            raise TypeError(f"gain_stage must be True or False, not {gain_stage!r}")
+        self.gain_stage = gain_stage
+        # stage 1: ROM reads; then the gain product (from the table entry's operand
+        # register), the rounded gain's register with gain_stage, the complex product
+        # (from the gain's and the sample's operand registers), its sum, the rounded
+        # echo, the output register
+        self._depth = (1 + product_latency(unsigned(AMPLITUDE_WIDTH), signed(ROTATOR_WIDTH))
+                       + gain_stage + _product_latency(pulse_width) + 2)
         self.latency = self._depth + 2
         super().__init__({
             "targets": In(data.ArrayLayout(target_layout(line_length), max_targets)),
@@ -274,30 +285,30 @@ class EchoSource(wiring.Component):
                      phase_port.en.eq(en), phase_port.addr.eq(phase)]
         covers = delay(m, en, target.enable & (k >= target.delay)
                        & (offset < len(self._pulse[0])), 1, f"{name}_covers")
-        # the rotated gain, rounded: stage 3 + latency
+        # the rotated gain, rounded, at stage 1 + latency (the table entry sits in the
+        # multiplier's operand register at stage 2); with gain_stage in a register
+        # of its own, a stage later
         gain = {}
         for part in ("i", "q"):
-            rotator = delay(m, en, phase_port.data[part], 1, f"{name}_rotator_{part}")
-            product, latency = multiply(m, en, target.amplitude, rotator, f"{name}_gain_{part}")
-            rounded = shift_right(product, AMPLITUDE_WIDTH, "half_even")
-            gain[part] = delay(m, en, rounded, 1, f"{name}_gain_{part}", signed(ROTATOR_WIDTH))
-            gain["-" + part] = delay(m, en, -rounded, 1, f"{name}_gain_neg_{part}",
-                                     signed(ROTATOR_WIDTH))
-        stage = 3 + latency
+            product, latency = multiply(m, en, target.amplitude, phase_port.data[part],
+                                        f"{name}_gain_{part}", a_static=True)
+            rounded = shift_right(product, AMPLITUDE_WIDTH, "half_even")[:ROTATOR_WIDTH]
+            gain[part] = delay(m, en, rounded.as_signed(), self.gain_stage, f"{name}_gain_{part}")
+        stage = 1 + latency + self.gain_stage
         # the masked pulse sample, beside the gain
-        sample = {}
-        for part in ("i", "q"):
-            masked = delay(m, en, Mux(covers, pulse_port.data[part], 0), stage - 2,
-                           f"{name}_sample_{part}")
-            sample[part] = delay(m, en, masked, 1, f"{name}_sample_{part}_{stage - 1}")
-            sample["-" + part] = delay(m, en, -masked, 1, f"{name}_sample_neg_{part}")
-        # complex product: real products, their sum, the rounded sum. Each operand
-        # register feeds one multiplier (a register shared by two is placed between
-        # them, far from both): the cross products take negated copies.
+        sample = {part: delay(m, en, Mux(covers, pulse_port.data[part], 0), stage - 1,
+                              f"{name}_sample_{part}")
+                  for part in ("i", "q")}
+        # complex product: real products (the gain and the sample in the multipliers'
+        # operand registers), their sum, the rounded sum. Each operand register feeds
+        # one multiplier, so that it can move into that multiplier's block: the cross
+        # products take negated operands, (-g)(-x) = g x.
+        neg = {"g" + part: (-gain[part])[:ROTATOR_WIDTH].as_signed() for part in ("i", "q")}
+        neg.update({"x" + part: -sample[part] for part in ("i", "q")})
         products, latency = {}, _product_latency(self.pulse_width)
-        for key, g, x in (("ii", "i", "i"), ("qq", "q", "q"), ("iq", "-i", "-q"),
-                          ("qi", "-q", "-i")):
-            product, own = multiply(m, en, gain[g], sample[x], f"{name}_product_{key}")
+        for key, g, x in (("ii", gain["i"], sample["i"]), ("qq", gain["q"], sample["q"]),
+                          ("iq", neg["gi"], neg["xq"]), ("qi", neg["gq"], neg["xi"])):
+            product, own = multiply(m, en, g, x, f"{name}_product_{key}")
             products[key] = delay(m, en, product, latency - own, f"{name}_product_{key}_wait")
         sums = {"i": products["ii"] - products["qq"], "q": products["iq"] + products["qi"]}
         echo = {part: delay(m, en, shift_right(delay(m, en, sums[part], 1, f"{name}_sum_{part}"),

@@ -1,13 +1,14 @@
 """Pulse compression: a pipelined complex FIR with taps fixed at elaboration."""
 
 import numpy as np
-from amaranth import Const, Module, Signal, signed
+from amaranth import Const, Module, Signal, Value, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import (ADC_WIDTH, COEF_WIDTH, MF_OUT_WIDTH, check_width, complex_layout,
                       framed_layout)
 from .numerics import check_rounding, saturate, shift_right
+from .pipeline import multiply, product_latency
 
 __all__ = ["MatchedFilter"]
 
@@ -97,15 +98,16 @@ class MatchedFilter(wiring.Component):
 
     Latency/throughput
     ------------------
-    ``latency = 5 + ceil(log2(M)) + round_stage`` cycles from the input transfer to
-    the output being offered (delay line, multiplier input, product, complex-sum
-    level, ``ceil(log2(M))`` adder levels, rounding, saturation). One sample per clock when
-    ``o.ready`` stays high. ``i.ready`` is ``~o.valid | o.ready`` (one global enable),
-    so it depends combinationally on ``o.ready``. Four real multipliers per
-    multiplier input (no Gauss 3-multiplier trick), each with registered inputs and
-    output so that it maps to a DSP block with its pipeline registers (ECP5
-    MULT18X18D, iCE40 SB_MAC16); after synthesis a tap part of zero costs no
-    multiplier.
+    ``latency = 3 + d + ceil(log2(M)) + round_stage`` cycles from the input transfer
+    to the output being offered (delay line; the product in ``d =
+    pipeline.product_latency`` stages, 2 for operands of up to 18 bits: multiplier
+    input, product; complex-sum level, ``ceil(log2(M))`` adder levels, rounding,
+    saturation). One sample per clock when ``o.ready`` stays high. ``i.ready`` is
+    ``~o.valid | o.ready`` (one global enable), so it depends combinationally on
+    ``o.ready``. Four real multipliers per multiplier input (no Gauss 3-multiplier
+    trick), each a :func:`amaradar.hdl.pipeline.multiply` with registered inputs and
+    output, so that it maps to a DSP block with its pipeline registers (ECP5
+    MULT18X18D, iCE40 SB_MAC16); a tap part of zero costs no multiplier.
 
     Model
     -----
@@ -134,7 +136,10 @@ class MatchedFilter(wiring.Component):
             raise TypeError(f"round_stage must be True or False, not {round_stage!r}")
         self._round_stage = round_stage
         self._pairs = self._folded_pairs()
-        self.latency = 5 + (len(self._pairs) - 1).bit_length() + round_stage
+        self._product_latency = product_latency(
+            signed(coef_width), signed(input_width + (len(self._pairs) < len(self._taps))))
+        self.latency = (3 + self._product_latency + (len(self._pairs) - 1).bit_length()
+                        + round_stage)
         super().__init__({
             "i": In(stream.Signature(framed_layout(complex_layout(input_width)))),
             "o": Out(stream.Signature(framed_layout(complex_layout(output_width)))),
@@ -171,30 +176,29 @@ class MatchedFilter(wiring.Component):
         with m.If(accept):
             m.d.sync += [ctrl[f].eq(self.i.payload[f]) for f in flags]
 
-        # Multiplier inputs (pre-added pairs of samples when the taps fold), then
-        # the four registered real products of each multiplier input.
+        # The four real products of each multiplier input (a pre-added pair of
+        # samples when the taps fold), which sits in the multipliers' operand
+        # registers; a tap part of zero needs no multiplier.
         pairs = self._pairs
         operand_width = self._input_width + (len(pairs) < len(self._taps))
-        operands = [Signal(complex_layout(operand_width), name=f"mul_in{j}") for j in range(len(pairs))]
-        with m.If(en):
-            for op, (near, far) in zip(operands, pairs):
-                for part in ("i", "q"):
-                    value = line[near][part] if far is None else line[near][part] + line[far][part]
-                    m.d.sync += op[part].eq(value)
-        ctrl = stage("mul_in", ctrl)
         real_terms, imag_terms = [], []
-        for j, ((near, _), op) in enumerate(zip(pairs, operands)):
+        for j, (near, far) in enumerate(pairs):
+            op = {}
+            for part in ("i", "q"):
+                op[part] = Signal(signed(operand_width), name=f"mul_in{j}_{part}")
+                m.d.comb += op[part].eq(line[near][part] if far is None
+                                        else line[near][part] + line[far][part])
             hr, hi = self._taps[near]
             products = {}
-            for name, coef, part in (("rr", hr, op.i), ("ii", hi, op.q),
-                                     ("ri", hr, op.q), ("ir", hi, op.i)):
-                product = Signal(signed(operand_width + self._coef_width), name=f"p{j}_{name}")
-                with m.If(en):
-                    m.d.sync += product.eq(part * Const(coef, signed(self._coef_width)))
-                products[name] = product
+            for name, coef, part in (("rr", hr, "i"), ("ii", hi, "q"), ("ri", hr, "q"),
+                                     ("ir", hi, "i")):
+                products[name] = 0 if coef == 0 else multiply(
+                    m, en, Const(coef, signed(self._coef_width)), op[part], f"p{j}_{name}",
+                    a_static=True)[0]
             real_terms.append(products["rr"] - products["ii"])
             imag_terms.append(products["ri"] + products["ir"])
-        ctrl = stage("product", ctrl)
+        for n in range(self._product_latency):
+            ctrl = stage(f"product{n}", ctrl)
 
         # Adder tree: the complex-sum level, then pairwise levels, each registered.
         level = 0
@@ -248,7 +252,7 @@ class MatchedFilter(wiring.Component):
         """Register each expression of ``terms`` at its natural width, on ``en``."""
         regs = []
         for k, term in enumerate(terms):
-            reg = Signal(term.shape(), name=f"{name}_{k}")
+            reg = Signal(Value.cast(term).shape(), name=f"{name}_{k}")
             with m.If(en):
                 m.d.sync += reg.eq(term)
             regs.append(reg)

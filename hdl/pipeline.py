@@ -3,17 +3,17 @@
 A block built this way has a global enable ``en`` (typically ``~o.valid | o.ready``)
 and registers every stage on it, so a stall freezes the whole pipeline and nothing
 is lost. :func:`delay` carries side-band values (valid bits, framing flags, tags)
-beside the data; :func:`multiply` is a product of registered operands with
-registered partial products, shaped so that each partial product maps to one
-18 x 18 hardware multiplier between registers (ECP5 MULT18X18D) and wide
-products add up in a registered tree.
+beside the data; :func:`multiply` is an exact product of any width, cut into
+partial products that each take one hardware multiplier between registers
+(:class:`~amaradar.hdl.registered_product.RegisteredProduct`) and added up in
+a registered tree.
 """
 
 from amaranth import Cat, Signal, Value
 
-__all__ = ["DSP_WIDTH", "delay", "product_latency", "multiply"]
+from .registered_product import DSP_WIDTH, RegisteredProduct
 
-DSP_WIDTH = 18      # operand bits of one hardware multiplier (two's complement or unsigned)
+__all__ = ["delay", "product_latency", "multiply"]
 
 
 def delay(m, en, value, stages, name, shape=None, *, reset_less=True):
@@ -53,17 +53,17 @@ def product_latency(a_shape, b_shape):
     """Stages of :func:`multiply` for operands of these shapes."""
     signed_product = a_shape.signed or b_shape.signed
     count = len(_pieces(a_shape, signed_product)) * len(_pieces(b_shape, signed_product))
-    return 1 + (count - 1).bit_length()
+    return 2 + (count - 1).bit_length()
 
 
-def multiply(m, en, a, b, name):
+def multiply(m, en, a, b, name, *, a_static=False):
     """``a * b``, exact, pipelined on ``en``; returns ``(product, latency)``.
 
-    ``a`` and ``b`` should come from registers (or be constant): they are the
-    multipliers' operands. Stage 1 registers each partial product of pieces of at
-    most :data:`DSP_WIDTH` bits (one hardware multiplier each: operands that fit one
-    piece cost one multiplier and ``latency = 1``, the partial product register at
-    the product's own width so that it can move into the multiplier block); a
+    The operands are cut into pieces of at most :data:`DSP_WIDTH` bits; each pair
+    of pieces is a :class:`~amaradar.hdl.registered_product.RegisteredProduct`,
+    which registers the pieces (stage 1; ``a``'s not when ``a_static``: a
+    configuration input that changes only between runs) and their product (stage
+    2). Operands that fit one piece cost one multiplier and ``latency = 2``; a
     registered adder tree then sums the partial products pairwise
     (``ceil(log2(products))`` more stages), modulo ``2**(len(a) + len(b))``, which
     holds every product. ``product`` has that width and the product's signedness.
@@ -76,9 +76,12 @@ def multiply(m, en, a, b, name):
         for sb, eb in _pieces(b.shape(), signed_product):
             pa, pb = (x[start:end].as_signed() if x.shape().signed and end == len(x)
                       else x[start:end] for x, start, end in ((a, sa, ea), (b, sb, eb)))
-            terms.append((delay(m, en, pa * pb, 1, f"{name}_p{len(terms)}"), sa + sb))
+            part = RegisteredProduct(pa.shape(), pb.shape(), a_static=a_static)
+            m.submodules[f"{name}_p{len(terms)}"] = part
+            m.d.comb += [part.a.eq(pa), part.b.eq(pb), part.en.eq(en)]
+            terms.append((part.product, sa + sb))
     terms.sort(key=lambda term: term[1])
-    latency = 1
+    latency = 2
     while len(terms) > 1:
         pairs = [terms[j:j + 2] for j in range(0, len(terms), 2)]
         terms = []

@@ -80,10 +80,11 @@ class PowerDetector(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
         framed = framed_layout(complex_layout(self._sample_width))
-        operand = Signal(framed)
+        # data registers without reset, so that the multiplier blocks can hold them
+        operand = Signal(framed, reset_less=True)
         operand_valid = Signal()
         w = self._sample_width
-        square_i, square_q = Signal(unsigned(2 * w - 1)), Signal(unsigned(2 * w - 1))
+        square_i, square_q = (Signal(unsigned(2 * w - 1), reset_less=True) for _ in range(2))
         total = Signal(unsigned(power_width(w)))
         flags = ("first", "last", "cpi_end")
         pipe = [{key: Signal(name=f"s{n}_{key}") for key in ("valid",) + flags} for n in (1, 2)]

@@ -143,16 +143,17 @@ def trace_unstalled(dut, words, cycles):
 
 
 def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0,
-                  ports=None, max_cycles=None, optimise=False):
+                  ports=None, max_cycles=None, optimise=False, platform=None, cells=""):
     """The same as :func:`simulate_stream`, on the Verilog of ``dut`` in cocotb + Verilator.
 
     ``name`` names the build (a different configuration is a different Verilog file
     and build directory, cached by its text under ``~/.cache/amaradar/cocotb``).
     ``optimise`` compiles the model with Verilator's default C++ optimisation
-    (slower to build, faster to run: for benchmarks).
+    (slower to build, faster to run: for benchmarks). ``dut`` is elaborated for
+    ``platform``; ``cells`` is Verilog of the vendor cells it instantiates.
     """
     from cocotb_tools.runner import get_runner
-    source = verilog.convert(dut, name=name, emit_src=False)
+    source = verilog.convert(dut, name=name, emit_src=False, platform=platform) + cells
     make_options = "" if optimise else MAKE_OPTIONS
     build_dir = _build_dir(name, source, make_options)
     build_dir.mkdir(parents=True, exist_ok=True)

@@ -113,10 +113,10 @@ def _check_run(words, params, targets, scale, seed, lines):
     _framing(fields, lines, params["line_length"], params["pulses_per_cpi"])
 
 
-@pytest.mark.parametrize("p_stall", [0.0, 0.6])
-def test_gateware_matches_model_over_cpis(p_stall):
+@pytest.mark.parametrize("p_stall, gain_stage", [(0.0, False), (0.6, False), (0.6, True)])
+def test_gateware_matches_model_over_cpis(p_stall, gain_stage):
     lines, scale, seed = 7, 700, 3
-    dut = EchoSource(**BASE, max_targets=2, seed=seed)
+    dut = EchoSource(**BASE, max_targets=2, seed=seed, gain_stage=gain_stage)
     words = simulate_stream(dut, None, lines * 64, p_out_stall=p_stall, seed=5, ports={
         "targets": target_entries(TARGETS, line_length=64, max_targets=2),
         "noise_scale": scale})
@@ -193,6 +193,12 @@ def test_parameter_errors(change, error, message):
         EchoSource(**dict(BASE, **change))
     with pytest.raises(error, match=f"^{message}$"):
         echo_lines(**dict(BASE, **change), lines=1)
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+def test_gain_stage_must_be_a_bool():
+    with pytest.raises(TypeError, match="^gain_stage must be True or False, not 1$"):
+        EchoSource(**BASE, gain_stage=1)
 
 
 @pytest.mark.filterwarnings("ignore:.*created but never used")
