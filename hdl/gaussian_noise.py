@@ -117,7 +117,7 @@ class GaussianNoise(wiring.Component):
 
     Latency/throughput
     ------------------
-    One sample per clock after a 3-cycle fill (the sum of the words in the
+    One sample per clock after a 4-cycle fill (the sum of the words, the
     multiplier's operand register, the product, the rounded output). All stages advance on
     ``~o.valid | o.ready``; the generator advances only when its words enter the
     pipeline, which happens exactly once per output transfer, so the sequence does
@@ -149,17 +149,18 @@ class GaussianNoise(wiring.Component):
                  for j in range(2 * NOISE_TERMS)]
         latency = 0
         for part in ("i", "q"):
-            # Stage 1: the sum of the words plus the offset (a balanced adder tree)
-            # in the multiplier's operand register; then the product and the
-            # rounded output.
+            # Stage 1: the sum of the words plus the offset (a balanced adder tree);
+            # then the multiplier's operand register, the product and the rounded
+            # output.
             terms = words[:NOISE_TERMS] if part == "i" else words[NOISE_TERMS:]
             while len(terms) > 1:
                 terms = [sum(terms[j:j + 2]) for j in range(0, len(terms), 2)]
-            total = Signal(signed(NOISE_WIDTH), name=f"sum_{part}")
-            m.d.comb += total.eq(terms[0] + NOISE_TERMS // 2)
+            total = Signal(signed(NOISE_WIDTH), name=f"sum_{part}", reset_less=True)
+            with m.If(en):
+                m.d.sync += total.eq(terms[0] + NOISE_TERMS // 2)
             product, latency = multiply(m, en, self.scale, total, f"scaled_{part}", a_static=True)
             with m.If(en):
                 m.d.sync += self.o.payload[part].eq(
                     shift_right(product, NOISE_TERM_WIDTH + NOISE_SCALE_FRAC, "half_even"))
-        m.d.comb += self.o.valid.eq(delay(m, en, Const(1), latency + 1, "valid", reset_less=False))
+        m.d.comb += self.o.valid.eq(delay(m, en, Const(1), latency + 2, "valid", reset_less=False))
         return m
