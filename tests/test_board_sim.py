@@ -84,7 +84,7 @@ def test_reports_equal_the_model_chain(board_run):
         if isinstance(msg, Detection):
             framed_before += 1
             continue
-        expected = Status(cpi=msg.cpi, flags=flags, dropped_samples=0, dropped_cap=0,
+        expected = Status(cpi=msg.cpi, flags=flags, preset=0, dropped_samples=0, dropped_cap=0,
                           dropped_full=0, range_bins=config.line_length,
                           pulses=config.pulses_per_cpi,
                           sample_rate=board.clock_hz // sample_period(board),
