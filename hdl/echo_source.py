@@ -103,7 +103,7 @@ def _product_latency(pulse_width):
 class EchoSource(wiring.Component):
     """Range lines of up to ``max_targets`` point-target echoes plus Gaussian-like noise.
 
-    Sample ``k`` of range line ``n`` (counted from reset) is::
+    Sample ``k`` of range line ``n`` (counted from reset, or from the last restart) is::
 
         x[n, k] = saturate(sum_t e_t[n, k] + noise[n*L + k])
 
@@ -144,8 +144,16 @@ class EchoSource(wiring.Component):
     Members
     -------
     targets : In(data.ArrayLayout(target_layout(line_length), max_targets))
-        Per-target configuration; read continuously, so change it only between
-        runs (a change mid-line takes effect a few samples later).
+        Per-target configuration, read as each sample enters the pipeline, except
+        ``amplitude``, read ``amplitude_lag`` samples later. Changed on a clock edge
+        that ends a clock with ``cpi_boundary`` high, it applies from the next CPI's
+        first sample on (its ``amplitude`` from the old CPI's last ``amplitude_lag``
+        samples on: the same, unless the old echo covers them).
+    restart : In(1)
+        Read while ``cpi_boundary`` is high: 1 restarts the Doppler phases, so that
+        the next CPI is line ``n = 0``.
+    cpi_boundary : Out(1)
+        High in a clock in which the last sample of a CPI enters the pipeline.
     noise_scale : In(unsigned(NOISE_SCALE_WIDTH))
         Noise rms per part, ``noise_scale / 256`` LSB; 0 turns the noise off.
     overflow : Out(1)
@@ -199,8 +207,11 @@ class EchoSource(wiring.Component):
         self._depth = (3 + product_latency(unsigned(AMPLITUDE_WIDTH), signed(ROTATOR_WIDTH))
                        + _product_latency(pulse_width) + 2)
         self.latency = self._depth + 2
+        self.amplitude_lag = 2   # stages from the ROM addresses to the gain product
         super().__init__({
             "targets": In(data.ArrayLayout(target_layout(line_length), max_targets)),
+            "restart": In(1),
+            "cpi_boundary": Out(1),
             "noise_scale": In(unsigned(NOISE_SCALE_WIDTH)),
             "overflow": Out(1),
             "o": Out(stream.Signature(framed_layout(complex_layout(width)))),
@@ -225,6 +236,7 @@ class EchoSource(wiring.Component):
         k = Signal(range(L))
         line = Signal(range(M))
         at_end = k == L - 1
+        m.d.comb += self.cpi_boundary.eq(en & at_end & (line == M - 1))
         with m.If(en):
             with m.If(at_end):
                 m.d.sync += [k.eq(0), line.eq(Mux(line == M - 1, 0, line + 1))]
@@ -232,7 +244,9 @@ class EchoSource(wiring.Component):
                 m.d.sync += k.eq(k + 1)
 
         depth = self._depth
-        echoes = [self._target(m, en, k, at_end, self.targets[t], pulse_rom, phase_rom, f"t{t}")
+        restart = self.restart & (line == M - 1)
+        echoes = [self._target(m, en, k, at_end, restart, self.targets[t], pulse_rom, phase_rom,
+                               f"t{t}")
                   for t in range(self.max_targets)]
 
         # stages 1 ... depth: framing flags beside the echoes; then the sum with the
@@ -259,12 +273,12 @@ class EchoSource(wiring.Component):
                     m.d.sync += self.overflow.eq(1)
         return m
 
-    def _target(self, m, en, k, at_end, target, pulse_rom, phase_rom, name):
+    def _target(self, m, en, k, at_end, restart, target, pulse_rom, phase_rom, name):
         """One target's echo pipeline from stage 0 to stage ``self._depth``, which
         holds the returned complex sample."""
         accumulated = Signal(PHASE_WIDTH, name=f"{name}_accumulated")   # n * doppler
         with m.If(en & at_end):
-            m.d.sync += accumulated.eq(accumulated + target.doppler)
+            m.d.sync += accumulated.eq(Mux(restart, 0, accumulated + target.doppler))
         # stage 1: ROM reads and whether the echo covers k; stage 2: their registers
         offset = k - target.delay
         pulse_port = pulse_rom.read_port()
