@@ -20,7 +20,7 @@ from amaranth_boards.icebreaker import ICEBreakerPlatform
 from ..link import LINK_BAUD
 from .build import Board
 
-__all__ = ["ice40_pll_params", "Ice40Clocking", "BOARD"]
+__all__ = ["ice40_pll_params", "Ice40Clocking", "ICEBreakerWithPmodPlatform", "BOARD"]
 
 CLOCK_HZ = 18_000_000
 
@@ -53,6 +53,12 @@ def ice40_pll_params(input_hz, output_hz):
     raise ValueError(f"an iCE40 PLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
 
 
+class ICEBreakerWithPmodPlatform(ICEBreakerPlatform):
+    """The iCEBreaker with its break-off LED and button board on PMOD2, as it ships:
+    LEDs 2 ... 6 beside the main board's 0 and 1."""
+    resources = ICEBreakerPlatform.resources + ICEBreakerPlatform.break_off_pmod
+
+
 class Ice40Clocking(Elaboratable):
     """``sync`` at ``CLOCK_HZ`` from the 12 MHz pin through SB_PLL40_PAD; reset until lock.
 
@@ -77,7 +83,7 @@ class Ice40Clocking(Elaboratable):
 
 BOARD = Board(
     name="icebreaker",
-    platform=ICEBreakerPlatform,
+    platform=ICEBreakerWithPmodPlatform,
     device="iCE40UP5K-SG48",
     clock_hz=CLOCK_HZ,
     clocking=Ice40Clocking,
@@ -99,4 +105,9 @@ BOARD = Board(
         # 8.963 dB makes the echo amplitude word 8192: a shift, not a multiplier
         "target": [{"range_m": 12000.0, "radial_velocity_mps": -300.0, "snr_db": 8.963}],
     },
+    presets=(
+        # near the far edge (38.4 km), opening; the same amplitude word (a shift)
+        [{"range_m": 35000.0, "radial_velocity_mps": 450.0, "snr_db": 8.963}],
+        [],     # noise only: the false-alarm check
+    ),
 )

@@ -15,7 +15,7 @@ from .pipeline import delay, multiply, product_latency
 from .sine_table import WIDTH_RANGE
 
 __all__ = [
-    "AMPLITUDE_WIDTH", "PHASE_WIDTH", "PHASE_TABLE_BITS", "ROTATOR_WIDTH",
+    "AMPLITUDE_WIDTH", "PHASE_WIDTH", "PHASE_TABLE_BITS", "ROTATOR_WIDTH", "AMPLITUDE_LAG",
     "target_layout", "phase_table", "check_echo_parameters", "EchoSource",
 ]
 
@@ -23,6 +23,7 @@ AMPLITUDE_WIDTH = 16    # target amplitude, unsigned UQ0.16: amplitude / 2**16
 PHASE_WIDTH = 16        # phases and Doppler increments: turns * 2**16
 PHASE_TABLE_BITS = 8    # the top 8 phase bits address the (cos, sin) table
 ROTATOR_WIDTH = 16      # table entries and rotated gains, signed Q1.15
+AMPLITUDE_LAG = 2       # samples from reading a target's phase to reading its amplitude
 
 
 
@@ -145,9 +146,9 @@ class EchoSource(wiring.Component):
     -------
     targets : In(data.ArrayLayout(target_layout(line_length), max_targets))
         Per-target configuration, read as each sample enters the pipeline, except
-        ``amplitude``, read ``amplitude_lag`` samples later. Changed on a clock edge
+        ``amplitude``, read ``AMPLITUDE_LAG`` samples later. Changed on a clock edge
         that ends a clock with ``cpi_boundary`` high, it applies from the next CPI's
-        first sample on (its ``amplitude`` from the old CPI's last ``amplitude_lag``
+        first sample on (its ``amplitude`` from the old CPI's last ``AMPLITUDE_LAG``
         samples on: the same, unless the old echo covers them).
     restart : In(1)
         Read while ``cpi_boundary`` is high: 1 restarts the Doppler phases, so that
@@ -207,7 +208,6 @@ class EchoSource(wiring.Component):
         self._depth = (3 + product_latency(unsigned(AMPLITUDE_WIDTH), signed(ROTATOR_WIDTH))
                        + _product_latency(pulse_width) + 2)
         self.latency = self._depth + 2
-        self.amplitude_lag = 2   # stages from the ROM addresses to the gain product
         super().__init__({
             "targets": In(data.ArrayLayout(target_layout(line_length), max_targets)),
             "restart": In(1),
@@ -288,7 +288,8 @@ class EchoSource(wiring.Component):
                      phase_port.en.eq(en), phase_port.addr.eq(phase)]
         covers = delay(m, en, target.enable & (k >= target.delay)
                        & (offset < len(self._pulse[0])), 1, f"{name}_covers")
-        # the rotated gain, rounded: stage 3 + latency
+        # the rotated gain, rounded: stage 3 + latency (the amplitude, read at stage 2,
+        # belongs to the sample AMPLITUDE_LAG behind the one at stage 0)
         gain = {}
         for part in ("i", "q"):
             rotator = delay(m, en, phase_port.data[part], 1, f"{name}_rotator_{part}")

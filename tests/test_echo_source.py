@@ -161,7 +161,7 @@ class _Switching(wiring.Component):
 def test_gateware_switches_tables_at_cpi_boundaries(p_stall):
     """Each CPI plays one table, the Doppler phases restarting at each switch (also
     to the same table); slot 1's echo covers the line's end, so its amplitude,
-    read ``amplitude_lag`` samples late, stays."""
+    read ``AMPLITUDE_LAG`` samples late, stays."""
     other = [dict(delay=20, amplitude=20000, phase=5000, doppler=-9000),
              dict(delay=58, amplitude=30000, phase=300, doppler=12000)]
     silent = [dict(TARGETS[0], enable=False), dict(TARGETS[1], enable=False)]
