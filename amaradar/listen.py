@@ -279,7 +279,8 @@ class _Session:
         else:
             lines += [
                 f"  last status: cpi {s.cpi}  preset {s.preset}  flags 0x{s.flags:02x}"
-                f"  dropped samples {s.dropped_samples}  reports dropped: cap {s.dropped_cap}, queue full {s.dropped_full}",
+                f"  dropped samples {s.dropped_samples}",
+                f"               reports dropped: cap {s.dropped_cap}, queue full {s.dropped_full}",
                 f"               {s.range_bins} range bins  {s.pulses} pulses/CPI"
                 f"  {s.sample_rate} Hz  PRI {s.pri} samples  pulse {s.pulse_samples} samples",
             ]

@@ -2,8 +2,8 @@
 
 A :class:`Board` names the amaranth-boards platform, the clock its PLL makes, the
 scenario it is built for, the presets its on-chip echo source plays and how the
-chain is cut down to fit. :func:`build_board` elaborates :class:`~amaradar.boards.top.BoardTop`, runs
-Yosys and nextpnr (the YoWASP builds from PyPI), checks fit and timing from
+chain is cut down to fit. :func:`build_board` elaborates
+:class:`~amaradar.boards.top.BoardTop`, runs Yosys and nextpnr (the YoWASP builds from PyPI), checks fit and timing from
 nextpnr's report and writes::
 
     OUT/<board>.<bin|bit|fs>   the bitstream

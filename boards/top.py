@@ -7,7 +7,7 @@ report-link bytes that simulates like any streaming block;
 
 from dataclasses import dataclass
 
-from amaranth import Array, Cat, ClockDomain, Const, Elaboratable, Module, Mux, Signal
+from amaranth import Array, Cat, ClockDomain, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io, stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -171,9 +171,12 @@ class BoardCore(wiring.Component):
             with m.If(press):
                 m.d.sync += self.preset.eq(Mux(self.preset == len(p.tables) - 1, 0,
                                                self.preset + 1))
-        layout = echo.targets.shape()
-        tables = Array(Const(layout.const(list(table)).as_bits(), layout.size)
-                       for table in p.tables)
+        # The tables, field by field: a field that all presets agree on is a constant
+        # (the iCEBreaker's amplitude word stays a shift, not a multiplier).
+        for t, entries in enumerate(zip(*p.tables)):
+            for name, values in {name: [e[name] for e in entries] for name in entries[0]}.items():
+                m.d.comb += echo.targets[t][name].eq(
+                    values[0] if len(set(values)) == 1 else Array(values)[self.preset])
 
         cpi_done = tick & echo.o.valid & chain.i.ready & echo.o.payload.cpi_end
         cpi = Signal(len(framer.cpi))
@@ -181,7 +184,6 @@ class BoardCore(wiring.Component):
             m.d.sync += cpi.eq(cpi + 1)
         m.d.comb += [
             echo.restart.eq(press),
-            echo.targets.eq(tables[self.preset]),
             echo.noise_scale.eq(p.noise_scale),
             chain.scale.eq(c.cfar_scale),
             self.flags.eq(Cat(*(getattr(chain, name) for name in FLAG_NAMES[:-1]), echo.overflow)),

@@ -101,7 +101,7 @@ BOARD = Board(
     },
     presets=(
         # a weak closing target and a strong one near the far edge (61.4 km)
-        [{"range_m": 30000.0, "radial_velocity_mps": -1000.0, "snr_db": -3.0},
+        [{"range_m": 30000.0, "radial_velocity_mps": -1000.0, "snr_db": 0.0},
          {"range_m": 58000.0, "radial_velocity_mps": 300.0, "snr_db": 20.0}],
         [],     # noise only: the false-alarm check
     ),

@@ -6,8 +6,8 @@ sample every ``sample_period`` clocks, as on the board), its button pressed in
 the middle of CPI 0 and held, so that CPI 0 plays preset 0 and the others preset
 1; its report bytes are decoded with :class:`amaradar.link.Decoder`, and they
 equal the model chain: ``echo_lines`` (switched to preset 1 at CPI 1) ->
-``reference_chain`` -> ``report_framer`` with the board's cap. The UART that carries these bytes on the board is tested in
-``test_uart_tx.py``.
+``reference_chain`` -> ``report_framer`` with the board's cap. The UART that
+carries these bytes on the board is tested in ``test_uart_tx.py``.
 """
 
 import csv
@@ -120,8 +120,8 @@ def test_reports_equal_the_model_chain(board_run):
         if isinstance(msg, Detection):
             framed_before += 1
             continue
-        expected = Status(cpi=msg.cpi, flags=flags, preset=PLAYED[msg.cpi], dropped_samples=0, dropped_cap=0,
-                          dropped_full=0, range_bins=config.line_length,
+        expected = Status(cpi=msg.cpi, flags=flags, preset=PLAYED[msg.cpi], dropped_samples=0,
+                          dropped_cap=0, dropped_full=0, range_bins=config.line_length,
                           pulses=config.pulses_per_cpi,
                           sample_rate=board.clock_hz // sample_period(board),
                           pri=config.line_length, pulse_samples=len(config.taps))

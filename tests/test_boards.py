@@ -213,6 +213,9 @@ def test_board_configurations_elaborate_their_chain(name):
     (lambda b: echo_preset(dataclasses.replace(b, presets=(
         [{"range_m": 9e3, "radial_velocity_mps": 0, "snr_db": 0}] * 2,))),
      (ValueError, "icebreaker preset 1: targets has 2 entries, more than max_targets 1")),
+    (lambda b: BoardCore(config=board_config(b), sample_rate=1_000_000, sample_period=18, cap=16,
+                         preset=dataclasses.replace(echo_preset(b), tables=())),
+     (ValueError, "preset.tables must hold at least one target table, not 0")),
     (lambda b: board_core(dataclasses.replace(b, presets=(
         [{"range_m": 36.5e3, "radial_velocity_mps": 0, "snr_db": 0}],))),
      (ValueError, "preset 1 target 0: delay must be at most 241 (the echo ends 2 samples "
