@@ -3,8 +3,8 @@
 A :class:`Board` names the amaranth-boards platform, the clock its PLL makes, the
 scenario it is built for, the presets its on-chip echo source plays and how the
 chain is cut down to fit. :func:`build_board` elaborates
-:class:`~amaradar.boards.top.BoardTop`, runs Yosys and nextpnr (the YoWASP builds from PyPI), checks fit and timing from
-nextpnr's report and writes::
+:class:`~amaradar.boards.top.BoardTop`, runs Yosys and nextpnr (the YoWASP builds
+from PyPI), checks fit and timing from nextpnr's report and writes::
 
     OUT/<board>.<bin|bit|fs>   the bitstream
     OUT/resources.json          the schema of :func:`build_board`
@@ -219,8 +219,8 @@ def board_resources(board, report, *, build_seconds):
             **config.as_dict(),
             "clock_hz": board.clock_hz,
             "echo": {"pulse_width": preset.pulse_width, "max_targets": preset.max_targets,
-                     "presets": [list(t) for t in preset.tables], "noise_scale": preset.noise_scale,
-                     "seed": preset.seed},
+                     "presets": [list(t) for t in preset.tables],
+                     "noise_scale": preset.noise_scale, "seed": preset.seed},
             "uart_baud": board.uart_baud,
             "report_cap": board.report_cap,
             "sample_period": sample_period(board),
