@@ -45,7 +45,9 @@ Status payload (type 0x02, 30 bytes; a frame is 36 bytes)
 offset  bytes  field            meaning
 ======  =====  ===============  ==============================================
 0       2      cpi              CPI counter of the chain when the frame starts
-2       2      flags            sticky overflow flags of the chain (bitfield)
+2       1      flags            sticky overflow flags of the chain (bitfield)
+3       1      preset           echo-source preset playing in CPI ``cpi``
+                                (0 on a board without presets)
 4       4      dropped_samples  samples the chain lost (e.g. ADC input overrun)
 8       4      dropped_cap      detections dropped by the per-CPI report cap
 12      4      dropped_full     detections dropped because the queue was full
@@ -107,8 +109,9 @@ SPEED_OF_LIGHT = 299_792_458.0   # m/s
 DETECTION_FIELDS = (("cpi", 2), ("pulse", 2), ("range_bin", 2), ("power", 6), ("threshold", 6))
 #: ``(field, bytes)`` of the status payload, in link order.
 STATUS_FIELDS = (
-    ("cpi", 2), ("flags", 2), ("dropped_samples", 4), ("dropped_cap", 4), ("dropped_full", 4),
-    ("range_bins", 2), ("pulses", 2), ("sample_rate", 4), ("pri", 4), ("pulse_samples", 2),
+    ("cpi", 2), ("flags", 1), ("preset", 1), ("dropped_samples", 4), ("dropped_cap", 4),
+    ("dropped_full", 4), ("range_bins", 2), ("pulses", 2), ("sample_rate", 4), ("pri", 4),
+    ("pulse_samples", 2),
 )
 
 def detection_range_m(range_bin, pulse_samples, sample_rate):

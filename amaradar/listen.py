@@ -278,8 +278,9 @@ class _Session:
             lines.append("  last status: none yet")
         else:
             lines += [
-                f"  last status: cpi {s.cpi}  flags 0x{s.flags:04x}  dropped samples {s.dropped_samples}"
-                f"  reports dropped: cap {s.dropped_cap}, queue full {s.dropped_full}",
+                f"  last status: cpi {s.cpi}  preset {s.preset}  flags 0x{s.flags:02x}"
+                f"  dropped samples {s.dropped_samples}",
+                f"               reports dropped: cap {s.dropped_cap}, queue full {s.dropped_full}",
                 f"               {s.range_bins} range bins  {s.pulses} pulses/CPI"
                 f"  {s.sample_rate} Hz  PRI {s.pri} samples  pulse {s.pulse_samples} samples",
             ]

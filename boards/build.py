@@ -1,10 +1,10 @@
 """Board descriptions and the build of one board: bitstream plus ``resources.json``.
 
 A :class:`Board` names the amaranth-boards platform, the clock its PLL makes, the
-preset scenario its on-chip echo source plays and how the chain is cut down to
-fit. :func:`build_board` elaborates :class:`~amaradar.boards.top.BoardTop`, runs
-Yosys and nextpnr (the YoWASP builds from PyPI), checks fit and timing from
-nextpnr's report and writes::
+scenario it is built for, the presets its on-chip echo source plays and how the
+chain is cut down to fit. :func:`build_board` elaborates
+:class:`~amaradar.boards.top.BoardTop`, runs Yosys and nextpnr (the YoWASP builds
+from PyPI), checks fit and timing from nextpnr's report and writes::
 
     OUT/<board>.<bin|bit|fs>   the bitstream
     OUT/resources.json          the schema of :func:`build_board`
@@ -67,8 +67,9 @@ class Board:
     max_targets : int
         Targets of the echo source.
     scenario : dict
-        The preset scenario, as the tables of a scenario TOML file. Its sample rate
-        must divide ``clock_hz``: the board plays it in real time.
+        The scenario, as the tables of a scenario TOML file: it fixes the chain, and
+        its targets are preset 0. Its sample rate must divide ``clock_hz``: the
+        board plays it in real time.
     uart_baud : int
         Bit rate of the report link (8N1); must divide ``clock_hz``.
     report_cap : int
@@ -77,6 +78,11 @@ class Board:
         Spend registers on timing: the matched filter rounds and saturates in two
         cycles (``ChainConfig.mf_round_stage``), the echo source registers its
         rounded gain (``EchoSource.gain_stage``).
+    presets : tuple of list of dict
+        The echo source's presets 1, 2, ...: each the ``[[target]]`` tables of a
+        scenario file (``[]``: noise only), played with the scenario's radar and
+        noise. The user button steps through preset 0 (the scenario's targets) and
+        these.
     """
     name: str
     platform: type
@@ -93,6 +99,7 @@ class Board:
     uart_baud: int
     report_cap: int
     fast_clock: bool = False
+    presets: tuple = ()
 
 
 def board_names():
@@ -155,35 +162,49 @@ def board_core(board):
 
 
 def echo_preset(board):
-    """The echo source's pulse, targets and noise for ``board``'s scenario.
+    """The echo source's pulse, target tables and noise for ``board``'s presets.
 
     Each target sits at its range at time 0: delay ``round(2 R fs / c)`` samples,
     carrier phase ``-2 R / lambda`` turns, Doppler ``-2 v T / lambda`` turns per
     line, and the amplitude of the scenario's per-sample SNR against
-    ``noise_rms_lsb``.
+    ``noise_rms_lsb``. A slot that a preset leaves empty holds preset 0's entry,
+    disabled (bits that agree between presets cost no logic).
     """
-    scenario = parse_scenario(board.scenario)
-    r = scenario.radar
+    if not isinstance(board.presets, tuple):
+        raise TypeError(f"{board.name}: presets must be a tuple of target lists, "
+                        f"not {type(board.presets).__name__}")
+    r = parse_scenario(board.scenario).radar
     peak = (1 << (board.echo_pulse_width - 1)) - 1
     pulse = np.round(transmit_pulse(r) * (peak / ((1 << (COEF_WIDTH - 1)) - 1)))
-    turns = 1 << PHASE_WIDTH
-    targets = []
-    for t in scenario.targets:
-        volts = math.sqrt(10 ** (t.snr_db / 10) * 2) * r.noise_rms_lsb
-        amplitude = round(volts / peak * (1 << AMPLITUDE_WIDTH))
-        if amplitude >= 1 << AMPLITUDE_WIDTH:
-            raise ValueError(f"target at {t.range_m} m: snr_db {t.snr_db} is too strong for "
-                             f"a {board.echo_pulse_width}-bit echo pulse")
-        targets.append({
-            "delay": round(t.range_m / r.range_bin_m),
-            "amplitude": amplitude,
-            "phase": round(-2 * t.range_m / r.wavelength_m * turns) % turns,
-            "doppler": round(-2 * t.radial_velocity_mps * r.pri_s / r.wavelength_m * turns) % turns,
-        })
-    entries = target_entries(targets, line_length=r.line_samples, max_targets=board.max_targets)
+    tables = []
+    for n, preset in enumerate((board.scenario.get("target", []), *board.presets)):
+        try:
+            targets = parse_scenario({**board.scenario, "target": preset}).targets
+            entries = target_entries([_echo_target(board, r, peak, t) for t in targets],
+                                     line_length=r.line_samples, max_targets=board.max_targets)
+        except ValueError as error:
+            raise ValueError(f"{board.name} preset {n}: {error}") from None
+        tables.append(tuple(entries[:len(targets)]) + tuple(
+            dict(entry, enable=0) for entry in (tables[0] if tables else entries)[len(targets):]))
     return EchoPreset(pulse=tuple(complex(x) for x in pulse), pulse_width=board.echo_pulse_width,
-                      targets=tuple(entries), max_targets=board.max_targets,
+                      tables=tuple(tables), max_targets=board.max_targets,
                       noise_scale=round(r.noise_rms_lsb * 256), seed=r.noise_seed)
+
+
+def _echo_target(board, r, peak, t):
+    """The echo source entry of scenario target ``t`` (see :func:`echo_preset`)."""
+    volts = math.sqrt(10 ** (t.snr_db / 10) * 2) * r.noise_rms_lsb
+    amplitude = round(volts / peak * (1 << AMPLITUDE_WIDTH))
+    if amplitude >= 1 << AMPLITUDE_WIDTH:
+        raise ValueError(f"target at {t.range_m} m: snr_db {t.snr_db} is too strong for "
+                         f"a {board.echo_pulse_width}-bit echo pulse")
+    turns = 1 << PHASE_WIDTH
+    return {
+        "delay": round(t.range_m / r.range_bin_m),
+        "amplitude": amplitude,
+        "phase": round(-2 * t.range_m / r.wavelength_m * turns) % turns,
+        "doppler": round(-2 * t.radial_velocity_mps * r.pri_s / r.wavelength_m * turns) % turns,
+    }
 
 
 def board_resources(board, report, *, build_seconds):
@@ -199,8 +220,8 @@ def board_resources(board, report, *, build_seconds):
             **config.as_dict(),
             "clock_hz": board.clock_hz,
             "echo": {"pulse_width": preset.pulse_width, "max_targets": preset.max_targets,
-                     "targets": list(preset.targets), "noise_scale": preset.noise_scale,
-                     "seed": preset.seed},
+                     "presets": [list(t) for t in preset.tables],
+                     "noise_scale": preset.noise_scale, "seed": preset.seed},
             "uart_baud": board.uart_baud,
             "report_cap": board.report_cap,
             "sample_period": sample_period(board),
@@ -227,7 +248,7 @@ def build_board(board, out_dir, *, progress=print):
         clocks                 {net: {achieved_mhz, required_mhz, met}} (nextpnr)
         utilization            {cell kind: {used, available}} (nextpnr)
         tool_versions          {PyPI distribution: version}
-        configuration          the chain (``ChainConfig.as_dict``), the echo preset,
+        configuration          the chain (``ChainConfig.as_dict``), the echo presets,
                                clock_hz, uart_baud, report_cap, sample_period
         throughput             what the chain can take: samples_per_second,
                                samples_per_clock, range_lines_per_second

@@ -4,11 +4,12 @@ The UP5K has 5,280 LUT4 and 8 SB_MAC16, so the chain is cut to fit: 8-bit ADC
 samples, a Barker-13 pulse at one sample per chip, matched filter taps of 2 bits
 (+-1: the filter needs adders only), 10-bit compressed samples (one SB_MAC16 per
 square in the power detector), 256-sample range lines, a CA-CFAR over 2 x 4
-reference cells and 1 guard cell a side that reports peaks only (5,255 of the
+reference cells and 1 guard cell a side that reports peaks only (5,263 of the
 5,280 LCs: 2 x 6 cells and 2 guard cells no longer fit beside the peak test),
-and one echo target whose amplitude word is a power of two (its gain is a
-shift; the complex product takes four SB_MAC16).
-The clock is 18 MHz from the PLL (nextpnr reaches about 29 MHz), so the chain
+and one echo target (its complex product takes four SB_MAC16, its gain the last
+two: the presets differ in amplitude; with one amplitude word, a power of two,
+the gain would be a shift and take 10 LCs more).
+The clock is 18 MHz from the PLL (nextpnr reaches about 30 MHz), so the chain
 can process 18 Msample/s; the board plays its scenario in real time, 1 Msample/s
 (one sample every 18 clocks), and reports on the link at ``LINK_BAUD``.
 """
@@ -20,7 +21,7 @@ from amaranth_boards.icebreaker import ICEBreakerPlatform
 from ..link import LINK_BAUD
 from .build import Board
 
-__all__ = ["ice40_pll_params", "Ice40Clocking", "BOARD"]
+__all__ = ["ice40_pll_params", "Ice40Clocking", "ICEBreakerWithPmodPlatform", "BOARD"]
 
 CLOCK_HZ = 18_000_000
 
@@ -53,6 +54,12 @@ def ice40_pll_params(input_hz, output_hz):
     raise ValueError(f"an iCE40 PLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
 
 
+class ICEBreakerWithPmodPlatform(ICEBreakerPlatform):
+    """The iCEBreaker with its break-off LED and button board on PMOD2, as it ships:
+    LEDs 2 ... 6 beside the main board's 0 and 1."""
+    resources = ICEBreakerPlatform.resources + ICEBreakerPlatform.break_off_pmod
+
+
 class Ice40Clocking(Elaboratable):
     """``sync`` at ``CLOCK_HZ`` from the 12 MHz pin through SB_PLL40_PAD; reset until lock.
 
@@ -77,7 +84,7 @@ class Ice40Clocking(Elaboratable):
 
 BOARD = Board(
     name="icebreaker",
-    platform=ICEBreakerPlatform,
+    platform=ICEBreakerWithPmodPlatform,
     device="iCE40UP5K-SG48",
     clock_hz=CLOCK_HZ,
     clocking=Ice40Clocking,
@@ -96,7 +103,12 @@ BOARD = Board(
             "adc_bits": 8, "noise_seed": 7, "waveform": "barker13", "noise_rms_lsb": 4.0,
         },
         "cfar": {"reference_cells": 4, "guard_cells": 1, "pfa": 1e-4},
-        # 8.963 dB makes the echo amplitude word 8192: a shift, not a multiplier
+        # 8.963 dB makes the echo amplitude word 8192
         "target": [{"range_m": 12000.0, "radial_velocity_mps": -300.0, "snr_db": 8.963}],
     },
+    presets=(
+        # weak, near the far edge (38.4 km), opening
+        [{"range_m": 35000.0, "radial_velocity_mps": 450.0, "snr_db": 3.0}],
+        [],     # noise only: the false-alarm check
+    ),
 )

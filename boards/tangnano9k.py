@@ -104,4 +104,9 @@ BOARD = Board(
         "cfar": {"reference_cells": 8, "guard_cells": 2, "pfa": 1e-5},
         "target": [{"range_m": 30000.0, "radial_velocity_mps": -600.0, "snr_db": 6.0}],
     },
+    presets=(
+        # weak, near the far edge (153.6 km), opening
+        [{"range_m": 140000.0, "radial_velocity_mps": 900.0, "snr_db": 2.0}],
+        [],     # noise only: the false-alarm check
+    ),
 )

@@ -7,11 +7,12 @@ report-link bytes that simulates like any streaming block;
 
 from dataclasses import dataclass
 
-from amaranth import Cat, ClockDomain, Elaboratable, Module, Mux, Signal
+from amaranth import Array, Cat, ClockDomain, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io, stream, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.cdc import FFSynchronizer
+from amaranth.lib.wiring import In, Out
 
-from ..hdl.echo_source import EchoSource
+from ..hdl.echo_source import AMPLITUDE_LAG, EchoSource
 from ..hdl.radar_chain import RadarChain
 from ..hdl.report_framer import ReportFramer
 from ..hdl.uart_tx import UartTx
@@ -28,13 +29,13 @@ class EchoPreset:
     """What the on-chip echo source plays, in the words of its ports.
 
     ``pulse`` is the transmitted pulse (complex ints of ``pulse_width`` bits),
-    ``targets`` the entries of ``EchoSource.targets``
+    ``tables[n]`` the entries of ``EchoSource.targets`` in preset ``n``
     (:func:`amaradar.sim.echo_source.target_entries`), ``noise_scale`` the noise
     rms in 1/256 LSB.
     """
     pulse: tuple
     pulse_width: int
-    targets: tuple
+    tables: tuple
     max_targets: int
     noise_scale: int
     seed: int
@@ -50,13 +51,20 @@ def _check_positive(name, value):
 class BoardCore(wiring.Component):
     """Echo source, radar chain and report framer: a board's design without clock and pins.
 
-    The echo source plays ``preset`` for ever into
+    The echo source plays the tables of ``preset`` into
     :class:`~amaradar.hdl.radar_chain.RadarChain`, one ADC sample every
     ``sample_period`` clocks, so that the radar runs in real time at its scenario's
     sample rate (and the report traffic is the scenario's, not the clock's); its
     detections are framed by :class:`~amaradar.hdl.report_framer.ReportFramer`
     (at most ``cap`` per CPI, a status frame right after reset and after every
     CPI the echo source ends).
+
+    Presets: ``button`` is sampled once per CPI, as the CPI's last sample enters
+    the echo source (a CPI lasts milliseconds, longer than a switch bounces). When
+    it reads pressed after reading released, the next CPI plays the next table
+    (after the last, table 0), its Doppler phases counted from that CPI
+    (``EchoSource.restart``): a press held over many CPIs is one step, and no CPI
+    mixes tables.
 
     Parameters
     ----------
@@ -80,6 +88,11 @@ class BoardCore(wiring.Component):
         Report-link bytes (``amaradar.link``). The chain never waits for ``o``:
         when ``o`` is slower than the reports, the framer drops detections and
         counts them (``dropped_full``).
+    button : In(1)
+        The user button, synchronised to ``sync``; 1 is pressed.
+    preset : Out(range(len(preset.tables)))
+        The table playing, 0 after reset; the status frame of CPI ``cpi`` carries
+        the one that CPI plays.
     flags : Out(5)
         Sticky status flags, bits named by :data:`FLAG_NAMES`.
     dropped_cap, dropped_full : Out(32)
@@ -96,8 +109,8 @@ class BoardCore(wiring.Component):
 
     Model
     -----
-    :func:`amaradar.sim.echo_source.echo_lines` ->
-    :func:`amaradar.sim.chain.reference_chain` ->
+    :func:`amaradar.sim.echo_source.echo_lines` (``switches`` at the CPIs after
+    each step) -> :func:`amaradar.sim.chain.reference_chain` ->
     :func:`amaradar.sim.report_framer.report_framer`, exact while ``o`` keeps up.
     """
 
@@ -107,6 +120,16 @@ class BoardCore(wiring.Component):
         _check_positive("cap", cap)
         if not isinstance(preset, EchoPreset):
             raise TypeError(f"preset must be an EchoPreset, not {preset!r}")
+        if not preset.tables:
+            raise ValueError("preset.tables must hold at least one target table, not 0")
+        last = config.line_length - AMPLITUDE_LAG - len(preset.pulse)
+        for n, table in enumerate(preset.tables if len(preset.tables) > 1 else ()):
+            for t, entry in enumerate(table):
+                if entry["enable"] and entry["delay"] > last:
+                    raise ValueError(
+                        f"preset {n} target {t}: delay must be at most {last} (the echo ends "
+                        f"{AMPLITUDE_LAG} samples before the line, to switch presets "
+                        f"cleanly), not {entry['delay']}")
         self._config = config
         self._preset = preset
         self._sample_rate = sample_rate
@@ -115,6 +138,8 @@ class BoardCore(wiring.Component):
         self._fast_clock = fast_clock
         super().__init__({
             "o": Out(stream.Signature(8)),
+            "button": In(1),
+            "preset": Out(range(len(preset.tables))),
             "flags": Out(len(FLAG_NAMES)),
             "dropped_cap": Out(32),
             "dropped_full": Out(32),
@@ -142,18 +167,34 @@ class BoardCore(wiring.Component):
         m.d.comb += [chain.i.payload.eq(echo.o.payload), chain.i.valid.eq(echo.o.valid & tick),
                      echo.o.ready.eq(chain.i.ready & tick)]
 
+        # The button, read at each CPI boundary of the echo source's input.
+        held = Signal()
+        press = self.button & ~held
+        with m.If(echo.cpi_boundary):
+            m.d.sync += held.eq(self.button)
+            with m.If(press):
+                m.d.sync += self.preset.eq(Mux(self.preset == len(p.tables) - 1, 0,
+                                               self.preset + 1))
+        # The tables, field by field: a field that all presets agree on is a constant
+        # (the iCEBreaker's amplitude word stays a shift, not a multiplier).
+        for t, entries in enumerate(zip(*p.tables)):
+            for name, values in {name: [e[name] for e in entries] for name in entries[0]}.items():
+                m.d.comb += echo.targets[t][name].eq(
+                    values[0] if len(set(values)) == 1 else Array(values)[self.preset])
+
         cpi_done = tick & echo.o.valid & chain.i.ready & echo.o.payload.cpi_end
         cpi = Signal(len(framer.cpi))
         with m.If(cpi_done):
             m.d.sync += cpi.eq(cpi + 1)
         m.d.comb += [
-            echo.targets.eq(echo.targets.shape().const(list(p.targets))),
+            echo.restart.eq(press),
             echo.noise_scale.eq(p.noise_scale),
             chain.scale.eq(c.cfar_scale),
             self.flags.eq(Cat(*(getattr(chain, name) for name in FLAG_NAMES[:-1]), echo.overflow)),
             framer.heartbeat.eq(cpi_done),
             framer.cpi.eq(cpi),
             framer.flags.eq(self.flags),
+            framer.preset.eq(self.preset),
             framer.range_bins.eq(c.line_length),
             framer.pulses.eq(c.pulses_per_cpi),
             framer.sample_rate.eq(self._sample_rate),
@@ -166,12 +207,13 @@ class BoardCore(wiring.Component):
 
 
 class BoardTop(Elaboratable):
-    """:class:`BoardCore` on a board: its clock, the UART ``tx`` pin and LED 0.
+    """:class:`BoardCore` on a board: its clock, the UART ``tx`` pin, button 0 and LEDs.
 
     Defines the ``sync`` domain, which ``clocking`` drives (the board's PLL and
     reset synchronizer). The report bytes leave on the board's ``uart`` ``tx`` pin
     through :class:`~amaradar.hdl.uart_tx.UartTx` at ``baud``; LED 0 lights when a
-    sticky overflow flag is set.
+    sticky overflow flag is set; ``button`` 0 (through a synchronizer) steps the
+    echo source's preset, shown in binary on LEDs 1, 2, ... (bit 0 on LED 1).
 
     Parameters
     ----------
@@ -204,7 +246,12 @@ class BoardTop(Elaboratable):
 
         uart_pins = platform.request("uart", 0, dir="-")
         m.submodules.tx_buffer = tx_buffer = io.Buffer("o", uart_pins.tx)
-        led = platform.request("led", 0, dir="-")
-        m.submodules.led_buffer = led_buffer = io.Buffer("o", led)
-        m.d.comb += [tx_buffer.o.eq(uart.tx), led_buffer.o.eq(core.flags.any())]
+        button = platform.request("button", 0, dir="-")
+        m.submodules.button_buffer = button_buffer = io.Buffer("i", button)
+        m.submodules.button_sync = FFSynchronizer(button_buffer.i, core.button)
+        m.d.comb += tx_buffer.o.eq(uart.tx)
+        for n, value in enumerate((core.flags.any(), *core.preset)):
+            led = platform.request("led", n, dir="-")
+            m.submodules[f"led_buffer_{n}"] = led_buffer = io.Buffer("o", led)
+            m.d.comb += led_buffer.o.eq(value)
         return m

@@ -99,4 +99,10 @@ BOARD = Board(
             {"range_m": 12000.0, "radial_velocity_mps": 240.0, "snr_db": 10.0},
         ],
     },
+    presets=(
+        # a weak closing target and a strong one near the far edge (61.4 km)
+        [{"range_m": 30000.0, "radial_velocity_mps": -1000.0, "snr_db": 0.0},
+         {"range_m": 58000.0, "radial_velocity_mps": 300.0, "snr_db": 20.0}],
+        [],     # noise only: the false-alarm check
+    ),
 )

@@ -15,7 +15,7 @@ from .pipeline import delay, multiply, product_latency
 from .sine_table import WIDTH_RANGE
 
 __all__ = [
-    "AMPLITUDE_WIDTH", "PHASE_WIDTH", "PHASE_TABLE_BITS", "ROTATOR_WIDTH",
+    "AMPLITUDE_WIDTH", "PHASE_WIDTH", "PHASE_TABLE_BITS", "ROTATOR_WIDTH", "AMPLITUDE_LAG",
     "target_layout", "phase_table", "check_echo_parameters", "EchoSource",
 ]
 
@@ -23,6 +23,7 @@ AMPLITUDE_WIDTH = 16    # target amplitude, unsigned UQ0.16: amplitude / 2**16
 PHASE_WIDTH = 16        # phases and Doppler increments: turns * 2**16
 PHASE_TABLE_BITS = 8    # the top 8 phase bits address the (cos, sin) table
 ROTATOR_WIDTH = 16      # table entries and rotated gains, signed Q1.15
+AMPLITUDE_LAG = 2       # samples from reading a target's phase to reading its amplitude
 
 
 
@@ -103,7 +104,7 @@ def _product_latency(pulse_width):
 class EchoSource(wiring.Component):
     """Range lines of up to ``max_targets`` point-target echoes plus Gaussian-like noise.
 
-    Sample ``k`` of range line ``n`` (counted from reset) is::
+    Sample ``k`` of range line ``n`` (counted from reset, or from the last restart) is::
 
         x[n, k] = saturate(sum_t e_t[n, k] + noise[n*L + k])
 
@@ -149,8 +150,17 @@ class EchoSource(wiring.Component):
     Members
     -------
     targets : In(data.ArrayLayout(target_layout(line_length), max_targets))
-        Per-target configuration; read continuously, so change it only between
-        runs (a change mid-line takes effect a few samples later).
+        Per-target configuration, read as each sample enters the pipeline, except
+        ``amplitude``, read ``AMPLITUDE_LAG`` samples later (one sample less on an
+        ECP5, whose DSP block registers it beside the table entry). Changed on a clock edge
+        that ends a clock with ``cpi_boundary`` high, it applies from the next CPI's
+        first sample on (its ``amplitude`` from the old CPI's last ``AMPLITUDE_LAG``
+        samples on: the same, unless the old echo covers them).
+    restart : In(1)
+        Read while ``cpi_boundary`` is high: 1 restarts the Doppler phases, so that
+        the next CPI is line ``n = 0``.
+    cpi_boundary : Out(1)
+        High in a clock in which the last sample of a CPI enters the pipeline.
     noise_scale : In(unsigned(NOISE_SCALE_WIDTH))
         Noise rms per part, ``noise_scale / 256`` LSB; 0 turns the noise off.
     overflow : Out(1)
@@ -180,9 +190,10 @@ class EchoSource(wiring.Component):
     four real products (the rounded gain or its negation and the sample or its
     negation in their operand registers, then the products), their sums, the
     rounded echo, the sum with the noise, the saturated output register (a wider
-    pulse adds stages to the complex product: ``pipeline.product_latency``). Every register, ROM read port, line counter,
-    phase accumulator and the noise generator advance only when a sample moves
-    forward, so the output does not depend on stalls.
+    pulse adds stages to the complex product: ``pipeline.product_latency``). Every
+    register, ROM read port, line counter, phase accumulator and the noise
+    generator advance only when a sample moves forward, so the output does not
+    depend on stalls.
 
     Model
     -----
@@ -212,6 +223,8 @@ class EchoSource(wiring.Component):
         self.latency = self._depth + 2
         super().__init__({
             "targets": In(data.ArrayLayout(target_layout(line_length), max_targets)),
+            "restart": In(1),
+            "cpi_boundary": Out(1),
             "noise_scale": In(unsigned(NOISE_SCALE_WIDTH)),
             "overflow": Out(1),
             "o": Out(stream.Signature(framed_layout(complex_layout(width)))),
@@ -236,6 +249,7 @@ class EchoSource(wiring.Component):
         k = Signal(range(L))
         line = Signal(range(M))
         at_end = k == L - 1
+        m.d.comb += self.cpi_boundary.eq(en & at_end & (line == M - 1))
         with m.If(en):
             with m.If(at_end):
                 m.d.sync += [k.eq(0), line.eq(Mux(line == M - 1, 0, line + 1))]
@@ -243,7 +257,9 @@ class EchoSource(wiring.Component):
                 m.d.sync += k.eq(k + 1)
 
         depth = self._depth
-        echoes = [self._target(m, en, k, at_end, self.targets[t], pulse_rom, phase_rom, f"t{t}")
+        restart = self.restart & (line == M - 1)
+        echoes = [self._target(m, en, k, at_end, restart, self.targets[t], pulse_rom, phase_rom,
+                               f"t{t}")
                   for t in range(self.max_targets)]
 
         # stages 1 ... depth: framing flags beside the echoes; then the sum with the
@@ -270,12 +286,12 @@ class EchoSource(wiring.Component):
                     m.d.sync += self.overflow.eq(1)
         return m
 
-    def _target(self, m, en, k, at_end, target, pulse_rom, phase_rom, name):
+    def _target(self, m, en, k, at_end, restart, target, pulse_rom, phase_rom, name):
         """One target's echo pipeline from stage 0 to stage ``self._depth``, which
         holds the returned complex sample."""
         accumulated = Signal(PHASE_WIDTH, name=f"{name}_accumulated")   # n * doppler
         with m.If(en & at_end):
-            m.d.sync += accumulated.eq(accumulated + target.doppler)
+            m.d.sync += accumulated.eq(Mux(restart, 0, accumulated + target.doppler))
         # stage 1: ROM reads and whether the echo covers k; stage 2: their registers
         offset = k - target.delay
         pulse_port = pulse_rom.read_port()
@@ -286,8 +302,9 @@ class EchoSource(wiring.Component):
         covers = delay(m, en, target.enable & (k >= target.delay)
                        & (offset < len(self._pulse[0])), 1, f"{name}_covers")
         # the rotated gain, rounded, at stage 1 + latency (the table entry sits in the
-        # multiplier's operand register at stage 2); with gain_stage in a register
-        # of its own, a stage later
+        # multiplier's operand register at stage 2, the amplitude is read then: it
+        # belongs to the sample AMPLITUDE_LAG behind the one at stage 0); with
+        # gain_stage in a register of its own, a stage later
         gain = {}
         for part in ("i", "q"):
             product, latency = multiply(m, en, target.amplitude, phase_port.data[part],

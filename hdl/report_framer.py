@@ -76,7 +76,7 @@ class ReportFramer(wiring.Component):
     heartbeat : In(1)
         Strobe: send a status frame (e.g. at the end of each CPI). Strobes while a
         status frame waits to start request that one frame only.
-    cpi, flags, dropped_samples, range_bins, pulses, sample_rate, pri, pulse_samples : In(8 * bytes)
+    cpi, flags, preset, dropped_samples, range_bins, pulses, sample_rate, pri, pulse_samples : In(8 * bytes)
         Status of the chain, copied into a status frame when the frame starts; the
         widths are those of the status payload table of ``amaradar.link``.
     dropped_cap : Out(32)

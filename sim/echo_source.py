@@ -74,7 +74,7 @@ def targets_value(targets, *, line_length, max_targets):
 
 
 def echo_lines(*, pulse, pulse_width, line_length, pulses_per_cpi, targets=(), noise_scale=0,
-               seed=0, lines, width=ADC_WIDTH, full_output=False):
+               seed=0, lines, width=ADC_WIDTH, full_output=False, switches=()):
     """The first ``lines`` range lines of the echo source, bit for bit.
 
     Parameters
@@ -99,6 +99,11 @@ def echo_lines(*, pulse, pulse_width, line_length, pulses_per_cpi, targets=(), n
         ADC bits per part, 2 ... 32.
     full_output : bool
         Also return the saturation flags and the CPI ends.
+    switches : sequence of (int, sequence of dict)
+        ``(line, targets)``, lines increasing, each the first line of a CPI: from
+        that line on the source plays these targets, its Doppler phases restarted
+        there (the gateware's ``restart``: line ``n`` has ``phase + (n - line) *
+        doppler``). The noise runs on.
 
     Returns
     -------
@@ -116,11 +121,32 @@ def echo_lines(*, pulse, pulse_width, line_length, pulses_per_cpi, targets=(), n
     check_scale(noise_scale, "noise_scale")
     if not isinstance(lines, (int, np.integer)) or isinstance(lines, bool) or lines < 0:
         raise ValueError(f"lines must be a non-negative integer, not {lines!r}")
-    targets = list(targets)
-    table = np.array(phase_table(), dtype=np.int64)
+    segments = [(0, targets), *switches]
+    starts = [start for start, _ in segments]
+    if any(not isinstance(s, (int, np.integer)) or s % pulses_per_cpi for s in starts[1:]) \
+            or starts != sorted(set(starts)):
+        raise ValueError(f"switches must be at increasing CPI starts (multiples of "
+                         f"pulses_per_cpi {pulses_per_cpi}) after line 0, not at "
+                         f"{starts[1:]}")
     noise = gaussian_noise(lines * line_length, scale=noise_scale, seed=seed)
     total_i = noise.real.astype(np.int64).reshape(lines, line_length)
     total_q = noise.imag.astype(np.int64).reshape(lines, line_length)
+    for (start, played), stop in zip(segments, starts[1:] + [lines]):
+        _add_echoes(total_i[start:stop], total_q[start:stop], pulse_i, pulse_q, played)
+    out_i, over_i = saturate(total_i, width)
+    out_q, over_q = saturate(total_q, width)
+    iq = out_i + 1j * out_q
+    if not full_output:
+        return iq
+    index = np.arange(lines, dtype=np.int64)
+    return iq, over_i | over_q, (index % pulses_per_cpi) == pulses_per_cpi - 1
+
+
+def _add_echoes(total_i, total_q, pulse_i, pulse_q, targets):
+    """Add the echoes of ``targets`` to lines ``n = 0, 1, ...`` of ``total_i``/``total_q``."""
+    lines, line_length = total_i.shape
+    targets = list(targets)
+    table = np.array(phase_table(), dtype=np.int64)
     index = np.arange(lines, dtype=np.int64)
     entries = target_entries(targets, line_length=line_length, max_targets=len(targets))
     for target in entries:
@@ -137,12 +163,6 @@ def echo_lines(*, pulse, pulse_width, line_length, pulses_per_cpi, targets=(), n
                                         "half_even")
         total_q[:, span] += shift_right(gain_i * p_q + gain_q * p_i, ROTATOR_WIDTH - 1,
                                         "half_even")
-    out_i, over_i = saturate(total_i, width)
-    out_q, over_q = saturate(total_q, width)
-    iq = out_i + 1j * out_q
-    if not full_output:
-        return iq
-    return iq, over_i | over_q, (index % pulses_per_cpi) == pulses_per_cpi - 1
 
 
 def echo_lines_ideal(*, pulse, line_length, targets=(), lines):

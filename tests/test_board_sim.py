@@ -1,12 +1,13 @@
 """Board designs in Verilator: the report bytes of each board equal the models', bit for bit.
 
 :class:`~amaradar.boards.top.BoardCore` (a board's design without PLL and pins)
-runs in the rtl engine for ``CPIS`` CPIs of the board's preset scenario plus one
-more, in real time (one ADC sample every ``sample_period`` clocks, as on the
-board), its report bytes are decoded with :class:`amaradar.link.Decoder`, and
-they equal the model chain: ``echo_lines`` -> ``reference_chain`` ->
-``report_framer`` with the board's cap. The UART that carries these bytes on the board is tested in
-``test_uart_tx.py``.
+runs in the rtl engine for ``CPIS`` CPIs plus one more, in real time (one ADC
+sample every ``sample_period`` clocks, as on the board), its button pressed in
+the middle of CPI 0 and held, so that CPI 0 plays preset 0 and the others preset
+1; its report bytes are decoded with :class:`amaradar.link.Decoder`, and they
+equal the model chain: ``echo_lines`` (switched to preset 1 at CPI 1) ->
+``reference_chain`` -> ``report_framer`` with the board's cap. The UART that
+carries these bytes on the board is tested in ``test_uart_tx.py``.
 """
 
 import csv
@@ -14,6 +15,9 @@ import io
 
 import numpy as np
 import pytest
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
 
 from amaradar.boards.build import (board_config, board_core, board_names, echo_preset, get_board,
                                    sample_period)
@@ -28,15 +32,50 @@ from amaradar.sim.rtl_engine import RtlEngine
 from amaradar.sim.scenario import parse_scenario
 
 CPIS = 2
+PLAYED = (0, 1, 1)      # the preset of CPI 0, 1, 2
+
+
+class _PressedCore(wiring.Component):
+    """``core`` with its button pressed from clock ``press`` on (and never released)."""
+
+    def __init__(self, core, press):
+        self._core, self._press = core, press
+        super().__init__({name: Out(port.signature if name == "o" else port.shape)
+                          for name, port in core.signature.members.items()
+                          if port.flow == Out})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self._core
+        clock = Signal(range(self._press + 1))
+        with m.If(clock != self._press):
+            m.d.sync += clock.eq(clock + 1)
+        m.d.comb += core.button.eq(clock == self._press)
+        wiring.connect(m, core.o, wiring.flipped(self.o))
+        m.d.comb += [getattr(self, name).eq(getattr(core, name))
+                     for name in self.signature.members if name != "o"]
+        return m
+
+
+def _run(board, cpis, **stalls):
+    """The board's core in the rtl engine for ``cpis`` CPIs, pressed as ``PLAYED`` says."""
+    config = board_config(board)
+    cpi_clocks = config.pulses_per_cpi * config.line_length * sample_period(board)
+    design = _PressedCore(board_core(board), press=cpi_clocks // 2)
+    return RtlEngine(design, name=f"board_core_{board.name}").run(
+        max_cycles=cpis * cpi_clocks, drain_cycles=cpis * cpi_clocks, **stalls)
 
 
 def _reference_cpis(config, preset, cpis):
     """Detections of the first ``cpis`` CPIs and the flags of the models."""
+    M = config.pulses_per_cpi
     iq, overflow, _ = echo_lines(
         pulse=np.array(preset.pulse), pulse_width=preset.pulse_width,
-        line_length=config.line_length, pulses_per_cpi=config.pulses_per_cpi,
-        targets=preset.targets, noise_scale=preset.noise_scale, seed=preset.seed,
-        lines=cpis * config.pulses_per_cpi, width=config.adc_width, full_output=True)
+        line_length=config.line_length, pulses_per_cpi=M,
+        targets=preset.tables[0], noise_scale=preset.noise_scale, seed=preset.seed,
+        lines=cpis * M, width=config.adc_width, full_output=True,
+        switches=[(cpi * M, preset.tables[PLAYED[cpi]]) for cpi in range(1, len(PLAYED))
+                  if PLAYED[cpi] != PLAYED[cpi - 1]])
     result = reference_chain(config, iq)
     flags = {**result.status, "echo_overflow": bool(overflow.any())}
     d = result.detections
@@ -49,10 +88,7 @@ def _reference_cpis(config, preset, cpis):
 def board_run(request):
     board = get_board(request.param)
     config, preset = board_config(board), echo_preset(board)
-    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length * sample_period(board)
-    result = RtlEngine(board_core(board), name=f"board_core_{request.param}").run(
-        max_cycles=cycles, drain_cycles=cycles)
-    return board, config, result, _reference_cpis(config, preset, CPIS)
+    return board, config, _run(board, CPIS + 1), _reference_cpis(config, preset, CPIS)
 
 
 def test_link_bytes_decode_cleanly(board_run):
@@ -84,8 +120,8 @@ def test_reports_equal_the_model_chain(board_run):
         if isinstance(msg, Detection):
             framed_before += 1
             continue
-        expected = Status(cpi=msg.cpi, flags=flags, dropped_samples=0, dropped_cap=0,
-                          dropped_full=0, range_bins=config.line_length,
+        expected = Status(cpi=msg.cpi, flags=flags, preset=PLAYED[msg.cpi], dropped_samples=0,
+                          dropped_cap=0, dropped_full=0, range_bins=config.line_length,
                           pulses=config.pulses_per_cpi,
                           sample_rate=board.clock_hz // sample_period(board),
                           pri=config.line_length, pulse_samples=len(config.taps))
@@ -96,6 +132,7 @@ def test_reports_equal_the_model_chain(board_run):
     np.testing.assert_array_equal(got, model)
     assert result.status["flags"] == flags
     assert result.status["dropped_full"] == 0
+    assert result.status["preset"] == PLAYED[-1]
 
 
 def test_listen_writes_the_rows_of_the_sim_path(board_run, tmp_path):
@@ -127,9 +164,7 @@ def test_a_slow_link_drops_whole_reports_and_counts_them():
     leaves is whole and true, and the framer counts what it drops."""
     board = get_board("icebreaker")
     config, preset = board_config(board), echo_preset(board)
-    cycles = (CPIS + 1) * config.pulses_per_cpi * config.line_length * sample_period(board)
-    result = RtlEngine(board_core(board), name="board_core_icebreaker").run(
-        max_cycles=cycles, drain_cycles=cycles, p_out_stall=0.9995, seed=3)
+    result = _run(board, CPIS + 1, p_out_stall=0.9995, seed=3)
     decoder = Decoder()
     messages = decoder.feed(result.outputs.tobytes())
     assert decoder.crc_errors == 0 and decoder.resync_bytes == 0

@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from amaranth.sim import Simulator
 
 from amaradar.boards.build import (LINK_LOAD_LIMIT, board_config, board_core, board_names,
                                    echo_preset, get_board, link_budget, sample_period)
@@ -15,6 +16,7 @@ from amaradar.boards.toolchain import BuildError, check_report, read_report
 from amaradar.boards.top import BoardCore, BoardTop
 from amaradar.boards.ulx3s import ecp5_pll_params
 from amaradar.build import BoardError, run_build
+from amaradar.link import Decoder, Status
 
 UP5K_BITSTREAM_BYTES = 104_090     # size of every iCE40UP5K configuration image
 
@@ -202,9 +204,62 @@ def test_board_configurations_elaborate_their_chain(name):
      (ValueError, "baud must divide the clock of 18000000 Hz, not 115200")),
     (lambda b: sample_period(dataclasses.replace(b, clock_hz=17_500_000)),
      (ValueError, "icebreaker: the sample rate of 1e+06 Hz must divide the 1.75e+07 Hz clock")),
+    (lambda b: echo_preset(dataclasses.replace(b, presets=[[]])),
+     (TypeError, "icebreaker: presets must be a tuple of target lists, not list")),
+    (lambda b: echo_preset(dataclasses.replace(b, presets=([], [{"range_m": 1e6}]))),
+     (ValueError, "icebreaker preset 2: missing key target[0].radial_velocity_mps")),
+    (lambda b: echo_preset(dataclasses.replace(b, presets=([{}, {}],))),
+     (ValueError, "icebreaker preset 1: missing key target[0].range_m")),
+    (lambda b: echo_preset(dataclasses.replace(b, presets=(
+        [{"range_m": 9e3, "radial_velocity_mps": 0, "snr_db": 0}] * 2,))),
+     (ValueError, "icebreaker preset 1: targets has 2 entries, more than max_targets 1")),
+    (lambda b: BoardCore(config=board_config(b), sample_rate=1_000_000, sample_period=18, cap=16,
+                         preset=dataclasses.replace(echo_preset(b), tables=())),
+     (ValueError, "preset.tables must hold at least one target table, not 0")),
+    (lambda b: board_core(dataclasses.replace(b, presets=(
+        [{"range_m": 36.5e3, "radial_velocity_mps": 0, "snr_db": 0}],))),
+     (ValueError, "preset 1 target 0: delay must be at most 241 (the echo ends 2 samples "
+                  "before the line, to switch presets cleanly), not 244")),
 ])
 def test_board_design_parameter_errors(make, message):
     error, text = message
     with pytest.raises(error) as info:
         make(get_board("icebreaker"))
     assert str(info.value) == text
+
+
+def test_button_steps_the_preset_once_per_press_at_cpi_boundaries():
+    """A small board in the Amaranth simulator, its button read at each CPI boundary
+    as pressed, pressed, pressed, released, pressed, released, pressed: a held press
+    is one step, and the third step wraps from preset 2 to 0. The status frame of
+    each CPI says which preset it played."""
+    scenario = {**get_board("icebreaker").scenario, "target": [
+        {"range_m": 2500.0, "radial_velocity_mps": 0.0, "snr_db": 20.0}]}
+    scenario["radar"] = {**scenario["radar"], "pri_s": 32e-6, "pulses_per_cpi": 2}
+    scenario["cfar"] = {"reference_cells": 2, "guard_cells": 1, "pfa": 1e-3}
+    board = dataclasses.replace(get_board("icebreaker"), scenario=scenario, presets=(
+        [{"range_m": 2200.0, "radial_velocity_mps": 100.0, "snr_db": 20.0}], []))
+    config, period = board_config(board), 4
+    cpi_clocks = config.pulses_per_cpi * config.line_length * period
+    dut = BoardCore(config=config, preset=echo_preset(board), sample_rate=1_000_000,
+                    sample_period=period, cap=1)
+    pressed = (1, 1, 1, 0, 1, 0, 1, 0)     # at the end of CPI 0, 1, ...
+    out = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for clock in range(len(pressed) * cpi_clocks):
+            # the boundary lies within half a CPI of the CPI's end at the output
+            boundary = (clock - cpi_clocks // 2) // cpi_clocks
+            ctx.set(dut.button, boundary >= 0 and pressed[boundary])
+            _, _, valid, byte = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+            if valid:
+                out.append(byte)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    statuses = [msg for msg in Decoder().feed(bytes(out)) if isinstance(msg, Status)]
+    assert [s.cpi for s in statuses] == list(range(len(pressed)))
+    assert [s.preset for s in statuses] == [0, 1, 1, 1, 1, 2, 2, 0]

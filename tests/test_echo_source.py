@@ -1,5 +1,8 @@
 import numpy as np
 import pytest
+from amaranth import Array, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import Out
 from amaranth.sim import Simulator
 
 from amaradar.hdl.echo_source import PHASE_TABLE_BITS, EchoSource, phase_table
@@ -123,6 +126,61 @@ def test_gateware_matches_model_over_cpis(p_stall, gain_stage):
     _check_run(words, BASE, TARGETS, scale, seed, lines)
 
 
+class _Switching(wiring.Component):
+    """``echo`` stepping to the next of ``tables`` (restarting its Doppler phases) at
+    each CPI in ``starts``, as a board steps through its presets."""
+
+    def __init__(self, echo, tables, starts, noise_scale):
+        self._echo, self._tables, self._starts = echo, tables, starts
+        self._noise_scale = noise_scale
+        super().__init__({"o": Out(echo.o.signature)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.echo = echo = self._echo
+        layout = echo.targets.shape()
+        cpi = Signal(range(max(self._starts) + 1))
+        index = Signal(range(len(self._tables)))
+        switch = Signal()
+        m.d.comb += [
+            switch.eq(sum(cpi == start - 1 for start in self._starts) != 0),
+            echo.restart.eq(switch),
+            echo.targets.eq(Array(Const(layout.const(table).as_bits(), layout.size)
+                                  for table in self._tables)[index]),
+            echo.noise_scale.eq(self._noise_scale),
+        ]
+        with m.If(echo.cpi_boundary):
+            m.d.sync += cpi.eq(cpi + 1)
+            with m.If(switch):
+                m.d.sync += index.eq(index + 1)
+        wiring.connect(m, echo.o, wiring.flipped(self.o))
+        return m
+
+
+@pytest.mark.parametrize("p_stall", [0.0, 0.6])
+def test_gateware_switches_tables_at_cpi_boundaries(p_stall):
+    """Each CPI plays one table, the Doppler phases restarting at each switch (also
+    to the same table); slot 1's echo covers the line's end, so its amplitude,
+    read ``AMPLITUDE_LAG`` samples late, stays."""
+    other = [dict(delay=20, amplitude=20000, phase=5000, doppler=-9000),
+             dict(delay=58, amplitude=30000, phase=300, doppler=12000)]
+    silent = [dict(TARGETS[0], enable=False), dict(TARGETS[1], enable=False)]
+    tables = [TARGETS, other, silent, TARGETS]
+    starts = (1, 2, 4)
+    lines, scale, seed = 15, 300, 4
+    entries = [target_entries(t, line_length=64, max_targets=2) for t in tables]
+    dut = _Switching(EchoSource(**BASE, max_targets=2, seed=seed), entries, starts, scale)
+    words = simulate_stream(dut, None, lines * 64, p_out_stall=p_stall, seed=9)
+    got, _ = _unpack(words)
+    M = BASE["pulses_per_cpi"]
+    ref = echo_lines(**BASE, targets=TARGETS, noise_scale=scale, seed=seed, lines=lines,
+                     switches=[(start * M, t) for start, t in zip(starts, tables[1:])])
+    np.testing.assert_array_equal(got, ref.ravel())
+    unswitched = echo_lines(**BASE, targets=TARGETS, noise_scale=scale, seed=seed, lines=lines)
+    assert np.array_equal(ref[:M], unswitched[:M])
+    assert not np.array_equal(ref[4 * M:], unswitched[4 * M:])    # the restart shows
+
+
 def test_gateware_odd_sizes():
     # one-sample pulse (depth-1 ROM), a line length that is not a power of 2, M = 1,
     # a disabled slot, more pulse than line
@@ -214,5 +272,10 @@ def test_max_targets_and_target_errors():
         echo_lines(**BASE, targets=[dict(delay=3)], lines=1)
     with pytest.raises(ValueError, match=r"^targets\[0\] has unknown field\(s\) \['range'\]; "):
         echo_lines(**BASE, targets=[dict(delay=3, amplitude=1, range=5)], lines=1)
+    with pytest.raises(ValueError, match=r"^switches must be at increasing CPI starts \(multiples "
+                                         r"of pulses_per_cpi 3\) after line 0, not at \[6, 3\]$"):
+        echo_lines(**BASE, switches=[(6, TARGETS), (3, TARGETS)], lines=9)
+    with pytest.raises(ValueError, match=r"^switches must .* not at \[4\]$"):
+        echo_lines(**BASE, switches=[(4, TARGETS)], lines=9)
     with pytest.raises(ValueError, match="^noise_scale must be between 0 and 65535, not -1$"):
         echo_lines(**BASE, noise_scale=-1, lines=1)

@@ -29,7 +29,7 @@ def test_frame_layout_by_hand():
     body = bytes([TYPE_DETECTION, 18]) + bytes(range(1, 19))
     assert frame == SYNC + body + crc16(body).to_bytes(2, "big")
     assert len(frame) == frame_bytes(TYPE_DETECTION) == 24
-    status = Status(cpi=0x0102, flags=0x0304, dropped_samples=0x05060708,
+    status = Status(cpi=0x0102, flags=0x03, preset=0x04, dropped_samples=0x05060708,
                     dropped_cap=0x090A0B0C, dropped_full=0x0D0E0F10, range_bins=0x1112,
                     pulses=0x1314, sample_rate=0x15161718, pri=0x191A1B1C, pulse_samples=0x1D1E)
     body = bytes([TYPE_STATUS, 30]) + bytes(range(1, 31))
@@ -40,7 +40,7 @@ def test_frame_layout_by_hand():
 @pytest.mark.parametrize("message, error, text", [
     (Detection(70000, 0, 0, 0, 0), ValueError, "cpi must be an integer from 0 to 65535, not 70000"),
     (Detection(0, 0, 0, -1, 0), ValueError, "power must be an integer from 0 to 281474976710655, not -1"),
-    (Status(0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0), ValueError,
+    (Status(0, 0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0), ValueError,
      "sample_rate must be an integer from 0 to 4294967295, not 1.5"),
     ((1, 2, 3, 4, 5), TypeError, "message must be a Detection or a Status, not tuple"),
 ])
@@ -142,8 +142,8 @@ def test_wrong_length_byte_is_rejected_even_with_a_good_crc():
 
 
 def test_incomplete_frame_waits_for_more_bytes():
-    frame = encode(Status(*range(10)))
+    frame = encode(Status(*range(11)))
     decoder = Decoder()
     assert decoder.feed(frame[:-1]) == []
     assert decoder.resync_bytes == 0
-    assert decoder.feed(frame[-1:]) == [Status(*range(10))]
+    assert decoder.feed(frame[-1:]) == [Status(*range(11))]

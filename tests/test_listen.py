@@ -10,8 +10,9 @@ import pytest
 from amaradar.link import DETECTION_CSV_COLUMNS, SPEED_OF_LIGHT, Detection, Status, encode
 from amaradar.listen import ListenError, run_listen
 
-STATUS = Status(cpi=0xFFFF, flags=0x0003, dropped_samples=2, dropped_cap=5, dropped_full=1,
-                range_bins=256, pulses=32, sample_rate=10_000_000, pri=2000, pulse_samples=5)
+STATUS = Status(cpi=0xFFFF, flags=0x03, preset=2, dropped_samples=2, dropped_cap=5,
+                dropped_full=1, range_bins=256, pulses=32, sample_rate=10_000_000, pri=2000,
+                pulse_samples=5)
 DETECTIONS = [Detection(0xFFFF, 3, 100, 1000, 10), Detection(0, 1, 255, 0, 1),
               Detection(1, 31, 7, 10**12, 10**11)]
 
@@ -44,7 +45,7 @@ def test_replay_end_to_end(tmp_path):
     table = stdout.getvalue()
     assert "CRC errors      1" in table
     assert "detection frames        3   status frames      1" in table
-    assert "dropped: cap 5, queue full 1" in table and "flags 0x0003" in table
+    assert "dropped: cap 5, queue full 1" in table and "preset 2  flags 0x03" in table
     assert "PRI 2000 samples  pulse 5 samples" in table
 
 

@@ -29,7 +29,8 @@ def _detections(rng, n_cpi, per_cpi, first_cpi=0):
 
 
 def _status(rng, cpi):
-    return Status(cpi=cpi, flags=rng.getrandbits(16), dropped_samples=rng.getrandbits(32),
+    return Status(cpi=cpi, flags=rng.getrandbits(8), preset=rng.getrandbits(8),
+                  dropped_samples=rng.getrandbits(32),
                   dropped_cap=0, dropped_full=0, range_bins=1 << RANGE_BITS, pulses=64,
                   sample_rate=rng.getrandbits(32), pri=rng.getrandbits(32),
                   pulse_samples=rng.getrandbits(16))
