@@ -192,7 +192,7 @@ class EchoSource(wiring.Component):
     rounded echo, the sum with the noise, the saturated output register (a wider
     pulse adds stages to the complex product: ``pipeline.product_latency``). Every
     register, ROM read port, line counter, phase accumulator and the noise
-    generator advance only when a sample moves forward, so the output does not
+    generator advance on one enable, ``~o.valid | o.ready``, so the output does not
     depend on stalls.
 
     Model
@@ -242,7 +242,6 @@ class EchoSource(wiring.Component):
             shape=complex_layout(ROTATOR_WIDTH), depth=1 << PHASE_TABLE_BITS,
             init=[{"i": c, "q": s} for c, s in phase_table()])
 
-        out_free = ~self.o.valid | self.o.ready
         en = Signal()
 
         # stage 0: position in the line and CPI
@@ -263,20 +262,22 @@ class EchoSource(wiring.Component):
                   for t in range(self.max_targets)]
 
         # stages 1 ... depth: framing flags beside the echoes; then the sum with the
-        # noise, and the saturated output register
+        # noise, and the saturated output register. Every stage advances on one
+        # enable, a single gate from the output's valid and ready: on a board the
+        # enable's route to the DSP blocks is long. The noise generator is full
+        # from its fourth clock after reset (GaussianNoise), before the first echo
+        # reaches the sum (stage depth >= 7), and stays full.
         filled = delay(m, en, Const(1), depth, "filled", reset_less=False)
         flags = delay(m, en, Cat(k == 0, at_end, at_end & (line == M - 1)), depth, "flags")
         sum_valid = Signal()
-        sum_free = ~sum_valid | out_free
         sums = {part: sum((e[part] for e in echoes), noise.o.payload[part]) for part in ("i", "q")}
         total = {part: Signal.like(sums[part], name=f"total_{part}") for part in ("i", "q")}
         sum_flags = Signal(3)
-        m.d.comb += [en.eq(~filled | (sum_free & noise.o.valid)),
-                     noise.scale.eq(self.noise_scale), noise.o.ready.eq(sum_free & filled)]
-        with m.If(sum_free):
-            m.d.sync += [sum_valid.eq(filled & noise.o.valid), sum_flags.eq(flags)]
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready),
+                     noise.scale.eq(self.noise_scale), noise.o.ready.eq(en & filled)]
+        with m.If(en):
+            m.d.sync += [sum_valid.eq(filled), sum_flags.eq(flags)]
             m.d.sync += [total[part].eq(sums[part]) for part in ("i", "q")]
-        with m.If(out_free):
             m.d.sync += [self.o.valid.eq(sum_valid), Cat(self.o.payload.first, self.o.payload.last,
                                                          self.o.payload.cpi_end).eq(sum_flags)]
             for part in ("i", "q"):
