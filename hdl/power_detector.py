@@ -1,11 +1,12 @@
 """Square-law detector: ``i**2 + q**2`` of a framed complex stream."""
 
-from amaranth import Module, Signal, unsigned
+from amaranth import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import check_width, complex_layout, framed_layout, power_width
 from .numerics import check_rounding, saturate, shift_right
+from .pipeline import delay, multiply, product_latency
 
 __all__ = ["PowerDetector"]
 
@@ -46,15 +47,15 @@ class PowerDetector(wiring.Component):
 
     Latency/throughput
     ------------------
-    ``latency = 4``: multiplier inputs, products (registered, DSP-mappable), sum,
-    rounded output. One sample per clock; ``i.ready = ~o.valid | o.ready``.
+    ``latency = d + 2``: the squares in ``d = pipeline.product_latency`` stages (2
+    up to 18-bit samples: operand and product registers of one multiplier block
+    each), the sum, the rounded output. One sample per clock;
+    ``i.ready = ~o.valid | o.ready``.
 
     Model
     -----
     :func:`amaradar.sim.power_detector.power`, bit-exact.
     """
-
-    latency = 4
 
     def __init__(self, *, sample_width, shift=0, rounding="half_even", output_width=None):
         check_width("sample_width", sample_width)
@@ -69,6 +70,7 @@ class PowerDetector(wiring.Component):
         self._shift = shift
         self._rounding = rounding
         self._output_width = output_width
+        self.latency = product_latency(signed(sample_width), signed(sample_width)) + 2
         super().__init__({
             "i": In(stream.Signature(framed_layout(complex_layout(sample_width)))),
             "o": Out(stream.Signature(framed_layout(unsigned(output_width)))),
@@ -79,27 +81,25 @@ class PowerDetector(wiring.Component):
         m = Module()
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
-        framed = framed_layout(complex_layout(self._sample_width))
-        # data registers without reset, so that the multiplier blocks can hold them
-        operand = Signal(framed, reset_less=True)
-        operand_valid = Signal()
         w = self._sample_width
-        square_i, square_q = (Signal(unsigned(2 * w - 1), reset_less=True) for _ in range(2))
+        # the squares, each a multiplier between its operand and product registers;
+        # beside them the valid bit and the flags; then the sum and the output
+        squares = [multiply(m, en, part, part, f"square_{name}")
+                   for name, part in (("i", self.i.payload.data.i), ("q", self.i.payload.data.q))]
+        (square_i, stages), (square_q, _) = squares
         total = Signal(unsigned(power_width(w)))
-        flags = ("first", "last", "cpi_end")
-        pipe = [{key: Signal(name=f"s{n}_{key}") for key in ("valid",) + flags} for n in (1, 2)]
+        valid, first, last, cpi_end = delay(
+            m, en, Cat(self.i.valid, self.i.payload.first, self.i.payload.last,
+                       self.i.payload.cpi_end), stages + 1, "flags", reset_less=False)
         with m.If(en):
-            m.d.sync += [operand.eq(self.i.payload), operand_valid.eq(self.i.valid)]
-            m.d.sync += [square_i.eq(operand.data.i * operand.data.i),
-                         square_q.eq(operand.data.q * operand.data.q),
-                         pipe[0]["valid"].eq(operand_valid)]
-            m.d.sync += [pipe[0][f].eq(operand[f]) for f in flags]
-            m.d.sync += [total.eq(square_i + square_q)]
-            m.d.sync += [pipe[1][key].eq(pipe[0][key]) for key in pipe[0]]
+            # all bits of the products (the top ones are 0), so that each product
+            # register moves into its SB_MAC16 on the iCE40
+            m.d.sync += total.eq(square_i + square_q)
             value, over = saturate(shift_right(total, self._shift, self._rounding),
                                    self._output_width, signed_out=False)
-            m.d.sync += [self.o.payload.data.eq(value), self.o.valid.eq(pipe[1]["valid"])]
-            m.d.sync += [self.o.payload[f].eq(pipe[1][f]) for f in flags]
-            with m.If(pipe[1]["valid"] & over):
+            m.d.sync += [self.o.payload.data.eq(value), self.o.valid.eq(valid),
+                         self.o.payload.first.eq(first), self.o.payload.last.eq(last),
+                         self.o.payload.cpi_end.eq(cpi_end)]
+            with m.If(valid & over):
                 m.d.sync += self.overflow.eq(1)
         return m
