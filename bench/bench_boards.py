@@ -5,7 +5,8 @@ Usage: ``python bench/bench_boards.py [--reuse] [--boards NAME ...] [BUILD_DIR]`
 Writes ``bench/results/boards.json``: per board, whether it built, fits and meets
 timing, its clocks (achieved vs required MHz), utilization, configuration,
 throughput and build time, plus the tool versions; prints the same as a Markdown
-table. Takes several minutes per board (the ULX3S place and route is the
+table and puts it in place of the boards table in ``README.md``. With
+``--boards``, the other boards keep their entries. Takes several minutes per board (the ULX3S place and route is the
 longest). ``--reuse`` takes a board's ``BUILD_DIR/<board>/resources.json`` as it is
 when that build left one, and builds only the others.
 """
@@ -18,6 +19,7 @@ from amaradar.boards.build import board_names, build_board, get_board
 from amaradar.boards.toolchain import BuildError, check_report, tool_versions
 
 RESULTS = Path(__file__).parent / "results" / "boards.json"
+README = Path(__file__).parent.parent / "README.md"
 
 # nextpnr's cell kinds per family: logic cells, flip-flops, multipliers, block RAMs
 _KINDS = {
@@ -57,11 +59,13 @@ def _used(utilization, kind):
     return "-"
 
 
+TABLE_HEADER = ("| board | device | taps | line | LUT | FF | DSP | BRAM | clock MHz "
+                "(achieved / required) | Msample/s | range lines/s |")
+
+
 def markdown(results):
     """The figures of ``results`` as a Markdown table, one row per board."""
-    rows = ["| board | device | taps | line | LUT | FF | DSP | BRAM | clock MHz "
-            "(achieved / required) | Msample/s | range lines/s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [TABLE_HEADER, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, b in results["boards"].items():
         if "utilization" not in b:
             rows.append(f"| {name} | build failed: {b['error']} |" + " |" * 9)
@@ -78,6 +82,17 @@ def markdown(results):
     return "\n".join(rows)
 
 
+def update_readme(table, path=README):
+    """Put ``table`` in place of the Markdown table that starts with ``TABLE_HEADER``
+    in ``path``."""
+    lines = path.read_text().split("\n")
+    start = lines.index(TABLE_HEADER)
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    path.write_text("\n".join(lines[:start] + table.split("\n") + lines[end:]))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build_dir", nargs="?", default="build/boards")
@@ -86,6 +101,11 @@ if __name__ == "__main__":
     parser.add_argument("--boards", nargs="+", choices=board_names(), default=board_names())
     args = parser.parse_args()
     results = bench(args.build_dir, reuse=args.reuse, names=args.boards)
+    if RESULTS.exists():    # the boards not built this time keep their entries
+        previous = json.loads(RESULTS.read_text())
+        results["boards"] = {**previous["boards"], **results["boards"]}
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    print(f"wrote {RESULTS}")
+    table = markdown(results)
+    update_readme(table)
+    print(table)
+    print(f"wrote {RESULTS} and the boards table in {README}")
