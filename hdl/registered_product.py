@@ -88,6 +88,5 @@ class RegisteredProduct(Elaboratable):
         m.submodules.dsp = Instance(
             "MULT18X18D", **registers, p_GSR="DISABLED", p_RESETMODE="SYNC",
             i_SOURCEA=0, i_SOURCEB=0, i_CLK0=ClockSignal("sync"), i_CE0=self.en, i_RST0=0,
-            **{f"i_{port}{n}": 0 for port in ("CLK", "CE", "RST") for n in (1, 2, 3)},
             **ports)
         m.d.comb += self.product.eq(p[:len(self.product)])
