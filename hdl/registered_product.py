@@ -74,9 +74,8 @@ class RegisteredProduct(Elaboratable):
     def _mult18x18d(self, m):
         ports = {}
         for name, value in (("A", self.a), ("B", self.b)):
-            extended = value.as_signed() if value.shape().signed else value
-            wide = Signal(DSP_WIDTH, name=f"{name.lower()}_wide")
-            m.d.comb += wide.eq(extended)
+            wide = Signal(DSP_WIDTH, name=f"{name.lower()}_wide")    # sign- or zero-extended
+            m.d.comb += wide.eq(value)
             ports.update({f"i_{name}{n}": wide[n] for n in range(DSP_WIDTH)})
             ports[f"i_SIGNED{name}"] = int(value.shape().signed)
         ports.update({f"i_C{n}": 0 for n in range(DSP_WIDTH)})
