@@ -136,8 +136,9 @@ class MatchedFilter(wiring.Component):
             raise TypeError(f"round_stage must be True or False, not {round_stage!r}")
         self._round_stage = round_stage
         self._pairs = self._folded_pairs()
-        self._product_latency = product_latency(
-            signed(coef_width), signed(input_width + (len(self._pairs) < len(self._taps))))
+        # multiplier inputs: a sample, or the sum of two when the taps fold
+        self._operand_width = input_width + (len(self._pairs) < len(self._taps))
+        self._product_latency = product_latency(signed(coef_width), signed(self._operand_width))
         self.latency = (3 + self._product_latency + (len(self._pairs) - 1).bit_length()
                         + round_stage)
         super().__init__({
@@ -180,12 +181,11 @@ class MatchedFilter(wiring.Component):
         # samples when the taps fold), which sits in the multipliers' operand
         # registers; a tap part of zero needs no multiplier.
         pairs = self._pairs
-        operand_width = self._input_width + (len(pairs) < len(self._taps))
         real_terms, imag_terms = [], []
         for j, (near, far) in enumerate(pairs):
             op = {}
             for part in ("i", "q"):
-                op[part] = Signal(signed(operand_width), name=f"mul_in{j}_{part}")
+                op[part] = Signal(signed(self._operand_width), name=f"mul_in{j}_{part}")
                 m.d.comb += op[part].eq(line[near][part] if far is None
                                         else line[near][part] + line[far][part])
             hr, hi = self._taps[near]
