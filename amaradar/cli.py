@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .link import LINK_BAUD
+from .spec.link import LINK_BAUD
 
 __all__ = ["main", "UsageError"]
 
@@ -72,7 +72,7 @@ def _writable_dir(path):
 
 
 def _load_scenario(path):
-    from .sim.scenario import ScenarioError, load_scenario
+    from .sim.world.scenario import ScenarioError, load_scenario
     try:
         return load_scenario(path)
     except ScenarioError as e:
@@ -80,7 +80,7 @@ def _load_scenario(path):
 
 
 def _sim(args):
-    from .run import run_sim
+    from .host.run import run_sim
     scenario = _load_scenario(args.scenario)
     _writable_dir(args.out)
     report = run_sim(scenario, engine=args.engine, out_dir=args.out, quiet=args.quiet)
@@ -88,7 +88,7 @@ def _sim(args):
 
 
 def _verilog(args):
-    from .run import chain_verilog
+    from .host.run import chain_verilog
     scenario = _load_scenario(args.scenario)
     out = args.out
     _writable_dir(out.parent)
@@ -103,7 +103,7 @@ def _verilog(args):
 
 
 def _build(args):
-    from .build import BoardError, run_build
+    from .host.build import BoardError, run_build
     try:
         return run_build(board=args.board, out_dir=args.out, stdout=sys.stdout)
     except BoardError as e:
@@ -111,7 +111,7 @@ def _build(args):
 
 
 def _listen(args):
-    from .listen import ListenError, run_listen
+    from .host.listen import ListenError, run_listen
     try:
         return run_listen(port=args.port, baud=args.baud, replay=args.replay, out_dir=args.out,
                           stdout=sys.stdout, sample_rate=args.sample_rate, pri=args.pri,

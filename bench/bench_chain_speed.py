@@ -24,17 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from amaradar.hdl.formats import complex_layout, framed_layout, pack  # noqa: E402
-from amaradar.hdl.radar_chain import RadarChain  # noqa: E402
-from amaradar.sim.chain import chain_config  # noqa: E402
-from amaradar.sim.engines import design_key, frame_iq, run_rtl_chain  # noqa: E402
-from amaradar.sim.rtl_engine import RtlEngine  # noqa: E402
-from amaradar.sim.scenario import load_scenario, receive_iq  # noqa: E402
-from machine import machine  # noqa: E402
-from streams import cocotb_stream, simulate_stream  # noqa: E402
+from amaradar.hdl.formats import complex_layout, framed_layout, pack
+from amaradar.hdl.radar_chain import RadarChain
+from amaradar.sim.chain import chain_config
+from amaradar.sim.engines.rtl_chain import design_key, frame_iq, run_rtl_chain
+from amaradar.sim.engines.rtl_engine import RtlEngine
+from amaradar.sim.world.scenario import load_scenario, receive_iq
+from machine import machine
+from amaradar.sim.engines.streams import cocotb_stream, simulate_stream
 
 AMARANTH_SAMPLES = 2_000
 COCOTB_SAMPLES = 20_000
@@ -97,7 +94,7 @@ def main():
         engines["cocotb_verilator"]["samples_per_s"]
     results["ratio_rtl_to_amaranth_sim"] = engines["rtl_engine"]["samples_per_s"] / \
         engines["amaranth_sim"]["samples_per_s"]
-    out = ROOT / "bench" / "results" / "chain_speed.json"
+    out = Path(__file__).resolve().parent / "results" / "chain_speed.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -30,10 +30,10 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from amaradar.hdl.fast_convolution import FastConvolution
-from amaradar.hdl.matched_filter import MatchedFilter
-from amaradar.sim.lfm_chirp import lfm_chirp
-from amaradar.sim.matched_filter import matched_filter_taps, safe_output_shift
+from amaradar.hdl.compress.fast_convolution import FastConvolution
+from amaradar.hdl.compress.matched_filter import MatchedFilter
+from amaradar.sim.models.waveform.lfm_chirp import lfm_chirp
+from amaradar.sim.models.compress.matched_filter import matched_filter_taps, safe_output_shift
 
 RESULTS = Path(__file__).parent / "results" / "compressor_crossover.json"
 FIR_TAPS = [8, 16, 32, 64]

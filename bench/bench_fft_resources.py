@@ -34,8 +34,8 @@ from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from amaradar.boards.toolchain import BuildError, NEXTPNR_OPTS, read_report, run_plan, tool_versions
-from amaradar.hdl.fft import FFT
-from amaradar.hdl.fft_iterative import IterativeFFT
+from amaradar.hdl.compress.fft import FFT
+from amaradar.hdl.compress.fft_iterative import IterativeFFT
 
 RESULTS = Path(__file__).parent / "results" / "fft_resources.json"
 

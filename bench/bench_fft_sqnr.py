@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amaradar.sim.fft import fft, fft_ideal
+from amaradar.sim.models.compress.fft import fft, fft_ideal
 
 RESULTS = Path(__file__).parent / "results" / "fft_sqnr.json"
 FRAMES = 100

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from amaradar.hdl.formats import ADC_WIDTH, COEF_WIDTH, MF_OUT_WIDTH, complex_layout, framed_layout
-from amaradar.hdl.matched_filter import MatchedFilter
-from amaradar.hdl.skid_buffer import SkidBuffer
-from amaradar.sim.matched_filter import matched_filter, matched_filter_taps, safe_output_shift
-from amaradar.sim.payloads import pack_bytes, unpack_bytes
-from amaradar.sim.rtl_engine import RtlEngine
+from amaradar.hdl.compress.matched_filter import MatchedFilter
+from amaradar.hdl.stream.skid_buffer import SkidBuffer
+from amaradar.sim.models.compress.matched_filter import matched_filter, matched_filter_taps, safe_output_shift
+from amaradar.sim.engines.payloads import pack_bytes, unpack_bytes
+from amaradar.sim.engines.rtl_engine import RtlEngine
 from machine import machine
 
 RESULTS = Path(__file__).parent / "results" / "rtl_engine.json"

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hdl.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
+from ..hdl.waveform.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
 from ..hdl.formats import COEF_WIDTH
 from ..sim.chain import chain_config, transmit_pulse
-from ..sim.echo_source import target_entries
-from ..link import TYPE_DETECTION, TYPE_STATUS, frame_bytes
-from ..sim.scenario import parse_scenario
+from ..sim.models.waveform.echo_source import target_entries
+from ..spec.link import TYPE_DETECTION, TYPE_STATUS, frame_bytes
+from ..sim.world.scenario import parse_scenario
 from .toolchain import NEXTPNR_OPTS, check_report, read_report, run_plan, tool_versions
 from .top import BoardCore, BoardTop, EchoPreset
 

@@ -18,7 +18,7 @@ from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-from ..link import LINK_BAUD
+from ..spec.link import LINK_BAUD
 from .build import Board
 
 __all__ = ["ice40_pll_params", "Ice40Clocking", "ICEBreakerWithPmodPlatform", "BOARD"]

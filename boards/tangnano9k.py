@@ -23,7 +23,7 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.tang_nano_9k import TangNano9kPlatform
 
-from ..link import LINK_BAUD
+from ..spec.link import LINK_BAUD
 from .build import Board
 
 __all__ = ["gowin_pll_params", "GowinClocking", "BOARD"]

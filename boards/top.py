@@ -12,15 +12,16 @@ from amaranth.lib import io, stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from ..hdl.echo_source import AMPLITUDE_LAG, EchoSource
+from ..hdl.waveform.echo_source import AMPLITUDE_LAG, EchoSource
 from ..hdl.radar_chain import RadarChain
-from ..hdl.report_framer import ReportFramer
-from ..hdl.uart_tx import UartTx
+from ..hdl.link.report_framer import ReportFramer
+from ..hdl.link.uart_tx import UartTx
+from ..spec.checks import check_integer
 
-__all__ = ["EchoPreset", "FLAG_NAMES", "BoardCore", "BoardTop"]
+__all__ = ["EchoPreset", "STATUS_FLAGS", "BoardCore", "BoardTop"]
 
 #: Bits of :attr:`BoardCore.flags` (and of the status frame's ``flags``), LSB first.
-FLAG_NAMES = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
+STATUS_FLAGS = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
               "echo_overflow")
 
 
@@ -30,7 +31,7 @@ class EchoPreset:
 
     ``pulse`` is the transmitted pulse (complex ints of ``pulse_width`` bits),
     ``tables[n]`` the entries of ``EchoSource.targets`` in preset ``n``
-    (:func:`amaradar.sim.echo_source.target_entries`), ``noise_scale`` the noise
+    (:func:`amaradar.sim.models.waveform.echo_source.target_entries`), ``noise_scale`` the noise
     rms in 1/256 LSB.
     """
     pulse: tuple
@@ -41,13 +42,6 @@ class EchoPreset:
     seed: int
 
 
-def _check_positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
-
-
 class BoardCore(wiring.Component):
     """Echo source, radar chain and report framer: a board's design without clock and pins.
 
@@ -55,7 +49,7 @@ class BoardCore(wiring.Component):
     :class:`~amaradar.hdl.radar_chain.RadarChain`, one ADC sample every
     ``sample_period`` clocks, so that the radar runs in real time at its scenario's
     sample rate (and the report traffic is the scenario's, not the clock's); its
-    detections are framed by :class:`~amaradar.hdl.report_framer.ReportFramer`
+    detections are framed by :class:`~amaradar.hdl.link.report_framer.ReportFramer`
     (at most ``cap`` per CPI, a status frame right after reset and after every
     CPI the echo source ends).
 
@@ -68,7 +62,7 @@ class BoardCore(wiring.Component):
 
     Parameters
     ----------
-    config : amaradar.sim.chain.ChainConfig
+    config : amaradar.hdl.chain_config.ChainConfig
         The chain.
     preset : EchoPreset
         The echoes.
@@ -85,7 +79,7 @@ class BoardCore(wiring.Component):
     Members
     -------
     o : Out(stream.Signature(8))
-        Report-link bytes (``amaradar.link``). The chain never waits for ``o``:
+        Report-link bytes (``amaradar.spec.link``). The chain never waits for ``o``:
         when ``o`` is slower than the reports, the framer drops detections and
         counts them (``dropped_full``).
     button : In(1)
@@ -94,7 +88,7 @@ class BoardCore(wiring.Component):
         The table playing, 0 after reset; the status frame of CPI ``cpi`` carries
         the one that CPI plays.
     flags : Out(5)
-        Sticky status flags, bits named by :data:`FLAG_NAMES`.
+        Sticky status flags, bits named by :data:`STATUS_FLAGS`.
     dropped_cap, dropped_full : Out(32)
         The framer's drop counters.
 
@@ -109,15 +103,15 @@ class BoardCore(wiring.Component):
 
     Model
     -----
-    :func:`amaradar.sim.echo_source.echo_lines` (``switches`` at the CPIs after
+    :func:`amaradar.sim.models.waveform.echo_source.echo_lines` (``switches`` at the CPIs after
     each step) -> :func:`amaradar.sim.chain.reference_chain` ->
-    :func:`amaradar.sim.report_framer.report_framer`, exact while ``o`` keeps up.
+    :func:`amaradar.sim.models.link.report_framer.report_framer`, exact while ``o`` keeps up.
     """
 
     def __init__(self, *, config, preset, sample_rate, sample_period, cap, fast_clock=False):
-        _check_positive("sample_rate", sample_rate)
-        _check_positive("sample_period", sample_period)
-        _check_positive("cap", cap)
+        check_integer("sample_rate", sample_rate, 1)
+        check_integer("sample_period", sample_period, 1)
+        check_integer("cap", cap, 1)
         if not isinstance(preset, EchoPreset):
             raise TypeError(f"preset must be an EchoPreset, not {preset!r}")
         if not preset.tables:
@@ -140,7 +134,7 @@ class BoardCore(wiring.Component):
             "o": Out(stream.Signature(8)),
             "button": In(1),
             "preset": Out(range(len(preset.tables))),
-            "flags": Out(len(FLAG_NAMES)),
+            "flags": Out(len(STATUS_FLAGS)),
             "dropped_cap": Out(32),
             "dropped_full": Out(32),
         })
@@ -190,7 +184,7 @@ class BoardCore(wiring.Component):
             echo.restart.eq(press),
             echo.noise_scale.eq(p.noise_scale),
             chain.scale.eq(c.cfar_scale),
-            self.flags.eq(Cat(*(getattr(chain, name) for name in FLAG_NAMES[:-1]), echo.overflow)),
+            self.flags.eq(Cat(*(getattr(chain, name) for name in STATUS_FLAGS[:-1]), echo.overflow)),
             framer.heartbeat.eq(cpi_done),
             framer.cpi.eq(cpi),
             framer.flags.eq(self.flags),
@@ -211,7 +205,7 @@ class BoardTop(Elaboratable):
 
     Defines the ``sync`` domain, which ``clocking`` drives (the board's PLL and
     reset synchronizer). The report bytes leave on the board's ``uart`` ``tx`` pin
-    through :class:`~amaradar.hdl.uart_tx.UartTx` at ``baud``; LED 0 lights when a
+    through :class:`~amaradar.hdl.link.uart_tx.UartTx` at ``baud``; LED 0 lights when a
     sticky overflow flag is set; ``button`` 0 (through a synchronizer) steps the
     echo source's preset, shown in binary on LEDs 1, 2, ... (bit 0 on LED 1).
 
@@ -228,7 +222,7 @@ class BoardTop(Elaboratable):
     """
 
     def __init__(self, *, clocking, clock_hz, core, baud):
-        _check_positive("baud", baud)
+        check_integer("baud", baud, 1)
         if clock_hz % baud:
             raise ValueError(f"baud must divide the clock of {clock_hz} Hz, not {baud}")
         self._clocking = clocking

@@ -15,7 +15,7 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from ..link import LINK_BAUD
+from ..spec.link import LINK_BAUD
 from .build import Board
 
 __all__ = ["ecp5_pll_params", "Ecp5Clocking", "BOARD"]

@@ -12,20 +12,21 @@ COEF_WIDTH        16 bits per I and Q of a matched-filter coefficient (Q1.15).
 MF_OUT_WIDTH      18 bits per I and Q after pulse compression.
 CFAR_SCALE_FRAC   fractional bits of the CFAR threshold scale (alpha / n).
 CFAR_SCALE_WIDTH  total bits of that unsigned scale (UQ4.16: 0 ... 16 - 2^-16).
-CPI_WIDTH         bits of the CPI counter carried by a detection.
-PULSE_WIDTH       bits of the pulse (range line) index within a CPI.
-"""
 
-import numbers
+The report layouts are derived from the records of ``amaradar.spec.records``.
+"""
 
 from amaranth import signed, unsigned
 from amaranth.lib import data
 
+from ..spec.checks import check_width
+from ..spec.records import DETECTION
+
 __all__ = [
     "ADC_WIDTH", "COEF_WIDTH", "MF_OUT_WIDTH", "CFAR_SCALE_FRAC", "CFAR_SCALE_WIDTH",
-    "CPI_WIDTH", "PULSE_WIDTH", "NOISE_SEED_WIDTH",
-    "complex_layout", "framed_layout", "detection_layout", "power_width",
-    "pack", "unpack", "leaf_fields", "check_width", "check_integer",
+    "NOISE_SEED_WIDTH",
+    "complex_layout", "framed_layout", "record_layout", "detection_layout", "power_width",
+    "pack", "unpack", "leaf_fields",
 ]
 
 ADC_WIDTH = 12
@@ -33,8 +34,6 @@ COEF_WIDTH = 16
 MF_OUT_WIDTH = 18
 CFAR_SCALE_FRAC = 16
 CFAR_SCALE_WIDTH = 20
-CPI_WIDTH = 16
-PULSE_WIDTH = 12
 NOISE_SEED_WIDTH = 32
 
 
@@ -71,53 +70,23 @@ def power_width(sample_width):
     return 2 * sample_width
 
 
+def record_layout(record, **widths):
+    """The payload layout of a record of ``amaradar.spec.records``: each field
+    ``unsigned`` of its fixed ``bits``, or of the width given by keyword for its
+    ``width_param``."""
+    needed = {f.width_param for f in record if f.bits is None}
+    if set(widths) != needed:
+        raise TypeError(f"record layout needs the widths {sorted(needed)}, not {sorted(widths)}")
+    for name, value in widths.items():
+        check_width(name, value)
+    return data.StructLayout({f.name: unsigned(f.bits or widths[f.width_param]) for f in record})
+
+
 def detection_layout(*, range_bits, power_bits):
-    """A CFAR detection: one cell of one range line whose power exceeds its threshold.
-
-    Fields
-    ------
-    cpi : unsigned(CPI_WIDTH)
-        CPI counter since reset (wraps modulo ``2**CPI_WIDTH``).
-    pulse : unsigned(PULSE_WIDTH)
-        Range line within the CPI, from 0.
-    range_bin : unsigned(range_bits)
-        Sample index of the cell within the compressed range line, from 0.
-    power : unsigned(power_bits)
-        Power of the cell under test.
-    threshold : unsigned(power_bits)
-        Threshold it exceeded, truncated, saturated to ``power_bits``.
-    """
-    check_width("range_bits", range_bits)
-    check_width("power_bits", power_bits)
-    return data.StructLayout({
-        "cpi": unsigned(CPI_WIDTH),
-        "pulse": unsigned(PULSE_WIDTH),
-        "range_bin": unsigned(range_bits),
-        "power": unsigned(power_bits),
-        "threshold": unsigned(power_bits),
-    })
-
-
-def check_width(name, value):
-    """Raise ``TypeError`` unless ``value`` is a positive ``int`` (a bit width)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise TypeError(f"{name} must be a positive integer, not {value!r}")
-
-
-def check_integer(name, value, low, high=None):
-    """Return ``value`` as an ``int`` after checking ``low <= value <= high``.
-
-    Raises ``TypeError`` for a non-integer (``bool`` included) and ``ValueError``
-    outside the range (``high=None``: no upper limit).
-    """
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    value = int(value)
-    if high is None and value < low:
-        raise ValueError(f"{name} must be >= {low}, not {value}")
-    if high is not None and not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-    return value
+    """A CFAR detection (``amaradar.spec.records.DETECTION``): one cell of one range
+    line whose power exceeds its threshold; ``range_bin`` of ``range_bits``,
+    ``power`` and ``threshold`` of ``power_bits``."""
+    return record_layout(DETECTION, range_bits=range_bits, power_bits=power_bits)
 
 
 def leaf_fields(layout, prefix=""):

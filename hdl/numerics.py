@@ -1,14 +1,17 @@
 """Bit-dropping operators shared by the gateware blocks.
 
-Each function returns Amaranth expressions; the numpy twin of each lives in
-``amaradar.sim.numerics`` under the same name and is bit-identical.
+Each operator returns Amaranth expressions; the numpy twin of each lives in
+``amaradar.sim.models.numerics`` under the same name and is bit-identical.
+:func:`complex_parts` checks the complex integer arrays that tables are made of.
 """
 
+import numpy as np
 from amaranth import Mux, Shape, Value
 
-__all__ = ["ROUNDING_MODES", "check_rounding", "shift_right", "saturate"]
+__all__ = ["ROUNDING_MODES", "check_rounding", "shift_right", "saturate", "complex_parts"]
 
 ROUNDING_MODES = ("truncate", "half_even")
+_EXACT = 2**53  # complex128 holds integers exactly below this magnitude
 
 
 def check_rounding(rounding):
@@ -49,3 +52,22 @@ def saturate(value, width, *, signed_out=True):
     under = value < lo
     clamped = Mux(over, hi, Mux(under, lo, value))[:width]
     return (clamped.as_signed() if signed_out else clamped), over | under
+
+
+def complex_parts(x, name):
+    """Split a complex-integer array (numpy has no complex int dtype: complex128 with
+    integer parts, or an integer array) into int64 real and imaginary parts.
+
+    ``name`` names ``x`` in the error raised for non-integer or too-large parts.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind in "iu":
+        return x.astype(np.int64), np.zeros(x.shape, dtype=np.int64)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{name} must be a numeric array, not dtype {x.dtype}")
+    re, im = np.real(x), np.imag(x)
+    if not (np.all(re == np.round(re)) and np.all(im == np.round(im))):
+        raise ValueError(f"{name} must have integer real and imaginary parts")
+    if np.any(np.abs(re) >= _EXACT) or np.any(np.abs(im) >= _EXACT):
+        raise ValueError(f"{name} parts must be below 2**53 in magnitude")
+    return re.astype(np.int64), im.astype(np.int64)

@@ -4,12 +4,12 @@ from amaranth import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ca_cfar import CaCfar
-from .fast_convolution import FastConvolution
+from .detect.ca_cfar import CaCfar
+from .compress.fast_convolution import FastConvolution
 from .formats import CFAR_SCALE_WIDTH, complex_layout, framed_layout
-from .matched_filter import MatchedFilter
-from .power_detector import PowerDetector
-from .skid_buffer import SkidBuffer
+from .compress.matched_filter import MatchedFilter
+from .detect.power_detector import PowerDetector
+from .stream.skid_buffer import SkidBuffer
 
 __all__ = ["RadarChain"]
 
@@ -22,7 +22,7 @@ class RadarChain(wiring.Component):
 
     Parameters
     ----------
-    config : amaradar.sim.chain.ChainConfig
+    config : amaradar.hdl.chain_config.ChainConfig
         Every width, the matched-filter taps and the CFAR window.
 
     Members

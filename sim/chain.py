@@ -4,7 +4,7 @@
 numbers elaborate :class:`amaradar.hdl.radar_chain.RadarChain`). The CFAR
 threshold multiplier is solved for the noise correlation that the matched filter
 introduces (exact Pfa of correlated Gaussian cells,
-:func:`amaradar.sim.ca_cfar.ca_cfar_alpha_correlated`): with the textbook
+:func:`amaradar.sim.models.detect.ca_cfar.ca_cfar_alpha_correlated`): with the textbook
 multiplier for independent cells, the built-in scenario (Hamming weighting,
 2x oversampling, 2 x 16 reference cells, Pfa 1e-6) measured 43 false detections
 where 1.2 were expected.
@@ -15,9 +15,9 @@ Pulse compressor
 ----------------
 Two implementations of the same filter (taps matched to the pulse, same output
 scale ``2**-mf_output_shift``): the time-domain FIR
-(:class:`amaradar.hdl.matched_filter.MatchedFilter`, ``compressor = "fir"``) and
+(:class:`amaradar.hdl.compress.matched_filter.MatchedFilter`, ``compressor = "fir"``) and
 overlap-save fast convolution
-(:class:`amaradar.hdl.fast_convolution.FastConvolution`, ``"fft"``), which are
+(:class:`amaradar.hdl.compress.fast_convolution.FastConvolution`, ``"fft"``), which are
 not bit-identical to each other. The FIR needs ``4P`` real multipliers (``2P``
 when the taps are symmetric and fold; the table below is for the direct form) and
 an adder tree for ``P`` taps and runs one sample per clock; the FFT compressor
@@ -57,69 +57,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hdl.formats import COEF_WIDTH, MF_OUT_WIDTH, PULSE_WIDTH, power_width
-from ..hdl.sine_table import centred_chirp
-from .barker_code import barker13
-from .ca_cfar import ca_cfar, ca_cfar_alpha, ca_cfar_alpha_correlated, cfar_scale
-from .lfm_chirp import lfm_chirp
-from .fast_convolution import fast_convolution
-from .matched_filter import matched_filter, matched_filter_taps, safe_output_shift
-from .power_detector import power
-from .windows import window
+from ..hdl.chain_config import COMPRESSORS, MF_ROUNDING, ChainConfig
+from ..hdl.formats import COEF_WIDTH, MF_OUT_WIDTH
+from ..hdl.waveform.sine_table import centred_chirp
+from .models.waveform.barker_code import barker13
+from .models.detect.ca_cfar import ca_cfar, ca_cfar_alpha, ca_cfar_alpha_correlated, cfar_scale
+from .models.waveform.lfm_chirp import lfm_chirp
+from .models.compress.fast_convolution import fast_convolution
+from .models.compress.matched_filter import matched_filter, matched_filter_taps, safe_output_shift
+from .models.detect.power_detector import power
+from .models.compress.windows import window
+from ..spec.records import PULSE_WIDTH
 
-__all__ = ["ChainConfig", "ChainResult", "chain_config", "transmit_pulse", "reference_chain",
+__all__ = ["ChainResult", "chain_config", "transmit_pulse", "reference_chain",
            "FFT_COMPRESSOR_MIN_TAPS", "fft_compressor_size"]
 
-MF_ROUNDING = "half_even"
-COMPRESSORS = ("fir", "fft")
 FFT_COMPRESSOR_MIN_TAPS = 128
 CHIRP_PHASE_BITS = 32   # accumulator of the transmit pulse's LFM generator
 
 
-@dataclass(frozen=True)
-class ChainConfig:
-    """Elaboration parameters of the chain (see ``RadarChain``)."""
-    line_length: int
-    pulses_per_cpi: int
-    adc_width: int
-    taps: tuple           # complex integer taps of the matched filter
-    coef_width: int
-    mf_output_width: int
-    mf_output_shift: int
-    reference_cells: int
-    guard_cells: int
-    cfar_scale: int       # runtime scale word, alpha / 2R in UQ4.16
-    cfar_alpha: float     # threshold multiplier for the matched filter's correlated noise
-    cfar_alpha_white: float  # the textbook multiplier for independent cells
-    compressor: str = "fir"  # "fir" (MatchedFilter) or "fft" (FastConvolution)
-    fft_size: int = 0        # FFT size of the "fft" compressor (0 for "fir")
-    cfar_peaks: bool = False  # report only detected cells that are local maxima (plots)
-    mf_round_stage: bool = False  # the FIR rounds and saturates in two cycles (fast clocks)
-
-    @property
-    def power_width(self):
-        return power_width(self.mf_output_width)
-
-    @property
-    def taps_array(self):
-        return np.array(self.taps, dtype=np.complex128)
-
-    @property
-    def tested_cells_per_line(self):
-        return self.line_length - 2 * (self.reference_cells + self.guard_cells)
-
-    def as_dict(self):
-        return {
-            "line_length": self.line_length, "pulses_per_cpi": self.pulses_per_cpi,
-            "adc_width": self.adc_width, "compressor": self.compressor,
-            "fft_size": self.fft_size or None, "taps": len(self.taps),
-            "coef_width": self.coef_width, "mf_output_width": self.mf_output_width,
-            "mf_output_shift": self.mf_output_shift, "mf_rounding": MF_ROUNDING,
-            "power_width": self.power_width, "reference_cells": self.reference_cells,
-            "guard_cells": self.guard_cells, "cfar_scale_word": self.cfar_scale,
-            "cfar_alpha": self.cfar_alpha, "cfar_alpha_white": self.cfar_alpha_white,
-            "cfar_peaks": self.cfar_peaks, "mf_round_stage": self.mf_round_stage,
-        }
 
 
 @dataclass
@@ -133,8 +89,8 @@ class ChainResult:
 def transmit_pulse(radar):
     """The gateware's transmit pulse (complex ints), as its generator makes it.
 
-    LFM: :func:`~amaradar.hdl.sine_table.centred_chirp`, exactly symmetric in time
-    (the ideal pulse of :func:`~amaradar.sim.scenario.transmit_pulse_ideal`), so the
+    LFM: :func:`~amaradar.hdl.waveform.sine_table.centred_chirp`, exactly symmetric in time
+    (the ideal pulse of :func:`~amaradar.sim.world.scenario.transmit_pulse_ideal`), so the
     matched filter's taps fold."""
     if radar.waveform == "lfm":
         start, stop = centred_chirp(samples=radar.pulse_samples, phase_bits=CHIRP_PHASE_BITS,

@@ -1,10 +1,10 @@
 """Stimulus and checker shared by the FFT cores' tests (test_fft.py, test_fft_iterative.py):
-random frames with random framing flags, and a comparison with amaradar.sim.fft.fft."""
+random frames with random framing flags, and a comparison with amaradar.sim.models.compress.fft.fft."""
 
 import numpy as np
 
 from amaradar.hdl.formats import complex_layout, framed_layout, pack, unpack
-from amaradar.sim.fft import fft
+from amaradar.sim.models.compress.fft import fft
 
 
 def random_frames(n, width, count, seed, amplitude=1.0):

@@ -1,0 +1,188 @@
+"""Turns CFAR detections and status heartbeats into the framed byte stream of the report link."""
+
+from amaranth import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import crc as crc_lib, data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ...spec.link import (CRC, CRC_BYTES, DETECTION_FIELDS, HEADER_BYTES, STATUS_FIELDS, SYNC,
+                          TYPE_DETECTION, TYPE_STATUS)
+from ..formats import detection_layout
+from ...spec.records import CPI_WIDTH, PULSE_WIDTH
+from ...spec.checks import check_integer
+
+__all__ = ["ReportFramer"]
+
+# Status fields that the framer counts itself; the others are input ports.
+_COUNTERS = ("dropped_cap", "dropped_full")
+_FIELD_BYTES = dict(DETECTION_FIELDS)
+_LIMITS = {"range_bits": 8 * _FIELD_BYTES["range_bin"], "power_bits": 8 * _FIELD_BYTES["power"]}
+assert CPI_WIDTH <= 8 * _FIELD_BYTES["cpi"] and PULSE_WIDTH <= 8 * _FIELD_BYTES["pulse"]
+
+
+def _frame(kind, fields, values, width):
+    """A frame without its CRC as one value, first byte in the top 8 bits of ``width``."""
+    length = sum(size for _, size in fields)
+    chunks = [Const(byte, 8) for byte in (*SYNC, kind, length)]
+    for name, size in fields:
+        value = Value.cast(values[name]).as_unsigned()
+        chunks.append(Cat(value, Const(0, 8 * size - len(value))) if len(value) < 8 * size else value)
+    bits = Cat(*reversed(chunks))
+    return Cat(Const(0, width - len(bits)), bits)
+
+
+class ReportFramer(wiring.Component):
+    """Frames detections and status heartbeats into the byte stream of the report link.
+
+    The byte layout is the one documented in ``amaradar.spec.link``. Each accepted
+    detection becomes one detection frame; a status frame is sent once right after
+    reset (so the host learns the configuration at power-up) and once after every
+    ``heartbeat`` strobe.
+
+    The radar chain is never stalled: ``i.ready`` is always 1. Instead:
+
+    * **Cap.** Of the detections of one CPI only the first ``cap`` are framed; the
+      rest are counted in ``dropped_cap``. A new CPI starts whenever a detection's
+      ``cpi`` differs from the previous detection's.
+    * **Queue.** Detections that passed the cap wait in a ``depth``-entry FIFO
+      (``SyncFIFOBuffered``) while the byte output is back-pressured (a UART is much
+      slower than the chain); one that finds the FIFO full is dropped and counted in
+      ``dropped_full``.
+
+    Parameters
+    ----------
+    range_bits : int
+        Bits of the detection's ``range_bin``, 1 to 16.
+    power_bits : int
+        Bits of the detection's ``power`` and ``threshold``, 1 to 48.
+    cap : int
+        Most detection frames per CPI, at least 1.
+    depth : int
+        Detections the queue holds, at least 1.
+
+    Members
+    -------
+    i : In(stream.Signature(formats.detection_layout(range_bits=, power_bits=)))
+        Detections; ``i.ready`` is constant 1.
+    o : Out(stream.Signature(8))
+        Frame bytes, in link order.
+    heartbeat : In(1)
+        Strobe: send a status frame (e.g. at the end of each CPI). Strobes while a
+        status frame waits to start request that one frame only.
+    cpi, flags, preset, dropped_samples, range_bins, pulses, sample_rate, pri, pulse_samples : In(8 * bytes)
+        Status of the chain, copied into a status frame when the frame starts; the
+        widths are those of the status payload table of ``amaradar.spec.link``.
+    dropped_cap : Out(32)
+        Detections dropped by the cap since reset; saturates at 2**32 - 1.
+    dropped_full : Out(32)
+        Detections dropped because the queue was full; saturates at 2**32 - 1.
+
+    Bit growth
+    ----------
+    None: fields are zero-extended to their byte widths.
+
+    Rounding/overflow
+    -----------------
+    Nothing is rounded. Drops are counted, and the counters saturate.
+
+    Latency/throughput
+    ------------------
+    Accepts a detection every clock. Emits one byte per clock while ``o.ready`` is
+    high, with one idle clock between frames. A waiting status frame goes before
+    waiting detections; its fields are sampled at the clock it starts, so it is sent
+    at most one frame after its ``heartbeat``.
+
+    Model
+    -----
+    ``amaradar.sim.models.link.report_framer.report_framer`` (exact bytes when the queue never
+    overflows).
+    """
+
+    def __init__(self, *, range_bits, power_bits, cap, depth=16):
+        for name, value in (("range_bits", range_bits), ("power_bits", power_bits)):
+            check_integer(name, value, 1, _LIMITS[name])
+        check_integer("cap", cap, 1)
+        check_integer("depth", depth, 1)
+        self._layout = detection_layout(range_bits=range_bits, power_bits=power_bits)
+        self._cap = cap
+        self._depth = depth
+        members = {
+            "i": In(stream.Signature(self._layout)),
+            "o": Out(stream.Signature(8)),
+            "heartbeat": In(1),
+        }
+        for name, size in STATUS_FIELDS:
+            members[name] = Out(8 * size) if name in _COUNTERS else In(8 * size)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.queue = queue = SyncFIFOBuffered(width=self._layout.size, depth=self._depth)
+        m.submodules.crc = crc = crc_lib.Algorithm(**CRC)(data_width=8).create()
+
+        def count(counter):
+            with m.If(counter != (1 << len(counter)) - 1):
+                m.d.sync += counter.eq(counter + 1)
+
+        # Cap per CPI, then the queue.
+        det = self.i.payload
+        seen = Signal()
+        cur_cpi = Signal.like(det.cpi)
+        taken = Signal(range(self._cap + 1))
+        new_cpi = ~seen | (det.cpi != cur_cpi)
+        passed = self.i.valid & (new_cpi | (taken < self._cap))
+        m.d.comb += [
+            self.i.ready.eq(1),
+            queue.w_data.eq(det),
+            queue.w_en.eq(passed),
+        ]
+        with m.If(self.i.valid):
+            m.d.sync += [seen.eq(1), cur_cpi.eq(det.cpi)]
+            with m.If(new_cpi):
+                m.d.sync += taken.eq(1)
+            with m.Elif(taken < self._cap):
+                m.d.sync += taken.eq(taken + 1)
+            with m.Else():
+                count(self.dropped_cap)
+        with m.If(passed & ~queue.w_rdy):
+            count(self.dropped_full)
+
+        # Serializer: a shift register with the frame, the CRC appended at the end.
+        lengths = {kind: sum(size for _, size in fields)
+                   for kind, fields in ((TYPE_DETECTION, DETECTION_FIELDS), (TYPE_STATUS, STATUS_FIELDS))}
+        width = 8 * (HEADER_BYTES + max(lengths.values()))
+        frame = Signal(width)
+        index = Signal(range(width // 8 + CRC_BYTES))
+        is_status = Signal()
+        crc_at = Mux(is_status, HEADER_BYTES + lengths[TYPE_STATUS], HEADER_BYTES + lengths[TYPE_DETECTION])
+        status_pending = Signal(init=1)
+        accept = self.o.valid & self.o.ready
+        m.d.comb += [
+            self.o.payload.eq(Mux(index == crc_at, crc.crc[8:],
+                                  Mux(index == crc_at + 1, crc.crc[:8], frame[-8:]))),
+            crc.data.eq(self.o.payload),
+            crc.valid.eq(accept & (index >= len(SYNC)) & (index < crc_at)),
+        ]
+        with m.If(self.o.valid):
+            with m.If(self.o.ready):
+                m.d.sync += [index.eq(index + 1), frame.eq(frame << 8)]
+                with m.If(index == crc_at + 1):
+                    m.d.sync += self.o.valid.eq(0)
+        with m.Elif(status_pending):
+            status = {name: getattr(self, name) for name, _ in STATUS_FIELDS}
+            m.d.comb += crc.start.eq(1)
+            m.d.sync += [
+                frame.eq(_frame(TYPE_STATUS, STATUS_FIELDS, status, width)),
+                index.eq(0), is_status.eq(1), self.o.valid.eq(1), status_pending.eq(0),
+            ]
+        with m.Elif(queue.r_rdy):
+            queued = data.View(self._layout, queue.r_data)
+            detection = {name: getattr(queued, name) for name, _ in DETECTION_FIELDS}
+            m.d.comb += [crc.start.eq(1), queue.r_en.eq(1)]
+            m.d.sync += [
+                frame.eq(_frame(TYPE_DETECTION, DETECTION_FIELDS, detection, width)),
+                index.eq(0), is_status.eq(0), self.o.valid.eq(1),
+            ]
+        with m.If(self.heartbeat):
+            m.d.sync += status_pending.eq(1)
+        return m

@@ -1,0 +1,398 @@
+"""Scenario files: what the radar is, where the targets are, and the IQ it receives.
+
+A scenario is a TOML file in SI units::
+
+    [radar]
+    sample_rate_hz = 10e6      # complex baseband sample rate
+    bandwidth_hz = 5e6         # LFM sweep width (ignored for barker13)
+    pulse_width_s = 10e-6
+    pri_s = 1e-3               # pulse repetition interval; pri * fs is a whole number
+    carrier_hz = 435e6
+    pulses_per_cpi = 16
+    cpis = 8
+    adc_bits = 12
+    noise_seed = 1
+    waveform = "lfm"           # or "barker13"
+    # optional, with defaults:
+    noise_rms_lsb = 8.0        # receiver noise, rms of I and of Q, in ADC steps
+    window = "rect"            # matched-filter weighting: rect, hamming, hann,
+                               # blackman_harris, taylor (nbar = 5, -35 dB)
+
+    [cfar]
+    reference_cells = 16       # per side
+    guard_cells = 3            # per side
+    pfa = 1e-6
+
+    [[target]]
+    range_m = 128e3
+    radial_velocity_mps = -3200   # negative = closing
+    snr_db = 5                    # |a|^2 / E|n|^2 per sample, before compression
+    radial_accel_mps2 = 0         # optional
+
+Conventions: pulse ``n = cpi * M + pulse`` is transmitted at ``t = n * pri_s``; a
+target's range, velocity and acceleration hold at ``t = 0``. A range line holds
+``pri_s * sample_rate_hz`` samples, sample ``k`` taken ``k / fs`` after the
+transmit pulse's leading edge. The receiver is gated off while it transmits:
+echo energy arriving before the pulse ends (ranges below ``c * T / 2``) is cut,
+and so is echo energy arriving after the line ends; receiver noise is present
+in every sample.
+"""
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from ...hdl.waveform.barker_code import BARKER13
+from ...spec.physics import SPEED_OF_LIGHT
+from ...spec.records import CPI_WIDTH, PULSE_WIDTH
+
+__all__ = [
+    "ScenarioError", "Radar", "Cfar", "Target", "Scenario",
+    "load_scenario", "parse_scenario", "default_scenario_text", "receive_iq",
+]
+
+WAVEFORMS = ("lfm", "barker13")
+WINDOWS = ("rect", "hamming", "hann", "blackman_harris", "taylor")  # taylor: nbar 5, -35 dB
+_REL_TOL = 1e-6
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class Radar:
+    sample_rate_hz: float
+    bandwidth_hz: float
+    pulse_width_s: float
+    pri_s: float
+    carrier_hz: float
+    pulses_per_cpi: int
+    cpis: int
+    adc_bits: int
+    noise_seed: int
+    waveform: str
+    noise_rms_lsb: float = 8.0
+    window: str = "rect"
+
+    @property
+    def pulse_samples(self):
+        """Samples in one transmit pulse, N."""
+        return round(self.pulse_width_s * self.sample_rate_hz)
+
+    @property
+    def line_samples(self):
+        """Samples in one range line (one PRI), L."""
+        return round(self.pri_s * self.sample_rate_hz)
+
+    @property
+    def chip_samples(self):
+        """Samples per Barker chip."""
+        return round(self.pulse_width_s * self.sample_rate_hz / 13)
+
+    @property
+    def lines(self):
+        return self.pulses_per_cpi * self.cpis
+
+    @property
+    def duration_s(self):
+        """Time from the first transmit pulse to the end of the last range line."""
+        return self.lines * self.pri_s
+
+    @property
+    def wavelength_m(self):
+        return SPEED_OF_LIGHT / self.carrier_hz
+
+    @property
+    def range_bin_m(self):
+        """Range spacing of two samples, c / (2 fs)."""
+        return SPEED_OF_LIGHT / (2 * self.sample_rate_hz)
+
+    @property
+    def unambiguous_range_m(self):
+        return SPEED_OF_LIGHT * self.pri_s / 2
+
+
+@dataclass(frozen=True)
+class Cfar:
+    reference_cells: int
+    guard_cells: int
+    pfa: float
+
+
+@dataclass(frozen=True)
+class Target:
+    range_m: float
+    radial_velocity_mps: float
+    snr_db: float
+    radial_accel_mps2: float = 0.0
+
+    def range_at(self, t):
+        """Range in metres at time ``t`` (s)."""
+        return self.range_m + self.radial_velocity_mps * t + 0.5 * self.radial_accel_mps2 * t * t
+
+    def velocity_at(self, t):
+        return self.radial_velocity_mps + self.radial_accel_mps2 * t
+
+
+@dataclass(frozen=True)
+class Scenario:
+    radar: Radar
+    cfar: Cfar
+    targets: tuple = field(default_factory=tuple)
+
+    def as_dict(self):
+        return {"radar": asdict(self.radar), "cfar": asdict(self.cfar),
+                "target": [asdict(t) for t in self.targets]}
+
+
+
+# key -> (type, required); float keys accept ints, int keys reject floats and bools.
+_RADAR_KEYS = {
+    "sample_rate_hz": (float, True), "bandwidth_hz": (float, True),
+    "pulse_width_s": (float, True), "pri_s": (float, True), "carrier_hz": (float, True),
+    "pulses_per_cpi": (int, True), "cpis": (int, True), "adc_bits": (int, True),
+    "noise_seed": (int, True), "waveform": (str, True),
+    "noise_rms_lsb": (float, False), "window": (str, False),
+}
+_CFAR_KEYS = {"reference_cells": (int, True), "guard_cells": (int, True), "pfa": (float, True)}
+_TARGET_KEYS = {"range_m": (float, True), "radial_velocity_mps": (float, True),
+                "snr_db": (float, True), "radial_accel_mps2": (float, False)}
+
+# Limits that the gateware formats impose.
+ADC_BITS_RANGE = (4, 18)
+MAX_PULSES_PER_CPI = 1 << PULSE_WIDTH
+MAX_CPIS = 1 << CPI_WIDTH
+MAX_LINE_SAMPLES = 1 << 20
+
+
+def _section(table, name, keys, where):
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where} must be a table, not {type(table).__name__}")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ScenarioError(f"unknown key {where}.{unknown[0]} (allowed: {', '.join(keys)})")
+    values = {}
+    for key, (kind, required) in keys.items():
+        if key not in table:
+            if required:
+                raise ScenarioError(f"missing key {where}.{key}")
+            continue
+        value = table[key]
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+            ok = ok and math.isfinite(value)
+            expected = "a finite number"
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            expected = "an integer"
+        else:
+            ok = isinstance(value, str)
+            expected = "a string"
+        if not ok:
+            raise ScenarioError(f"{where}.{key} must be {expected}, not {value!r}")
+        values[key] = value
+    return values
+
+
+def _require(condition, message):
+    if not condition:
+        raise ScenarioError(message)
+
+
+def _whole(value):
+    return abs(value - round(value)) <= _REL_TOL * max(1.0, abs(value))
+
+
+def _check_radar(r):
+    fs = r.sample_rate_hz
+    for key in ("sample_rate_hz", "bandwidth_hz", "pulse_width_s", "pri_s", "carrier_hz",
+                "noise_rms_lsb"):
+        _require(getattr(r, key) > 0, f"radar.{key} must be > 0, not {getattr(r, key)!r}")
+    _require(r.waveform in WAVEFORMS,
+             f"radar.waveform must be one of {', '.join(WAVEFORMS)}, not {r.waveform!r}")
+    _require(r.window in WINDOWS,
+             f"radar.window must be one of {', '.join(WINDOWS)}, not {r.window!r}")
+    lo, hi = ADC_BITS_RANGE
+    _require(lo <= r.adc_bits <= hi, f"radar.adc_bits must be {lo} to {hi}, not {r.adc_bits}")
+    _require(1 <= r.pulses_per_cpi <= MAX_PULSES_PER_CPI,
+             f"radar.pulses_per_cpi must be 1 to {MAX_PULSES_PER_CPI}, not {r.pulses_per_cpi}")
+    _require(1 <= r.cpis <= MAX_CPIS, f"radar.cpis must be 1 to {MAX_CPIS}, not {r.cpis}")
+    _require(r.noise_seed >= 0, f"radar.noise_seed must be >= 0, not {r.noise_seed}")
+    _require(_whole(r.pri_s * fs),
+             f"radar.pri_s = {r.pri_s!r} is not a whole number of samples at "
+             f"sample_rate_hz = {fs!r} ({r.pri_s * fs:.6g})")
+    _require(r.line_samples <= MAX_LINE_SAMPLES,
+             f"radar.pri_s = {r.pri_s!r} gives {r.line_samples} samples per line; "
+             f"at most {MAX_LINE_SAMPLES} are allowed")
+    _require(r.pulse_width_s < r.pri_s,
+             f"radar.pulse_width_s = {r.pulse_width_s!r} must be shorter than pri_s = {r.pri_s!r}")
+    if r.waveform == "lfm":
+        _require(r.bandwidth_hz <= fs * (1 + _REL_TOL),
+                 f"radar.bandwidth_hz = {r.bandwidth_hz!r} exceeds sample_rate_hz = {fs!r}: "
+                 "an LFM must fit the complex sample rate")
+        _require(r.pulse_samples >= 2,
+                 f"radar.pulse_width_s = {r.pulse_width_s!r} is {r.pulse_width_s * fs:.3g} samples; "
+                 "an LFM needs at least 2")
+    else:
+        chip = r.pulse_width_s * fs / 13
+        _require(_whole(chip) and round(chip) >= 1,
+                 f"radar.pulse_width_s = {r.pulse_width_s!r} gives {chip:.6g} samples per Barker "
+                 "chip; pulse_width_s / 13 must be a whole number (>= 1) of samples")
+
+
+def _check_cfar(c, radar):
+    _require(c.reference_cells >= 1, f"cfar.reference_cells must be >= 1, not {c.reference_cells}")
+    _require(c.guard_cells >= 0, f"cfar.guard_cells must be >= 0, not {c.guard_cells}")
+    _require(0 < c.pfa < 1, f"cfar.pfa must be between 0 and 1 (exclusive), not {c.pfa!r}")
+    window = 2 * (c.reference_cells + c.guard_cells) + 1
+    _require(window <= radar.line_samples,
+             f"cfar window of {window} cells (2 * (reference_cells + guard_cells) + 1) is longer "
+             f"than a range line of {radar.line_samples} samples")
+
+
+def _check_target(t, index, radar, duration):
+    where = f"target[{index}]"
+    _require(t.range_m > 0, f"{where}.range_m must be > 0, not {t.range_m!r}")
+    times = [0.0, duration]
+    if t.radial_accel_mps2:
+        vertex = -t.radial_velocity_mps / t.radial_accel_mps2
+        if 0 < vertex < duration:
+            times.append(vertex)
+    ranges = [t.range_at(x) for x in times]
+    r_max = radar.unambiguous_range_m
+    _require(max(ranges) < r_max,
+             f"{where} reaches {max(ranges):.1f} m, beyond the unambiguous range "
+             f"{r_max:.1f} m (c * pri_s / 2)")
+    _require(min(ranges) > 0, f"{where} reaches range {min(ranges):.1f} m during the scenario; "
+             "it must stay > 0")
+
+
+def parse_scenario(doc):
+    """Check a parsed TOML document and return a :class:`Scenario`.
+
+    Raises :class:`ScenarioError` with one line naming the offending key.
+    """
+    unknown = sorted(set(doc) - {"radar", "cfar", "target"})
+    if unknown:
+        raise ScenarioError(f"unknown table [{unknown[0]}] (allowed: radar, cfar, target)")
+    for key in ("radar", "cfar"):
+        if key not in doc:
+            raise ScenarioError(f"missing table [{key}]")
+    radar = Radar(**_section(doc["radar"], "radar", _RADAR_KEYS, "radar"))
+    _check_radar(radar)
+    cfar = Cfar(**_section(doc["cfar"], "cfar", _CFAR_KEYS, "cfar"))
+    _check_cfar(cfar, radar)
+    raw_targets = doc.get("target", [])
+    if not isinstance(raw_targets, list):
+        raise ScenarioError("target must be an array of tables ([[target]])")
+    targets = tuple(Target(**_section(t, "target", _TARGET_KEYS, f"target[{i}]"))
+                    for i, t in enumerate(raw_targets))
+    duration = radar.duration_s
+    for i, t in enumerate(targets):
+        _check_target(t, i, radar, duration)
+    return Scenario(radar, cfar, targets)
+
+
+def default_scenario_text():
+    """The built-in scenario: two closing ballistic missiles and an aircraft."""
+    return resources.files("amaradar").joinpath("scenarios/default.toml").read_text()
+
+
+def load_scenario(path=None):
+    """Read and check a scenario file (``None``: the built-in one)."""
+    if path is None:
+        text, name = default_scenario_text(), "built-in scenario"
+    else:
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8")
+        except OSError as e:
+            raise ScenarioError(f"cannot read scenario file {str(path)!r}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise ScenarioError(f"scenario file {str(path)!r} is not UTF-8 text") from None
+        name = str(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{name} is not valid TOML: {e}") from None
+    return parse_scenario(doc)
+
+
+def transmit_pulse_ideal(radar):
+    """The transmitted pulse as a function of time: returns ``s(t)`` for arrays of t (s).
+
+    LFM: unit-modulus chirp sweeping B over the pulse width T at the rate B/T,
+    through 0 Hz at ``t_c = (N - 1) / (2 fs)``, the middle of its ``N`` samples: from
+    ``-B (N-1) / 2N`` at t = 0 to ``B (N+1) / 2N`` at t = T. Sampled at ``k / fs`` it
+    is symmetric in time, as the generator's pulse
+    (:func:`amaradar.sim.chain.transmit_pulse`) is. Barker-13: +1/-1 chips of
+    ``pulse_width / 13``. Zero outside ``0 <= t < T``.
+    """
+    width = radar.pulse_width_s
+    if radar.waveform == "lfm":
+        rate = radar.bandwidth_hz / width
+        centre = (radar.pulse_samples - 1) / (2 * radar.sample_rate_hz)
+
+        def pulse(t):
+            inside = (t >= 0) & (t < width)
+            return np.where(inside, np.exp(1j * np.pi * rate * (t - centre) ** 2), 0)
+    else:
+        code = np.array(BARKER13, dtype=float)
+
+        def pulse(t):
+            inside = (t >= 0) & (t < width)
+            chip = np.clip(np.floor(t / (width / 13)).astype(int), 0, 12)
+            return np.where(inside, code[chip], 0)
+    return pulse
+
+
+def receive_iq(scenario):
+    """The ADC samples of every range line of the scenario.
+
+    Each target's echo is the ideal transmitted pulse delayed by ``2 R / c``
+    (fractional delays, range held over one pulse), scaled to ``snr_db`` against
+    the noise, shifted by its Doppler frequency ``-2 v / lambda`` within the pulse
+    and rotated by the carrier phase ``-4 pi R / lambda`` from pulse to pulse.
+    Noise is complex white Gaussian, ``noise_rms_lsb`` rms in I and in Q. The sum
+    is rounded half to even and saturated to ``adc_bits`` like an ADC.
+
+    Returns
+    -------
+    iq : ndarray of complex128, shape (lines, L)
+        Integer-valued samples (real and imaginary parts are whole numbers).
+    clipped : int
+        ADC samples (I or Q) that saturated.
+    """
+    r = scenario.radar
+    fs, lines, length = r.sample_rate_hz, r.lines, r.line_samples
+    rng = np.random.default_rng(r.noise_seed)
+    sigma = r.noise_rms_lsb
+    iq = rng.normal(0.0, sigma, (lines, length)) + 1j * rng.normal(0.0, sigma, (lines, length))
+    pulse = transmit_pulse_ideal(r)
+    n_pulse = r.pulse_samples
+    blank = int(math.ceil(r.pulse_width_s * fs - 1e-9))
+    for target in scenario.targets:
+        amplitude = math.sqrt(10 ** (target.snr_db / 10) * 2 * sigma * sigma)
+        for n in range(lines):
+            t_n = n * r.pri_s
+            rng_m = target.range_at(t_n)
+            delay = 2 * rng_m / SPEED_OF_LIGHT
+            doppler = -2 * target.velocity_at(t_n) / r.wavelength_m
+            start = max(int(math.floor(delay * fs)), blank)
+            stop = min(int(math.ceil(delay * fs)) + n_pulse + 1, length)
+            if start >= stop:
+                continue
+            t = np.arange(start, stop) / fs
+            echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
+            iq[n, start:stop] += amplitude * np.exp(-4j * np.pi * rng_m / r.wavelength_m) * echo
+    full = 2 ** (r.adc_bits - 1)
+    parts = np.stack([iq.real, iq.imag])
+    rounded = np.rint(parts)
+    clipped = int(np.count_nonzero((rounded > full - 1) | (rounded < -full)))
+    rounded = np.clip(rounded, -full, full - 1)
+    return rounded[0] + 1j * rounded[1], clipped

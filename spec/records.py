@@ -1,0 +1,103 @@
+"""The records the chain reports, declared once: field names, widths, units.
+
+Each record is a tuple of :class:`Field`. From it are derived
+
+* the gateware payload layout (``amaradar.hdl.formats``): a field's ``bits``, or,
+  where the elaboration sets the width, the width parameter ``width_param``;
+* the models' numpy dtype (:func:`numpy_fields`): every field an ``int64``;
+* the report link's frame (``amaradar.spec.link``): ``link_bytes`` per field,
+  big-endian, in declaration order;
+* the CSV columns (:func:`csv_columns`): each field's ``csv`` names, in order.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "DETECTION", "STATUS", "STATUS_FLAGS",
+           "field_names", "link_fields", "csv_columns", "numpy_fields"]
+
+CPI_WIDTH = 16     # bits of the CPI counter carried by a report (wraps)
+PULSE_WIDTH = 12   # bits of the range-line index within a CPI
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record.
+
+    Attributes
+    ----------
+    name : str
+    link_bytes : int
+        Bytes on the report link (unsigned, big-endian).
+    unit : str
+        Unit of the integer value.
+    doc : str
+        Meaning.
+    bits : int or None
+        Gateware width where it is fixed; None where ``width_param`` sets it.
+    width_param : str or None
+        Name of the elaboration parameter that sets the width (at most
+        ``8 * link_bytes``).
+    csv : tuple of str
+        Columns of the CSV rows that the host writes from this field, in order
+        (physical columns derived from the field come with it: ``pulse`` gives
+        its transmit time, ``range_bin`` its range).
+    """
+    name: str
+    link_bytes: int
+    unit: str
+    doc: str
+    bits: int = None
+    width_param: str = None
+    csv: tuple = ()
+
+
+DETECTION = (
+    Field("cpi", 2, "CPI", "CPI counter since reset (wraps modulo 2**CPI_WIDTH)",
+          bits=CPI_WIDTH, csv=("cpi",)),
+    Field("pulse", 2, "range line", "range line within the CPI, from 0",
+          bits=PULSE_WIDTH, csv=("pulse", "time_s")),
+    Field("range_bin", 2, "sample", "sample index of the cell in the compressed range line",
+          width_param="range_bits", csv=("range_m", "range_bin")),
+    Field("power", 6, "LSB^2", "power of the cell under test, detector LSB²",
+          width_param="power_bits", csv=("power_db",)),
+    Field("threshold", 6, "LSB^2", "CFAR threshold it exceeded, truncated and saturated",
+          width_param="power_bits", csv=("threshold_db",)),
+)
+
+STATUS = (
+    Field("cpi", 2, "CPI", "CPI counter of the chain when the frame starts"),
+    Field("flags", 1, "bits", "sticky overflow flags of the chain (STATUS_FLAGS, LSB first)"),
+    Field("preset", 1, "", "echo-source preset playing in CPI cpi (0 without presets)"),
+    Field("dropped_samples", 4, "samples", "samples the chain lost (e.g. ADC input overrun)"),
+    Field("dropped_cap", 4, "reports", "detections dropped by the per-CPI report cap"),
+    Field("dropped_full", 4, "reports", "detections dropped because the queue was full"),
+    Field("range_bins", 2, "samples", "samples per range line L (0: unknown)"),
+    Field("pulses", 2, "range lines", "range lines per CPI M (0: unknown)"),
+    Field("sample_rate", 4, "Hz", "ADC sample rate (0: unknown)"),
+    Field("pri", 4, "sample periods", "pulse repetition interval (0: unknown)"),
+    Field("pulse_samples", 2, "samples", "transmit pulse length N (0: unknown)"),
+)
+
+#: Bits of the status ``flags`` field, LSB first.
+STATUS_FLAGS = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
+                "echo_overflow")
+
+
+def field_names(record):
+    """The field names of ``record``, in order."""
+    return tuple(f.name for f in record)
+
+
+def link_fields(record):
+    """``((name, link_bytes), ...)`` of ``record``, in link order."""
+    return tuple((f.name, f.link_bytes) for f in record)
+
+
+def csv_columns(record):
+    """The CSV columns derived from ``record``, in order."""
+    return tuple(column for f in record for column in f.csv)
+
+
+def numpy_fields(record):
+    """``[(name, "int64"), ...]``: the models' structured dtype of ``record``."""
+    return [(f.name, "int64") for f in record]

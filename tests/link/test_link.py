@@ -1,0 +1,149 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amaradar.spec.link import (DETECTION_FIELDS, STATUS_FIELDS, SYNC, TYPE_DETECTION, TYPE_STATUS,
+                                TYPE_TRACK, Decoder, Detection, Status, crc16, encode, frame_bytes)
+
+
+def _message(fields, cls):
+    return st.builds(cls, *[st.integers(0, (1 << 8 * size) - 1) for _, size in fields])
+
+
+messages = st.one_of(_message(DETECTION_FIELDS, Detection), _message(STATUS_FIELDS, Status))
+
+
+def _decode_all(data, chunks):
+    """Feed ``data`` cut at the given chunk sizes (cycled), then finish."""
+    decoder, out, pos, k = Decoder(), [], 0, 0
+    while pos < len(data):
+        size = chunks[k % len(chunks)] if chunks else len(data)
+        out += decoder.feed(data[pos:pos + size])
+        pos, k = pos + size, k + 1
+    return out + decoder.finish(), decoder
+
+
+def test_frame_layout_by_hand():
+    frame = encode(Detection(cpi=0x0102, pulse=0x0304, range_bin=0x0506,
+                             power=0x0708090A0B0C, threshold=0x0D0E0F101112))
+    body = bytes([TYPE_DETECTION, 18]) + bytes(range(1, 19))
+    assert frame == SYNC + body + crc16(body).to_bytes(2, "big")
+    assert len(frame) == frame_bytes(TYPE_DETECTION) == 24
+    status = Status(cpi=0x0102, flags=0x03, preset=0x04, dropped_samples=0x05060708,
+                    dropped_cap=0x090A0B0C, dropped_full=0x0D0E0F10, range_bins=0x1112,
+                    pulses=0x1314, sample_rate=0x15161718, pri=0x191A1B1C, pulse_samples=0x1D1E)
+    body = bytes([TYPE_STATUS, 30]) + bytes(range(1, 31))
+    assert encode(status) == SYNC + body + crc16(body).to_bytes(2, "big")
+    assert frame_bytes(TYPE_STATUS) == 36
+
+
+@pytest.mark.parametrize("message, error, text", [
+    (Detection(70000, 0, 0, 0, 0), ValueError, "cpi must be an integer from 0 to 65535, not 70000"),
+    (Detection(0, 0, 0, -1, 0), ValueError, "power must be an integer from 0 to 281474976710655, not -1"),
+    (Status(0, 0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0), ValueError,
+     "sample_rate must be an integer from 0 to 4294967295, not 1.5"),
+    ((1, 2, 3, 4, 5), TypeError, "message must be a Detection or a Status, not tuple"),
+])
+def test_encode_rejects_bad_messages(message, error, text):
+    with pytest.raises(error) as info:
+        encode(message)
+    assert str(info.value) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(messages, max_size=8), st.lists(st.integers(1, 40), max_size=5))
+def test_round_trip_in_any_chunks(msgs, chunks):
+    data = b"".join(encode(m) for m in msgs)
+    out, decoder = _decode_all(data, chunks)
+    assert out == msgs
+    assert decoder.frames == len(msgs) and decoder.resync_bytes == 0 and decoder.crc_errors == 0
+    assert decoder.counts == {"detection": sum(isinstance(m, Detection) for m in msgs),
+                              "status": sum(isinstance(m, Status) for m in msgs)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.lists(st.integers(1, 64), max_size=5))
+def test_random_bytes_never_make_a_message(data, chunks):
+    out, decoder = _decode_all(data, chunks)
+    assert out == []
+    assert decoder.resync_bytes == len(data) == decoder.bytes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.integers(1, 64), max_size=5))
+def test_sync_heavy_garbage_never_makes_a_message(noise, chunks):
+    """Garbage full of sync words and plausible headers, the worst case for the search."""
+    pieces = [SYNC + bytes([TYPE_DETECTION, 18]), SYNC + bytes([TYPE_STATUS, 30]), SYNC, noise]
+    data = b"".join(pieces[b % len(pieces)] if b < 8 else bytes([b]) for b in noise)
+    out, decoder = _decode_all(data, chunks)
+    assert out == []
+    assert decoder.resync_bytes == len(data)
+
+
+def _damage(frame, how, draw):
+    if how == "truncate":
+        return frame[:draw(st.integers(1, len(frame) - 1))]
+    bit = draw(st.integers(0, 8 * len(frame) - 1))
+    damaged = bytearray(frame)
+    damaged[bit // 8] ^= 1 << (bit % 8)
+    return bytes(damaged)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_interleaved_garbage_and_damaged_frames(data):
+    """Every undamaged frame comes out, in order; damaged ones are lost and counted."""
+    draw = data.draw
+    stream, expect, good_bytes = b"", [], 0
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["good", "garbage", "truncate", "flip"]))
+        if kind == "garbage":
+            stream += draw(st.binary(min_size=1, max_size=40))
+            continue
+        message = draw(messages)
+        frame = encode(message)
+        if kind == "good":
+            stream += frame
+            expect.append(message)
+            good_bytes += len(frame)
+        else:
+            stream += _damage(frame, kind, draw)
+    out, decoder = _decode_all(stream, draw(st.lists(st.integers(1, 50), max_size=4)))
+    assert out == expect
+    assert decoder.frames == len(expect)
+    assert decoder.resync_bytes == len(stream) - good_bytes
+
+
+def test_bit_flips_are_crc_errors():
+    frame = encode(Detection(5, 6, 7, 8, 9))
+    errors = 0
+    for bit in range(8 * len(SYNC) + 16, 8 * len(frame)):  # flips after the header
+        damaged = bytearray(frame)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        out, decoder = _decode_all(bytes(damaged) + frame, [])
+        assert out == [Detection(5, 6, 7, 8, 9)]
+        errors += decoder.crc_errors
+    assert errors == 8 * (len(frame) - 4)
+
+
+def test_track_type_is_reserved_and_not_decoded():
+    body = bytes([TYPE_TRACK, 4, 1, 2, 3, 4])
+    frame = SYNC + body + crc16(body).to_bytes(2, "big")
+    out, decoder = _decode_all(frame, [])
+    assert out == [] and decoder.resync_bytes == len(frame)
+
+
+def test_wrong_length_byte_is_rejected_even_with_a_good_crc():
+    body = bytes([TYPE_DETECTION, 17]) + bytes(17)
+    frame = SYNC + body + crc16(body).to_bytes(2, "big")
+    good = encode(Detection(1, 1, 1, 1, 1))
+    out, decoder = _decode_all(frame + good, [3])
+    assert out == [Detection(1, 1, 1, 1, 1)] and decoder.resync_bytes == len(frame)
+
+
+def test_incomplete_frame_waits_for_more_bytes():
+    frame = encode(Status(*range(11)))
+    decoder = Decoder()
+    assert decoder.feed(frame[:-1]) == []
+    assert decoder.resync_bytes == 0
+    assert decoder.feed(frame[-1:]) == [Status(*range(11))]
