@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from .boards.registry import board_names
 from .spec.link import LINK_BAUD
 
 __all__ = ["main", "UsageError"]
@@ -36,8 +37,7 @@ def _parser():
     sim.add_argument("--quiet", action="store_true", help="no progress or summary on the terminal")
 
     build = commands.add_parser("build", help="make a bitstream with the YoWASP tools")
-    build.add_argument("--board", required=True,
-                       help="ulx3s-85f, icebreaker or tangnano9k")
+    build.add_argument("--board", required=True, help=", ".join(board_names()))
     build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
 
     listen = commands.add_parser("listen", help="decode the report link of a board")

@@ -15,8 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-from amaradar.boards.build import board_names, build_board, get_board
+from amaradar.boards.build import build_board
 from amaradar.boards.toolchain import BuildError, check_report, tool_versions
+from amaradar.boards.registry import board_names, get_board
 
 RESULTS = Path(__file__).parent / "results" / "boards.json"
 README = Path(__file__).parent.parent / "README.md"

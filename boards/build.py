@@ -1,8 +1,9 @@
 """Board descriptions and the build of one board: bitstream plus ``resources.json``.
 
-A :class:`Board` names the amaranth-boards platform, the clock its PLL makes, the
-scenario it is built for, the presets its on-chip echo source plays and how the
-chain is cut down to fit. :func:`build_board` elaborates
+A :class:`~amaradar.boards.board.Board` (the boards are listed in
+:mod:`amaradar.boards.registry`) names the amaranth-boards platform, the clock its
+PLL makes, the scenario it is built for, the presets its on-chip echo source plays
+and how the chain is cut down to fit. :func:`build_board` elaborates
 :class:`~amaradar.boards.top.BoardTop`, runs Yosys and nextpnr (the YoWASP builds
 from PyPI), checks fit and timing from nextpnr's report and writes::
 
@@ -12,11 +13,8 @@ from PyPI), checks fit and timing from nextpnr's report and writes::
 """
 
 import json
-import math
 import shutil
 import time
-from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -26,103 +24,31 @@ from ..hdl.formats import COEF_WIDTH
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.models.waveform.echo_source import target_entries
 from ..spec.link import TYPE_DETECTION, TYPE_STATUS, frame_bytes
+from ..sim.world.echo_physics import (carrier_phase_turns, doppler_hz, echo_amplitude,
+                                      echo_delay_s)
 from ..sim.world.scenario import parse_scenario
 from .toolchain import NEXTPNR_OPTS, check_report, read_report, run_plan, tool_versions
 from .top import BoardCore, BoardTop, EchoPreset
 
-__all__ = ["Board", "BOARD_MODULES", "LINK_LOAD_LIMIT", "board_names", "get_board",
-           "board_config", "sample_period", "link_budget", "board_core", "echo_preset",
+__all__ = ["LINK_LOAD_LIMIT", "board_config", "sample_period", "link_budget", "board_core", "echo_preset",
            "board_resources", "build_board"]
 
 LINK_LOAD_LIMIT = 0.8   # most of the UART's byte rate the worst-case report traffic may use
 
-# ``amaradar build --board NAME`` -> module of amaradar.boards defining ``BOARD``
-BOARD_MODULES = {"icebreaker": "icebreaker", "tangnano9k": "tangnano9k", "ulx3s-85f": "ulx3s"}
-
-
-@dataclass(frozen=True)
-class Board:
-    """One board and the configuration built for it.
-
-    Attributes
-    ----------
-    name : str
-        Name on the command line.
-    platform : type
-        amaranth-boards platform class.
-    device : str
-        FPGA part, for the report.
-    clock_hz : int
-        Frequency of ``sync`` made by ``clocking``; the chain takes one sample per clock.
-    clocking : type
-        Elaboratable that makes ``sync`` (PLL and reset synchronizer).
-    bitstream : str
-        Extension of the bitstream Amaranth's flow writes (``bin``, ``bit``, ``fs``).
-    overrides : dict
-        Extra Amaranth build overrides (``synth_opts``, ``nextpnr_opts`` additions).
-    coef_width, mf_output_width : int
-        Matched-filter tap and output widths (``formats`` defaults unless cut down).
-    echo_pulse_width : int
-        Bits per part of the echo source's pulse ROM.
-    max_targets : int
-        Targets of the echo source.
-    scenario : dict
-        The scenario, as the tables of a scenario TOML file: it fixes the chain, and
-        its targets are preset 0. Its sample rate must divide ``clock_hz``: the
-        board plays it in real time.
-    uart_baud : int
-        Bit rate of the report link (8N1); must divide ``clock_hz``.
-    report_cap : int
-        Most detection frames per CPI (:func:`link_budget` checks that they fit).
-    fast_clock : bool
-        Spend registers on timing: the matched filter rounds and saturates in two
-        cycles (``ChainConfig.mf_round_stage``), the echo source registers its
-        rounded gain (``EchoSource.gain_stage``).
-    presets : tuple of list of dict
-        The echo source's presets 1, 2, ...: each the ``[[target]]`` tables of a
-        scenario file (``[]``: noise only), played with the scenario's radar and
-        noise. The user button steps through preset 0 (the scenario's targets) and
-        these.
-    """
-    name: str
-    platform: type
-    device: str
-    clock_hz: int
-    clocking: type
-    bitstream: str
-    overrides: dict
-    coef_width: int
-    mf_output_width: int
-    echo_pulse_width: int
-    max_targets: int
-    scenario: dict
-    uart_baud: int
-    report_cap: int
-    fast_clock: bool = False
-    presets: tuple = ()
-
-
-def board_names():
-    return tuple(BOARD_MODULES)
-
-
-def get_board(name):
-    """The :class:`Board` called ``name``; ``KeyError`` if there is none."""
-    return import_module(f".{BOARD_MODULES[name]}", __package__).BOARD
 
 
 def board_config(board):
     """The chain configuration of ``board``: its scenario's, with the board's widths,
     the CFAR reporting peaks only (plots: the link carries one report per target
     and line, not every cell over the threshold)."""
-    return chain_config(parse_scenario(board.scenario), coef_width=board.coef_width,
+    return chain_config(board.parsed, coef_width=board.coef_width,
                         mf_output_width=board.mf_output_width, cfar_peaks=True,
                         mf_round_stage=board.fast_clock)
 
 
 def sample_period(board):
     """Clocks per ADC sample of ``board``: its clock over its scenario's sample rate."""
-    rate = parse_scenario(board.scenario).radar.sample_rate_hz
+    rate = board.parsed.radar.sample_rate_hz
     period = board.clock_hz / rate
     if period != int(period):
         raise ValueError(f"{board.name}: the sample rate of {rate:g} Hz must divide the "
@@ -137,7 +63,7 @@ def link_budget(board):
     the UART moves ``uart_baud / 10`` bytes per second (8N1). Raises
     ``ValueError`` when that traffic needs more than :data:`LINK_LOAD_LIMIT` of it.
     """
-    r = parse_scenario(board.scenario).radar
+    r = board.parsed.radar
     cpis_per_second = r.sample_rate_hz / (r.line_samples * r.pulses_per_cpi)
     bytes_per_cpi = frame_bytes(TYPE_STATUS) + board.report_cap * frame_bytes(TYPE_DETECTION)
     budget = {"cpis_per_second": cpis_per_second, "bytes_per_cpi": bytes_per_cpi,
@@ -173,7 +99,7 @@ def echo_preset(board):
     if not isinstance(board.presets, tuple):
         raise TypeError(f"{board.name}: presets must be a tuple of target lists, "
                         f"not {type(board.presets).__name__}")
-    r = parse_scenario(board.scenario).radar
+    r = board.parsed.radar
     peak = (1 << (board.echo_pulse_width - 1)) - 1
     pulse = np.round(transmit_pulse(r) * (peak / ((1 << (COEF_WIDTH - 1)) - 1)))
     tables = []
@@ -193,17 +119,17 @@ def echo_preset(board):
 
 def _echo_target(board, r, peak, t):
     """The echo source entry of scenario target ``t`` (see :func:`echo_preset`)."""
-    volts = math.sqrt(10 ** (t.snr_db / 10) * 2) * r.noise_rms_lsb
+    volts = echo_amplitude(t.snr_db, r.noise_rms_lsb)
     amplitude = round(volts / peak * (1 << AMPLITUDE_WIDTH))
     if amplitude >= 1 << AMPLITUDE_WIDTH:
         raise ValueError(f"target at {t.range_m} m: snr_db {t.snr_db} is too strong for "
                          f"a {board.echo_pulse_width}-bit echo pulse")
     turns = 1 << PHASE_WIDTH
     return {
-        "delay": round(t.range_m / r.range_bin_m),
+        "delay": round(echo_delay_s(t.range_m) * r.sample_rate_hz),
         "amplitude": amplitude,
-        "phase": round(-2 * t.range_m / r.wavelength_m * turns) % turns,
-        "doppler": round(-2 * t.radial_velocity_mps * r.pri_s / r.wavelength_m * turns) % turns,
+        "phase": round(carrier_phase_turns(t.range_m, r.wavelength_m) * turns) % turns,
+        "doppler": round(doppler_hz(t.radial_velocity_mps, r.wavelength_m) * r.pri_s * turns) % turns,
     }
 
 

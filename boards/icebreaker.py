@@ -19,7 +19,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
 from ..spec.link import LINK_BAUD
-from .build import Board
+from .board import Board
 
 __all__ = ["ice40_pll_params", "Ice40Clocking", "ICEBreakerWithPmodPlatform", "BOARD"]
 

@@ -24,7 +24,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.tang_nano_9k import TangNano9kPlatform
 
 from ..spec.link import LINK_BAUD
-from .build import Board
+from .board import Board
 
 __all__ = ["gowin_pll_params", "GowinClocking", "BOARD"]
 

@@ -16,7 +16,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from ..spec.link import LINK_BAUD
-from .build import Board
+from .board import Board
 
 __all__ = ["ecp5_pll_params", "Ecp5Clocking", "BOARD"]
 

@@ -37,7 +37,7 @@ def run_build(*, board, out_dir, stdout):
     Parameters
     ----------
     board : str
-        ``ulx3s-85f``, ``icebreaker`` or ``tangnano9k``.
+        A name of ``amaradar.boards.registry.board_names()``.
     out_dir : str or path-like
         Receives ``<board>.<bin|bit|fs>``, ``resources.json`` and ``build/``
         (see :func:`amaradar.boards.build.build_board`).
@@ -55,7 +55,8 @@ def run_build(*, board, out_dir, stdout):
     BoardError
         Unknown board, or an output folder that cannot be written.
     """
-    from ..boards.build import board_names, build_board, get_board
+    from ..boards.build import build_board
+    from ..boards.registry import board_names, get_board
     from ..boards.toolchain import BuildError
     if board not in board_names():
         raise BoardError(f"unknown board {board!r}; choose one of: {', '.join(board_names())}")

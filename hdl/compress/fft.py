@@ -5,7 +5,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..formats import complex_layout, framed_layout
+from ..formats import complex_layout
 from ..numerics import saturate, shift_right
 from ..stream.skid_buffer import SkidBuffer
 from .fft_core import FFTCore

@@ -47,6 +47,7 @@ import numpy as np
 
 from ...hdl.waveform.barker_code import BARKER13
 from ...spec.physics import SPEED_OF_LIGHT
+from .echo_physics import carrier_phase_turns, doppler_hz, echo_amplitude, echo_delay_s
 from ...spec.records import CPI_WIDTH, PULSE_WIDTH
 
 __all__ = [
@@ -377,19 +378,20 @@ def receive_iq(scenario):
     n_pulse = r.pulse_samples
     blank = int(math.ceil(r.pulse_width_s * fs - 1e-9))
     for target in scenario.targets:
-        amplitude = math.sqrt(10 ** (target.snr_db / 10) * 2 * sigma * sigma)
+        amplitude = echo_amplitude(target.snr_db, sigma)
         for n in range(lines):
             t_n = n * r.pri_s
             rng_m = target.range_at(t_n)
-            delay = 2 * rng_m / SPEED_OF_LIGHT
-            doppler = -2 * target.velocity_at(t_n) / r.wavelength_m
+            delay = echo_delay_s(rng_m)
+            doppler = doppler_hz(target.velocity_at(t_n), r.wavelength_m)
             start = max(int(math.floor(delay * fs)), blank)
             stop = min(int(math.ceil(delay * fs)) + n_pulse + 1, length)
             if start >= stop:
                 continue
             t = np.arange(start, stop) / fs
             echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
-            iq[n, start:stop] += amplitude * np.exp(-4j * np.pi * rng_m / r.wavelength_m) * echo
+            carrier = np.exp(2j * np.pi * carrier_phase_turns(rng_m, r.wavelength_m))
+            iq[n, start:stop] += amplitude * carrier * echo
     full = 2 ** (r.adc_bits - 1)
     parts = np.stack([iq.real, iq.imag])
     rounded = np.rint(parts)

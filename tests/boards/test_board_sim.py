@@ -19,8 +19,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from amaradar.boards.build import (board_config, board_core, board_names, echo_preset, get_board,
-                                   sample_period)
+from amaradar.boards.build import board_config, board_core, echo_preset, sample_period
 from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
 from amaradar.host.listen import run_listen
 from amaradar.host.writers.outputs import write_detections
@@ -30,6 +29,7 @@ from amaradar.sim.models.link.report_framer import report_framer
 from amaradar.sim.engines.rtl_engine import RtlEngine
 from amaradar.sim.world.scenario import parse_scenario
 from amaradar.spec.records import STATUS_FLAGS
+from amaradar.boards.registry import board_names, get_board
 
 CPIS = 2
 PLAYED = (0, 1, 1)      # the preset of CPI 0, 1, 2

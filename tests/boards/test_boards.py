@@ -7,8 +7,8 @@ import json
 import pytest
 from amaranth.sim import Simulator
 
-from amaradar.boards.build import (LINK_LOAD_LIMIT, board_config, board_core, board_names,
-                                   echo_preset, get_board, link_budget, sample_period)
+from amaradar.boards.build import (LINK_LOAD_LIMIT, board_config, board_core, echo_preset,
+                                   link_budget, sample_period)
 from amaradar.boards.gowin_wrapper import himbaechel_args
 from amaradar.boards.icebreaker import ice40_pll_params
 from amaradar.boards.tangnano9k import gowin_pll_params
@@ -17,6 +17,7 @@ from amaradar.boards.top import BoardCore, BoardTop
 from amaradar.boards.ulx3s import ecp5_pll_params
 from amaradar.host.build import BoardError, run_build
 from amaradar.spec.link import Decoder, Status
+from amaradar.boards.registry import board_names, get_board
 
 UP5K_BITSTREAM_BYTES = 104_090     # size of every iCE40UP5K configuration image
 
