@@ -12,9 +12,8 @@ no clock constraint to nextpnr, so ``--freq`` sets it.
 Why not more: nextpnr-himbaechel's Gowin legaliser puts a flip-flop beside a LUT
 only when that LUT drives it, and two flip-flops of a slice pair only with the
 same clock, enable and reset, so delay lines of flip-flops take slices of their
-own. With 12-bit samples, 16-bit filter output and 2 x 16 CFAR cells (5,054 FF,
-5,055 LUT4, 1,286 ALU, 26 RAM16SDP4) its placer did not finish a fourth
-iteration in minutes. ``-nolutram`` keeps memories out of RAM16SDP4 (each takes
+own. With 12-bit samples, 16-bit filter output and 2 x 16 CFAR cells its placer
+did not finish a fourth iteration in minutes. ``-nolutram`` keeps memories out of RAM16SDP4 (each takes
 a whole CFU, no flip-flop beside it) and in block RAM.
 """
 

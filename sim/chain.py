@@ -19,7 +19,7 @@ scale ``2**-mf_output_shift``): the time-domain FIR
 overlap-save fast convolution
 (:class:`amaradar.hdl.compress.fast_convolution.FastConvolution`, ``"fft"``), which are
 not bit-identical to each other. The FIR needs ``4P`` real multipliers (``2P``
-when the taps are symmetric and fold; the table below is for the direct form) and
+when the taps are symmetric and fold; the bench counts the direct form) and
 an adder tree for ``P`` taps and runs one sample per clock; the FFT compressor
 needs two FFT cores (``4*floor((log2(n) - 1)/2)`` multipliers each), one
 complex multiplier and block RAM, whatever ``P``, and accepts ``(n - P + 1)/n``
@@ -27,27 +27,16 @@ samples per clock. :func:`chain_config` picks the FFT compressor for pulses of
 at least :data:`FFT_COMPRESSOR_MIN_TAPS` samples, with the FFT size
 ``n = 4P`` rounded up to a power of two (at most 4096, throughput >= 3/4;
 ``2P`` rounded up, throughput about 1/2, for pulses above 1024 samples). The
-crossover was measured with ``synth_ecp5`` (``bench/bench_compressor_crossover.py``,
-``bench/results/compressor_crossover.json``), counting a logic cell as an ECP5
-LUT4 with its flip-flop (``max(LUT4, FF)``):
+crossover is measured with ``synth_ecp5`` (``bench/bench_compressor_crossover.py``
+writes ``bench/results/compressor_crossover.json``; the README tabulates it),
+counting a logic cell as an ECP5 LUT4 with its flip-flop (``max(LUT4, FF)``).
 
-====  ==========================  ==============================
-P     FIR: cells, MULT18X18D      FFT, n = 4P: cells, MULT18X18D
-====  ==========================  ==============================
-8     2137, 32                    2940, 36  (n = 32)
-16    4331, 64                    3466, 36  (n = 64)
-32    8593, 128                   4258, 52  (n = 128)
-64    17423, 256                  4661, 52  (n = 256)
-256   (not synthesised), 1024     6131, 68  (n = 1024)
-====  ==========================  ==============================
-
-The FFT form is smaller from 16 taps on (``cell_crossover_taps`` in the results
-file) and needs 52 multipliers up to n = 256. But it accepts only ``(n - P + 1)/n``
-samples per clock, and the chain runs one ADC sample per clock (the rtl engine
+The FFT form is the smaller from ``cell_crossover_taps`` taps on (in the results
+file), and its multipliers grow only with log2(n). But it accepts only
+``(n - P + 1)/n`` samples per clock, and the chain runs one ADC sample per clock (the rtl engine
 counts every refused sample in ``dropped_samples``): it is real-time only with a
 clock ``n/(n - P + 1)`` times the sample rate. :data:`FFT_COMPRESSOR_MIN_TAPS`
-is therefore 128, where the FIR (512 multipliers, about 35000 flip-flops) is out
-of reach of every supported part (an LFE5U-85F has 156 MULT18X18D) and the FFT
+is therefore 128, where the FIR (512 multipliers) is out of reach of every supported part (an LFE5U-85F has 156 MULT18X18D) and the FFT
 compressor is the only one that can be built; below it the FIR is the default
 and ``compressor="fft"`` asks for the FFT form. The built-in scenario's
 100-sample pulse stays on the FIR.

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .writers import outputs
+from .sources import ScenarioSource
+from .writers.outputs import RUN_WRITERS, Run
 from ..sim.chain import chain_config, reference_chain
-from ..sim.world.metrics import score, truth_bins
-from ..sim.world.scenario import receive_iq
+from ..sim.world.metrics import score
 
 __all__ = ["run_sim", "chain_verilog"]
 
@@ -46,18 +46,22 @@ def _equal(a, b):
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def run_sim(scenario, *, engine, out_dir, quiet=False):
+def run_sim(scenario, *, engine, out_dir, quiet=False, source=None):
     """Run ``scenario`` on ``engine`` ("reference" or "rtl"), write the outputs.
 
-    The files are written to a temporary folder beside ``out_dir`` and moved in at
-    the end, so a failed run leaves nothing half-written. Returns the report dict.
+    ``source`` gives the ADC samples (:mod:`amaradar.host.sources`; default: the
+    scenario's echo model). Every writer of
+    :data:`~amaradar.host.writers.outputs.RUN_WRITERS` writes into a temporary
+    folder beside ``out_dir``, moved in at the end, so a failed run leaves nothing
+    half-written. Returns the report dict.
     """
     progress = _Progress(quiet)
     r = scenario.radar
     timings = {}
     t0 = time.perf_counter()
     config = chain_config(scenario)
-    iq, clipped = receive_iq(scenario)
+    source = ScenarioSource(scenario) if source is None else source
+    iq, clipped = source.read()
     timings["scenario_s"] = time.perf_counter() - t0
     progress.say(f"scenario: {r.lines} range lines x {r.line_samples} samples, "
                  f"{len(scenario.targets)} targets")
@@ -96,40 +100,24 @@ def run_sim(scenario, *, engine, out_dir, quiet=False):
         "rtl": rtl_info,
         "timings": timings,
     }
-    _write_outputs(Path(out_dir), scenario, result, reference.power, report)
+    _write_outputs(Path(out_dir), Run(scenario, config, result.detections, reference.power, report))
     progress.say(f"wrote {out_dir}")
     if not quiet:
         _summary(report)
     return report
 
 
-def _write_outputs(out_dir, scenario, result, power, report):
+def _write_outputs(out_dir, run):
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".amaradar-", dir=out_dir.parent))
     try:
-        outputs.write_detections(staging / "detections.csv", scenario, result.detections)
-        outputs.write_truth(staging / "truth.csv", scenario)
-        outputs.write_report(staging / "report.json", report)
-        line = _profile_line(scenario)
-        bins = truth_bins(scenario)
-        from ..sim.models.detect.ca_cfar import ca_cfar_thresholds
-        cfg = report["chain"]
-        threshold = ca_cfar_thresholds(power[line], reference_cells=cfg["reference_cells"],
-                                       guard_cells=cfg["guard_cells"], scale=cfg["cfar_scale_word"])
-        outputs.plot_range_profile(staging / "range_profile.png", scenario, line, power[line],
-                                   threshold, result.detections, bins[:, line])
-        outputs.plot_detections(staging / "detections.png", scenario, result.detections, bins)
+        for write in RUN_WRITERS:
+            write(staging, run)
         out_dir.mkdir(exist_ok=True)
         for f in staging.iterdir():
             os.replace(f, out_dir / f.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _profile_line(scenario):
-    """The line to plot: the first pulse of the last CPI."""
-    r = scenario.radar
-    return (r.cpis - 1) * r.pulses_per_cpi
 
 
 def _summary(report):

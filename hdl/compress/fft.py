@@ -283,7 +283,7 @@ class FFT(FFTCore):
     ``overflow``. With ``scaling[s] = 1`` butterfly ``s`` cannot saturate; a
     twiddle product can, when a sample near full scale on a diagonal meets a
     45-degree twiddle (magnitude up to ``sqrt(2)`` times full scale): full-scale
-    uniform random input saturates in 1 to 38 % of frames at ``n >= 256``
+    uniform random input saturates in some frames at large ``n``
     (``bench/results/fft_sqnr.json``); Gaussian input at -12 dBFS never does. The
     rounded output can saturate by one LSB at full scale. The twiddle for ``1`` is
     ``1 - 2**(1 - twiddle_width)``, the largest representable.

@@ -45,9 +45,8 @@ HARNESS = Path(__file__).parent / "harness" / "stream_harness.cpp"
 # every register's enable as a separate multiplexer process; here the processes
 # become multiplexers and flip-flops and opt_dff folds the enable multiplexers
 # into the flip-flops (synchronous resets stay logic: the wrapper ties reset low
-# and Verilator removes it). The same logic, which Verilator evaluates in about
-# 20 % fewer instructions (the chain's 100-tap matched filter: 5,750 instead of
-# 7,330 per sample).
+# and Verilator removes it). The same logic, which Verilator evaluates in fewer
+# instructions (bench/bench_rtl_engine.py measures the speed).
 YOSYS_PASSES = ("proc -norom", "memory_collect", "opt_clean", "opt_dff -nosdff", "opt_clean")
 DESIGN, TOP = "dut", "harness_top"
 # -O3, x-fast, no assertions: Verilator's fastest model. Its merge-cond pass takes

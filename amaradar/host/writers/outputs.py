@@ -14,18 +14,25 @@ report.json
 range_profile.png, detections.png
     The compressed range profile of one line with the CFAR threshold and truth;
     detections against truth over time.
+
+Each file is written by one function of :data:`RUN_WRITERS` from a :class:`Run`;
+a new output format is one more entry there.
 """
 
 import csv
 import json
 import math
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from ...sim.models.detect.ca_cfar import ca_cfar_thresholds
+from ...sim.world.metrics import truth_bins
 from .rows import DETECTION_CSV_COLUMNS, detection_range_m, detection_row
 
-__all__ = ["write_detections", "write_truth", "write_report", "plot_range_profile",
-           "plot_detections"]
+__all__ = ["Run", "RUN_WRITERS", "write_detections", "write_truth", "write_report",
+           "plot_range_profile", "plot_detections"]
 
 TRUTH_COLUMNS = ("cpi", "time_s", "target_id", "range_m", "radial_velocity_mps")
 
@@ -154,3 +161,46 @@ def plot_detections(path, scenario, detections, truth_bins):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a writer of ``amaradar sim`` gets: the scenario, the chain configuration
+    (``ChainConfig``), the detections of the engine (dict of int64 arrays), the
+    reference model's detector power (lines x samples) and the report dict."""
+    scenario: object
+    config: object
+    detections: dict
+    power: np.ndarray
+    report: dict
+
+    @cached_property
+    def truth_bins(self):
+        """Each target's range bin at every line (``metrics.truth_bins``)."""
+        return truth_bins(self.scenario)
+
+
+def _profile_line(scenario):
+    """The line to plot: the first pulse of the last CPI."""
+    r = scenario.radar
+    return (r.cpis - 1) * r.pulses_per_cpi
+
+
+def _write_range_profile(folder, run):
+    line = _profile_line(run.scenario)
+    config = run.config
+    threshold = ca_cfar_thresholds(run.power[line], reference_cells=config.reference_cells,
+                                   guard_cells=config.guard_cells, scale=config.cfar_scale)
+    plot_range_profile(folder / "range_profile.png", run.scenario, line, run.power[line],
+                       threshold, run.detections, run.truth_bins[:, line])
+
+
+#: ``write(folder, run)`` for every file of a run, in order.
+RUN_WRITERS = (
+    lambda folder, run: write_detections(folder / "detections.csv", run.scenario, run.detections),
+    lambda folder, run: write_truth(folder / "truth.csv", run.scenario),
+    lambda folder, run: write_report(folder / "report.json", run.report),
+    _write_range_profile,
+    lambda folder, run: plot_detections(folder / "detections.png", run.scenario, run.detections,
+                                        run.truth_bins),
+)
