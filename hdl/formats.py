@@ -20,12 +20,13 @@ from amaranth import signed, unsigned
 from amaranth.lib import data
 
 from ..spec.checks import check_width
-from ..spec.records import DETECTION
+from ..spec.records import DETECTION, HIT, PLOT
 
 __all__ = [
     "ADC_WIDTH", "COEF_WIDTH", "MF_OUT_WIDTH", "CFAR_SCALE_FRAC", "CFAR_SCALE_WIDTH",
     "NOISE_SEED_WIDTH",
-    "complex_layout", "framed_layout", "record_layout", "detection_layout", "power_width",
+    "complex_layout", "framed_layout", "record_layout", "detection_layout", "hits_layout",
+    "plots_layout", "power_width",
     "pack", "unpack", "leaf_fields",
 ]
 
@@ -87,6 +88,39 @@ def detection_layout(*, range_bits, power_bits):
     line whose power exceeds its threshold; ``range_bin`` of ``range_bits``,
     ``power`` and ``threshold`` of ``power_bits``."""
     return record_layout(DETECTION, range_bits=range_bits, power_bits=power_bits)
+
+
+def hits_layout(*, range_bits, doppler_bits, power_bits):
+    """A word of the CFAR's output on the range–Doppler map: a hit
+    (``amaradar.spec.records.HIT``) or, with ``cpi_end`` set, the marker that ends
+    a CPI's hits (then only ``hit.cpi`` is meaningful; every CPI ends with one, so
+    a CPI without hits is still seen).
+
+    Fields
+    ------
+    hit : record_layout(HIT, range_bits=, doppler_bits=, power_bits=)
+    cpi_end : 1
+    """
+    return data.StructLayout({
+        "hit": record_layout(HIT, range_bits=range_bits, doppler_bits=doppler_bits,
+                             power_bits=power_bits),
+        "cpi_end": 1})
+
+
+def plots_layout(*, range_pos_bits, doppler_pos_bits, power_bits):
+    """A word of the plot extractor's output: a plot (``amaradar.spec.records.PLOT``)
+    or, with ``cpi_end`` set, the marker that ends a CPI's plots (then only
+    ``plot.cpi`` is meaningful).
+
+    Fields
+    ------
+    plot : record_layout(PLOT, range_pos_bits=, doppler_pos_bits=, power_bits=)
+    cpi_end : 1
+    """
+    return data.StructLayout({
+        "plot": record_layout(PLOT, range_pos_bits=range_pos_bits,
+                              doppler_pos_bits=doppler_pos_bits, power_bits=power_bits),
+        "cpi_end": 1})
 
 
 def leaf_fields(layout, prefix=""):

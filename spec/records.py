@@ -12,11 +12,13 @@ Each record is a tuple of :class:`Field`. From it are derived
 
 from dataclasses import dataclass
 
-__all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "DETECTION", "STATUS", "STATUS_FLAGS",
+__all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "POSITION_FRAC", "DETECTION", "HIT", "PLOT", "STATUS",
+           "STATUS_FLAGS",
            "field_names", "link_fields", "csv_columns", "numpy_fields"]
 
 CPI_WIDTH = 16     # bits of the CPI counter carried by a report (wraps)
 PULSE_WIDTH = 12   # bits of the range-line index within a CPI
+POSITION_FRAC = 8  # fraction bits of a plot's interpolated range and Doppler positions
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,39 @@ DETECTION = (
           width_param="power_bits", csv=("power_db",)),
     Field("threshold", 6, "LSB^2", "CFAR threshold it exceeded, truncated and saturated",
           width_param="power_bits", csv=("threshold_db",)),
+)
+
+#: A cell of the range–Doppler map over its CFAR threshold, with the powers of its
+#: four neighbours (range ± 1 in its Doppler bin, Doppler ± 1 circularly in its
+#: range bin) that plot extraction interpolates with. Not on the link.
+HIT = (
+    Field("cpi", 2, "CPI", "CPI counter since reset (wraps modulo 2**CPI_WIDTH)", bits=CPI_WIDTH),
+    Field("range_bin", 2, "sample", "range cell", width_param="range_bits"),
+    Field("doppler_bin", 2, "bin", "Doppler cell, 0 ... M-1, zero Doppler at M/2",
+          width_param="doppler_bits"),
+    Field("power", 6, "LSB^2", "power of the cell", width_param="power_bits"),
+    Field("threshold", 6, "LSB^2", "CFAR threshold it exceeded", width_param="power_bits"),
+    Field("range_before", 6, "LSB^2", "power at range_bin - 1", width_param="power_bits"),
+    Field("range_after", 6, "LSB^2", "power at range_bin + 1", width_param="power_bits"),
+    Field("doppler_before", 6, "LSB^2", "power at doppler_bin - 1 (mod M)",
+          width_param="power_bits"),
+    Field("doppler_after", 6, "LSB^2", "power at doppler_bin + 1 (mod M)",
+          width_param="power_bits"),
+)
+
+#: One measurement per target per CPI: a cluster of touching hits, at its peak
+#: cell, its position refined below a cell (``POSITION_FRAC`` fraction bits).
+PLOT = (
+    Field("cpi", 2, "CPI", "CPI counter since reset (wraps modulo 2**CPI_WIDTH)",
+          bits=CPI_WIDTH, csv=("cpi", "pulse", "time_s")),
+    Field("range_pos", 3, "1/256 sample", "interpolated range cell, unsigned fixed point",
+          width_param="range_pos_bits", csv=("range_m",)),
+    Field("doppler_pos", 2, "1/256 bin", "interpolated Doppler cell, modulo M, zero at M/2",
+          width_param="doppler_pos_bits", csv=("radial_velocity_mps", "range_bin", "doppler_bin")),
+    Field("power", 6, "LSB^2", "power of the peak cell", width_param="power_bits",
+          csv=("power_db",)),
+    Field("threshold", 6, "LSB^2", "CFAR threshold at the peak cell", width_param="power_bits",
+          csv=("threshold_db",)),
 )
 
 STATUS = (

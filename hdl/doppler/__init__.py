@@ -1,0 +1,1 @@
+"""Doppler processing: corner turn, MTI cancellers, the Doppler filter bank."""

@@ -1,0 +1,1 @@
+"""Bit-exact numpy models of ``amaradar.hdl.doppler``."""
