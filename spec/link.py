@@ -18,7 +18,8 @@ byte first), the CRC included.
 offset  bytes   content
 ======  ======  ===========================================================
 0       2       sync word ``0xEB 0x90``
-2       1       type: 0x01 detection, 0x02 status, 0x03 track (reserved)
+2       1       type: 0x01 detection, 0x02 status, 0x03 track (reserved),
+                0x04 plot
 3       1       length: number of payload bytes (fixed for each type)
 4       length  payload (tables below)
 4+len   2       CRC-16/CCITT-FALSE over type, length and payload
@@ -67,6 +68,19 @@ offset  bytes  field            meaning
 
 The counters saturate at their largest value; they never wrap.
 
+Plot payload (type 0x04, 19 bytes; a frame is 25 bytes)
+-------------------------------------------------------
+======  =====  ===========  ==================================================
+offset  bytes  field        meaning
+======  =====  ===========  ==================================================
+0       2      cpi          CPI counter (``CPI_WIDTH`` bits, wraps)
+2       3      range_pos    interpolated range cell, in 1/256 sample
+5       2      doppler_pos  interpolated Doppler cell, in 1/256 bin, modulo
+                            M * 256, zero Doppler at M/2
+7       6      power        power of the plot's peak cell
+13      6      threshold    CFAR threshold at the peak cell
+======  =====  ===========  ==================================================
+
 Track (type 0x03) is reserved for the tracker; no payload is defined yet, so the
 decoder treats it like any unknown type.
 
@@ -82,12 +96,12 @@ message out of a damaged frame.
 import binascii
 from collections import namedtuple
 
-from .records import DETECTION, STATUS, field_names, link_fields
+from .records import DETECTION, PLOT, STATUS, field_names, link_fields
 
 __all__ = [
-    "LINK_BAUD", "SYNC", "CRC", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK",
-    "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS",
-    "Detection", "Status", "crc16", "encode", "frame_bytes", "Decoder",
+    "LINK_BAUD", "SYNC", "CRC", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK", "TYPE_PLOT",
+    "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS", "PLOT_FIELDS",
+    "Detection", "Status", "Plot", "crc16", "encode", "frame_bytes", "Decoder",
 ]
 
 LINK_BAUD = 2_000_000
@@ -99,6 +113,7 @@ CRC = {"crc_width": 16, "polynomial": 0x1021, "initial_crc": 0xFFFF,
 TYPE_DETECTION = 0x01
 TYPE_STATUS = 0x02
 TYPE_TRACK = 0x03
+TYPE_PLOT = 0x04
 HEADER_BYTES = len(SYNC) + 2
 CRC_BYTES = CRC["crc_width"] // 8
 
@@ -106,20 +121,26 @@ CRC_BYTES = CRC["crc_width"] // 8
 DETECTION_FIELDS = link_fields(DETECTION)
 #: ``(field, bytes)`` of the status payload, in link order.
 STATUS_FIELDS = link_fields(STATUS)
+#: ``(field, bytes)`` of the plot payload, in link order.
+PLOT_FIELDS = link_fields(PLOT)
 
 
 Detection = namedtuple("Detection", field_names(DETECTION))
 Detection.__doc__ = "A CFAR detection report (fields: see the detection payload table)."
 Status = namedtuple("Status", field_names(STATUS))
 Status.__doc__ = "A status heartbeat (fields: see the status payload table)."
+Plot = namedtuple("Plot", field_names(PLOT))
+Plot.__doc__ = "A plot of the range-Doppler chain (fields: see the plot payload table)."
 
-# type number -> (message class, payload fields, payload length in bytes)
+# type number -> its message class, payload fields, payload length in bytes and name
+_Layout = namedtuple("_Layout", "cls fields length name")
 _LAYOUTS = {
-    kind: (cls, fields, sum(n for _, n in fields))
-    for kind, cls, fields in ((TYPE_DETECTION, Detection, DETECTION_FIELDS),
-                              (TYPE_STATUS, Status, STATUS_FIELDS))
+    kind: _Layout(cls, fields, sum(n for _, n in fields), name)
+    for kind, cls, fields, name in ((TYPE_DETECTION, Detection, DETECTION_FIELDS, "detection"),
+                                    (TYPE_STATUS, Status, STATUS_FIELDS, "status"),
+                                    (TYPE_PLOT, Plot, PLOT_FIELDS, "plot"))
 }
-_KIND_OF = {cls: kind for kind, (cls, _, _) in _LAYOUTS.items()}
+_KIND_OF = {layout.cls: kind for kind, layout in _LAYOUTS.items()}
 
 
 def crc16(data, crc=CRC["initial_crc"]):
@@ -134,19 +155,20 @@ def crc16(data, crc=CRC["initial_crc"]):
 
 def frame_bytes(kind):
     """Total bytes of a frame of type ``kind`` (sync, header, payload and CRC)."""
-    return HEADER_BYTES + _LAYOUTS[kind][2] + CRC_BYTES
+    return HEADER_BYTES + _LAYOUTS[kind].length + CRC_BYTES
 
 
 def encode(message):
-    """The frame of a :class:`Detection` or :class:`Status`, as bytes.
+    """The frame of a :class:`Detection`, :class:`Status` or :class:`Plot`, as bytes.
 
     Raises ``TypeError`` for another object and ``ValueError`` when a field does not
     fit its bytes.
     """
     kind = _KIND_OF.get(type(message))
     if kind is None:
-        raise TypeError(f"message must be a Detection or a Status, not {type(message).__name__}")
-    _, fields, length = _LAYOUTS[kind]
+        raise TypeError(f"message must be a Detection, a Status or a Plot, "
+                        f"not {type(message).__name__}")
+    fields, length = _LAYOUTS[kind].fields, _LAYOUTS[kind].length
     payload = bytearray()
     for (name, size), value in zip(fields, message):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 8 * size:
@@ -178,7 +200,7 @@ class Decoder:
     frames : int
         Frames accepted (a message was returned for each).
     counts : dict of str to int
-        Frames accepted per type: ``"detection"``, ``"status"``.
+        Frames accepted per type: ``"detection"``, ``"status"``, ``"plot"``.
     crc_errors : int
         Candidate frames (sync word, known type, right length) whose CRC was wrong.
     resync_bytes : int
@@ -190,7 +212,7 @@ class Decoder:
         self._buf = bytearray()
         self.bytes = 0
         self.frames = 0
-        self.counts = {"detection": 0, "status": 0}
+        self.counts = {layout.name: 0 for layout in _LAYOUTS.values()}
         self.crc_errors = 0
         self.resync_bytes = 0
 
@@ -228,7 +250,7 @@ class Decoder:
             message, end = status
             out.append(message)
             self.frames += 1
-            self.counts["detection" if isinstance(message, Detection) else "status"] += 1
+            self.counts[_LAYOUTS[_KIND_OF[type(message)]].name] += 1
             pos = end
         del buf[:pos]
         return out
@@ -239,7 +261,7 @@ class Decoder:
             return None
         kind, length = buf[pos + len(SYNC)], buf[pos + len(SYNC) + 1]
         layout = _LAYOUTS.get(kind)
-        if layout is None or length != layout[2]:
+        if layout is None or length != layout.length:
             return False
         end = pos + HEADER_BYTES + length + CRC_BYTES
         if end > len(buf):
@@ -248,4 +270,4 @@ class Decoder:
         if crc16(body) != int.from_bytes(buf[end - CRC_BYTES:end], "big"):
             self.crc_errors += 1
             return False
-        return _decode_payload(layout[0], layout[1], body[2:]), end
+        return _decode_payload(layout.cls, layout.fields, body[2:]), end

@@ -23,11 +23,28 @@ A scenario is a TOML file in SI units::
     guard_cells = 3            # per side
     pfa = 1e-6
 
+    # optional, for the range-only chain only at these defaults:
+    type = "ca"                # ca, go, so, os
+    os_k = 24                  # OS rank (1-based) among the 2 x reference_cells; default 3/4
+    doppler_reference_cells = 0   # per side along Doppler; > 0: two-dimensional
+    doppler_guard_cells = 0
+
+    [doppler]                  # optional: Doppler processing of each CPI
+    window = "hamming"         # slow-time window, the names of radar.window
+    mti = "none"               # none, two_pulse, three_pulse
+
     [[target]]
     range_m = 128e3
     radial_velocity_mps = -3200   # negative = closing
     snr_db = 5                    # |a|^2 / E|n|^2 per sample, before compression
     radial_accel_mps2 = 0         # optional
+
+    [[clutter]]                   # any number: a patch of distributed clutter
+    range_start_m = 8000.0
+    range_stop_m = 20000.0
+    cnr_db = 30.0                 # clutter power / noise power per ADC sample
+    velocity_mps = 0.0            # mean radial velocity
+    velocity_spread_mps = 0.3     # standard deviation of its Gaussian spectrum
 
 Conventions: pulse ``n = cpi * M + pulse`` is transmitted at ``t = n * pri_s``; a
 target's range, velocity and acceleration hold at ``t = 0``. A range line holds
@@ -35,7 +52,10 @@ target's range, velocity and acceleration hold at ``t = 0``. A range line holds
 transmit pulse's leading edge. The receiver is gated off while it transmits:
 echo energy arriving before the pulse ends (ranges below ``c * T / 2``) is cut,
 and so is echo energy arriving after the line ends; receiver noise is present
-in every sample.
+in every sample. Clutter is a continuum of scatterers over its patch: complex
+Gaussian reflectivity in every range sample, correlated from pulse to pulse with
+a Gaussian Doppler spectrum (mean ``-2 v / lambda``, standard deviation
+``2 sigma_v / lambda``), convolved with the transmitted pulse.
 """
 
 import math
@@ -57,6 +77,9 @@ __all__ = [
 
 WAVEFORMS = ("lfm", "barker13")
 WINDOWS = ("rect", "hamming", "hann", "blackman_harris", "taylor")  # taylor: nbar 5, -35 dB
+CFAR_TYPES = ("ca", "go", "so", "os")
+MTI_MODES = ("none", "two_pulse", "three_pulse")
+DOPPLER_PULSES = (8, 256)   # pulses_per_cpi of a Doppler scenario: a power of two in this range
 _REL_TOL = 1e-6
 
 
@@ -122,6 +145,25 @@ class Cfar:
     reference_cells: int
     guard_cells: int
     pfa: float
+    type: str = "ca"
+    os_k: int = None                 # default: 3/4 of the 2 x reference_cells
+    doppler_reference_cells: int = 0
+    doppler_guard_cells: int = 0
+
+
+@dataclass(frozen=True)
+class Doppler:
+    window: str = "hamming"
+    mti: str = "none"
+
+
+@dataclass(frozen=True)
+class Clutter:
+    range_start_m: float
+    range_stop_m: float
+    cnr_db: float
+    velocity_mps: float = 0.0
+    velocity_spread_mps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -144,10 +186,20 @@ class Scenario:
     radar: Radar
     cfar: Cfar
     targets: tuple = field(default_factory=tuple)
+    doppler: Doppler = None          # None: the range-only chain
+    clutter: tuple = field(default_factory=tuple)
 
     def as_dict(self):
-        return {"radar": asdict(self.radar), "cfar": asdict(self.cfar),
-                "target": [asdict(t) for t in self.targets]}
+        cfar = asdict(self.cfar)
+        if self.doppler is None:     # the range-only chain's keys only
+            cfar = {key: cfar[key] for key in _CFAR_KEYS if _CFAR_KEYS[key][1]}
+        out = {"radar": asdict(self.radar), "cfar": cfar,
+               "target": [asdict(t) for t in self.targets]}
+        if self.doppler is not None:
+            out["doppler"] = asdict(self.doppler)
+        if self.clutter:
+            out["clutter"] = [asdict(c) for c in self.clutter]
+        return out
 
 
 
@@ -159,7 +211,13 @@ _RADAR_KEYS = {
     "noise_seed": (int, True), "waveform": (str, True),
     "noise_rms_lsb": (float, False), "window": (str, False),
 }
-_CFAR_KEYS = {"reference_cells": (int, True), "guard_cells": (int, True), "pfa": (float, True)}
+_CFAR_KEYS = {"reference_cells": (int, True), "guard_cells": (int, True), "pfa": (float, True),
+              "type": (str, False), "os_k": (int, False), "doppler_reference_cells": (int, False),
+              "doppler_guard_cells": (int, False)}
+_DOPPLER_KEYS = {"window": (str, False), "mti": (str, False)}
+_CLUTTER_KEYS = {"range_start_m": (float, True), "range_stop_m": (float, True),
+                 "cnr_db": (float, True), "velocity_mps": (float, False),
+                 "velocity_spread_mps": (float, False)}
 _TARGET_KEYS = {"range_m": (float, True), "radial_velocity_mps": (float, True),
                 "snr_db": (float, True), "radial_accel_mps2": (float, False)}
 
@@ -246,7 +304,7 @@ def _check_radar(r):
                  "chip; pulse_width_s / 13 must be a whole number (>= 1) of samples")
 
 
-def _check_cfar(c, radar):
+def _check_cfar(c, radar, doppler):
     _require(c.reference_cells >= 1, f"cfar.reference_cells must be >= 1, not {c.reference_cells}")
     _require(c.guard_cells >= 0, f"cfar.guard_cells must be >= 0, not {c.guard_cells}")
     _require(0 < c.pfa < 1, f"cfar.pfa must be between 0 and 1 (exclusive), not {c.pfa!r}")
@@ -254,6 +312,49 @@ def _check_cfar(c, radar):
     _require(window <= radar.line_samples,
              f"cfar window of {window} cells (2 * (reference_cells + guard_cells) + 1) is longer "
              f"than a range line of {radar.line_samples} samples")
+    _require(c.type in CFAR_TYPES,
+             f"cfar.type must be one of {', '.join(CFAR_TYPES)}, not {c.type!r}")
+    cells = 2 * c.reference_cells
+    _require(1 <= c.os_k <= cells, f"cfar.os_k must be 1 to {cells} (2 * reference_cells), "
+             f"not {c.os_k}")
+    for key in ("doppler_reference_cells", "doppler_guard_cells"):
+        _require(getattr(c, key) >= 0, f"cfar.{key} must be >= 0, not {getattr(c, key)}")
+    if doppler is None:
+        for key, default in (("type", "ca"), ("doppler_reference_cells", 0),
+                             ("doppler_guard_cells", 0)):
+            _require(getattr(c, key) == default,
+                     f"cfar.{key} = {getattr(c, key)!r} needs a [doppler] section (the range-only "
+                     f"chain has a CA-CFAR along range)")
+        return
+    _require(c.doppler_guard_cells == 0 or c.doppler_reference_cells > 0,
+             f"cfar.doppler_guard_cells = {c.doppler_guard_cells} needs doppler_reference_cells > 0")
+    span = 2 * (c.doppler_reference_cells + c.doppler_guard_cells) + 1
+    _require(span <= radar.pulses_per_cpi,
+             f"cfar Doppler window of {span} cells (2 * (doppler_reference_cells + "
+             f"doppler_guard_cells) + 1) is wider than the {radar.pulses_per_cpi} Doppler bins")
+
+
+def _check_doppler(d, radar):
+    _require(d.window in WINDOWS,
+             f"doppler.window must be one of {', '.join(WINDOWS)}, not {d.window!r}")
+    _require(d.mti in MTI_MODES, f"doppler.mti must be one of {', '.join(MTI_MODES)}, not {d.mti!r}")
+    lo, hi = DOPPLER_PULSES
+    m = radar.pulses_per_cpi
+    _require(lo <= m <= hi and m & (m - 1) == 0,
+             f"radar.pulses_per_cpi must be a power of two from {lo} to {hi} with [doppler], not {m}")
+
+
+def _check_clutter(c, index, radar):
+    where = f"clutter[{index}]"
+    _require(c.range_start_m >= 0, f"{where}.range_start_m must be >= 0, not {c.range_start_m!r}")
+    _require(c.range_stop_m > c.range_start_m,
+             f"{where}.range_stop_m = {c.range_stop_m!r} must be above range_start_m = "
+             f"{c.range_start_m!r}")
+    _require(c.range_stop_m < radar.unambiguous_range_m,
+             f"{where}.range_stop_m = {c.range_stop_m!r} is beyond the unambiguous range "
+             f"{radar.unambiguous_range_m:.1f} m (c * pri_s / 2)")
+    _require(c.velocity_spread_mps >= 0,
+             f"{where}.velocity_spread_mps must be >= 0, not {c.velocity_spread_mps!r}")
 
 
 def _check_target(t, index, radar, duration):
@@ -278,25 +379,39 @@ def parse_scenario(doc):
 
     Raises :class:`ScenarioError` with one line naming the offending key.
     """
-    unknown = sorted(set(doc) - {"radar", "cfar", "target"})
+    tables = ("radar", "cfar", "doppler", "target", "clutter")
+    unknown = sorted(set(doc) - set(tables))
     if unknown:
-        raise ScenarioError(f"unknown table [{unknown[0]}] (allowed: radar, cfar, target)")
+        raise ScenarioError(f"unknown table [{unknown[0]}] (allowed: {', '.join(tables)})")
     for key in ("radar", "cfar"):
         if key not in doc:
             raise ScenarioError(f"missing table [{key}]")
     radar = Radar(**_section(doc["radar"], "radar", _RADAR_KEYS, "radar"))
     _check_radar(radar)
-    cfar = Cfar(**_section(doc["cfar"], "cfar", _CFAR_KEYS, "cfar"))
-    _check_cfar(cfar, radar)
-    raw_targets = doc.get("target", [])
-    if not isinstance(raw_targets, list):
-        raise ScenarioError("target must be an array of tables ([[target]])")
-    targets = tuple(Target(**_section(t, "target", _TARGET_KEYS, f"target[{i}]"))
-                    for i, t in enumerate(raw_targets))
+    doppler = None
+    if "doppler" in doc:
+        doppler = Doppler(**_section(doc["doppler"], "doppler", _DOPPLER_KEYS, "doppler"))
+        _check_doppler(doppler, radar)
+    cfar = _section(doc["cfar"], "cfar", _CFAR_KEYS, "cfar")
+    cfar.setdefault("os_k", max(1, 2 * cfar["reference_cells"] * 3 // 4))
+    cfar = Cfar(**cfar)
+    _check_cfar(cfar, radar, doppler)
+    targets = tuple(Target(**t) for t in _array(doc, "target", _TARGET_KEYS))
     duration = radar.duration_s
     for i, t in enumerate(targets):
         _check_target(t, i, radar, duration)
-    return Scenario(radar, cfar, targets)
+    clutter = tuple(Clutter(**c) for c in _array(doc, "clutter", _CLUTTER_KEYS))
+    for i, c in enumerate(clutter):
+        _check_clutter(c, i, radar)
+    return Scenario(radar, cfar, targets, doppler, clutter)
+
+
+def _array(doc, name, keys):
+    """The checked tables of the array of tables ``[[name]]`` (none if absent)."""
+    raw = doc.get(name, [])
+    if not isinstance(raw, list):
+        raise ScenarioError(f"{name} must be an array of tables ([[{name}]])")
+    return [_section(t, name, keys, f"{name}[{i}]") for i, t in enumerate(raw)]
 
 
 def default_scenario_text():
@@ -359,8 +474,9 @@ def receive_iq(scenario):
     (fractional delays, range held over one pulse), scaled to ``snr_db`` against
     the noise, shifted by its Doppler frequency ``-2 v / lambda`` within the pulse
     and rotated by the carrier phase ``-4 pi R / lambda`` from pulse to pulse.
-    Noise is complex white Gaussian, ``noise_rms_lsb`` rms in I and in Q. The sum
-    is rounded half to even and saturated to ``adc_bits`` like an ADC.
+    Noise is complex white Gaussian, ``noise_rms_lsb`` rms in I and in Q. Each
+    clutter patch adds :func:`clutter_echo`. The sum is rounded half to even and
+    saturated to ``adc_bits`` like an ADC.
 
     Returns
     -------
@@ -392,9 +508,66 @@ def receive_iq(scenario):
             echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
             carrier = np.exp(2j * np.pi * carrier_phase_turns(rng_m, r.wavelength_m))
             iq[n, start:stop] += amplitude * carrier * echo
+    for index, patch in enumerate(scenario.clutter):
+        _add_clutter(iq, r, patch, np.random.default_rng([r.noise_seed, 1, index]), blank)
     full = 2 ** (r.adc_bits - 1)
     parts = np.stack([iq.real, iq.imag])
     rounded = np.rint(parts)
     clipped = int(np.count_nonzero((rounded > full - 1) | (rounded < -full)))
     rounded = np.clip(rounded, -full, full - 1)
     return rounded[0] + 1j * rounded[1], clipped
+
+
+def clutter_reflectivity(radar, patch, rng, samples):
+    """Complex Gaussian reflectivity of ``samples`` range samples over every pulse.
+
+    Independent from range sample to range sample; from pulse to pulse a Gaussian
+    Doppler spectrum centred on ``-2 v / lambda`` with standard deviation
+    ``2 sigma_v / lambda`` (folded into one PRF; all power in one bin when the
+    spread is 0), made by shaping white noise in the frequency domain over the
+    scenario's pulses. Unit mean power.
+
+    Returns
+    -------
+    ndarray of complex128, shape (lines, samples)
+    """
+    lines = radar.lines
+    white = (rng.normal(size=(lines, samples)) + 1j * rng.normal(size=(lines, samples))) / np.sqrt(2)
+    prf = 1 / radar.pri_s
+    offset = np.fft.fftfreq(lines, d=radar.pri_s) - doppler_hz(patch.velocity_mps, radar.wavelength_m)
+    offset = (offset + prf / 2) % prf - prf / 2
+    spread = 2 * patch.velocity_spread_mps / radar.wavelength_m
+    if spread > 0:
+        shape = np.exp(-offset ** 2 / (2 * spread ** 2))
+    else:
+        shape = (np.abs(offset) == np.abs(offset).min()).astype(float)
+    shape *= lines / shape.sum()
+    return np.fft.ifft(np.fft.fft(white, axis=0) * np.sqrt(shape)[:, np.newaxis], axis=0)
+
+
+def clutter_echo(radar, patch, rng):
+    """The echo of one clutter patch in every range line (before the ADC), with its
+    first range sample: ``(echo, first)``, ``echo`` of shape (lines, samples).
+
+    Scatterers sit at every range sample from ``2 range_start / c`` to
+    ``2 range_stop / c``; the echo is their reflectivity
+    (:func:`clutter_reflectivity`) convolved with the transmitted pulse sampled at
+    whole samples, scaled so that a sample whose pulse lies wholly in the patch has
+    ``cnr_db`` over the noise power ``2 noise_rms_lsb**2``.
+    """
+    from scipy.signal import oaconvolve
+    fs = radar.sample_rate_hz
+    first = int(math.ceil(echo_delay_s(patch.range_start_m) * fs))
+    last = int(math.floor(echo_delay_s(patch.range_stop_m) * fs))
+    pulse = transmit_pulse_ideal(radar)(np.arange(radar.pulse_samples) / fs)
+    power = 10 ** (patch.cnr_db / 10) * 2 * radar.noise_rms_lsb ** 2 / np.sum(np.abs(pulse) ** 2)
+    rho = clutter_reflectivity(radar, patch, rng, max(0, last - first + 1)) * np.sqrt(power)
+    return oaconvolve(rho, pulse[np.newaxis, :], axes=1), first
+
+
+def _add_clutter(iq, radar, patch, rng, blank):
+    """Add :func:`clutter_echo` of ``patch`` to ``iq``, cut by the receiver's gate."""
+    echo, first = clutter_echo(radar, patch, rng)
+    start, stop = max(first, blank), min(first + echo.shape[1], iq.shape[1])
+    if start < stop:
+        iq[:, start:stop] += echo[:, start - first:stop - first]

@@ -2,15 +2,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amaradar.spec.link import (DETECTION_FIELDS, STATUS_FIELDS, SYNC, TYPE_DETECTION, TYPE_STATUS,
-                                TYPE_TRACK, Decoder, Detection, Status, crc16, encode, frame_bytes)
+from amaradar.spec.link import (DETECTION_FIELDS, PLOT_FIELDS, STATUS_FIELDS, SYNC, TYPE_DETECTION,
+                                TYPE_PLOT, TYPE_STATUS, TYPE_TRACK, Decoder, Detection, Plot, Status,
+                                crc16, encode, frame_bytes)
 
 
 def _message(fields, cls):
     return st.builds(cls, *[st.integers(0, (1 << 8 * size) - 1) for _, size in fields])
 
 
-messages = st.one_of(_message(DETECTION_FIELDS, Detection), _message(STATUS_FIELDS, Status))
+messages = st.one_of(_message(DETECTION_FIELDS, Detection), _message(STATUS_FIELDS, Status),
+                     _message(PLOT_FIELDS, Plot))
 
 
 def _decode_all(data, chunks):
@@ -35,6 +37,11 @@ def test_frame_layout_by_hand():
     body = bytes([TYPE_STATUS, 30]) + bytes(range(1, 31))
     assert encode(status) == SYNC + body + crc16(body).to_bytes(2, "big")
     assert frame_bytes(TYPE_STATUS) == 36
+    plot = Plot(cpi=0x0102, range_pos=0x030405, doppler_pos=0x0607, power=0x08090A0B0C0D,
+                threshold=0x0E0F10111213)
+    body = bytes([TYPE_PLOT, 19]) + bytes(range(1, 20))
+    assert encode(plot) == SYNC + body + crc16(body).to_bytes(2, "big")
+    assert frame_bytes(TYPE_PLOT) == 25
 
 
 @pytest.mark.parametrize("message, error, text", [
@@ -42,7 +49,7 @@ def test_frame_layout_by_hand():
     (Detection(0, 0, 0, -1, 0), ValueError, "power must be an integer from 0 to 281474976710655, not -1"),
     (Status(0, 0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0), ValueError,
      "sample_rate must be an integer from 0 to 4294967295, not 1.5"),
-    ((1, 2, 3, 4, 5), TypeError, "message must be a Detection or a Status, not tuple"),
+    ((1, 2, 3, 4, 5), TypeError, "message must be a Detection, a Status or a Plot, not tuple"),
 ])
 def test_encode_rejects_bad_messages(message, error, text):
     with pytest.raises(error) as info:
@@ -58,7 +65,8 @@ def test_round_trip_in_any_chunks(msgs, chunks):
     assert out == msgs
     assert decoder.frames == len(msgs) and decoder.resync_bytes == 0 and decoder.crc_errors == 0
     assert decoder.counts == {"detection": sum(isinstance(m, Detection) for m in msgs),
-                              "status": sum(isinstance(m, Status) for m in msgs)}
+                              "status": sum(isinstance(m, Status) for m in msgs),
+                              "plot": sum(isinstance(m, Plot) for m in msgs)}
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,110 @@
+"""The Doppler floor's scenario keys ([doppler], the CFAR family keys, [[clutter]]):
+their checks, and the clutter model against its stated statistics."""
+
+import math
+import tomllib
+
+import numpy as np
+import pytest
+
+from amaradar.sim.world.echo_physics import doppler_hz
+from amaradar.sim.world.scenario import (ScenarioError, clutter_echo, default_scenario_text,
+                                         parse_scenario, receive_iq)
+
+PATCH = {"range_start_m": 8000.0, "range_stop_m": 20000.0, "cnr_db": 30.0,
+         "velocity_mps": 0.0, "velocity_spread_mps": 0.3}
+
+
+def _doc(doppler=True, cfar=None, clutter=(), pulses=16, cpis=2, targets=None):
+    doc = tomllib.loads(default_scenario_text())
+    doc["radar"].update(pulses_per_cpi=pulses, cpis=cpis)
+    if doppler:
+        doc["doppler"] = {"window": "hamming", "mti": "none"}
+    doc["cfar"].update(cfar or {})
+    doc["clutter"] = [dict(PATCH, **c) for c in clutter]
+    if targets is not None:
+        doc["target"] = targets
+    return doc
+
+
+BAD = [
+    (dict(cfar={"type": "xx"}), "cfar.type must be one of ca, go, so, os, not 'xx'"),
+    (dict(cfar={"os_k": 0}), "cfar.os_k must be 1 to 32 (2 * reference_cells), not 0"),
+    (dict(cfar={"os_k": 33}), "cfar.os_k must be 1 to 32 (2 * reference_cells), not 33"),
+    (dict(cfar={"doppler_reference_cells": 8}),
+     "cfar Doppler window of 17 cells (2 * (doppler_reference_cells + doppler_guard_cells) + 1) "
+     "is wider than the 16 Doppler bins"),
+    (dict(cfar={"doppler_guard_cells": 1}), "cfar.doppler_guard_cells = 1 needs doppler_reference_cells > 0"),
+    (dict(cfar={"doppler_reference_cells": -1}), "cfar.doppler_reference_cells must be >= 0, not -1"),
+    (dict(doppler=False, cfar={"type": "os"}), "cfar.type = 'os' needs a [doppler] section"),
+    (dict(doppler=False, cfar={"doppler_reference_cells": 2}),
+     "cfar.doppler_reference_cells = 2 needs a [doppler] section"),
+    (dict(pulses=12), "radar.pulses_per_cpi must be a power of two from 8 to 256 with [doppler], not 12"),
+    (dict(pulses=4), "radar.pulses_per_cpi must be a power of two from 8 to 256 with [doppler], not 4"),
+    (dict(clutter=[{"range_stop_m": 7000.0}]),
+     "clutter[0].range_stop_m = 7000.0 must be above range_start_m = 8000.0"),
+    (dict(clutter=[{"range_stop_m": 2e5}]), "clutter[0].range_stop_m = 200000.0 is beyond the unambiguous range"),
+    (dict(clutter=[{"velocity_spread_mps": -1.0}]), "clutter[0].velocity_spread_mps must be >= 0, not -1.0"),
+    (dict(clutter=[{"cnr": 3.0}]), "unknown key clutter[0].cnr"),
+]
+
+
+@pytest.mark.parametrize("changes, message", BAD)
+def test_bad_doppler_keys_are_one_line_naming_them(changes, message):
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(_doc(**changes))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_doppler_table_keys():
+    doc = _doc()
+    doc["doppler"]["mti"] = "four_pulse"
+    with pytest.raises(ScenarioError, match="doppler.mti must be one of none, two_pulse, three_pulse"):
+        parse_scenario(doc)
+    doc = _doc()
+    doc["doppler"]["window"] = "kaiser"
+    with pytest.raises(ScenarioError, match="doppler.window must be one of rect, hamming"):
+        parse_scenario(doc)
+
+
+def test_defaults_and_report_keys():
+    s = parse_scenario(_doc(cfar={"reference_cells": 16}))
+    assert s.cfar.type == "ca" and s.cfar.os_k == 24 and s.doppler.mti == "none"
+    assert set(s.as_dict()) == {"radar", "cfar", "target", "doppler"}
+    assert s.as_dict()["cfar"]["os_k"] == 24
+    ranged = parse_scenario(_doc(doppler=False))
+    assert ranged.doppler is None
+    assert set(ranged.as_dict()["cfar"]) == {"reference_cells", "guard_cells", "pfa"}
+
+
+def test_clutter_power_and_spectrum_match_the_patch():
+    """Mean power inside the patch is cnr_db over the noise (within the sampling error
+    of the cells averaged), the Doppler spectrum's centroid and rms spread are the
+    patch's -2v/lambda and 2 sigma_v/lambda (within 5 %)."""
+    s = parse_scenario(_doc(pulses=64, cpis=4, targets=[],
+                            clutter=[{"velocity_mps": -50.0, "velocity_spread_mps": 30.0}]))
+    r = s.radar
+    echo, first = clutter_echo(r, s.clutter[0], np.random.default_rng(5))
+    assert first == math.ceil(2 * 8000.0 / 299_792_458.0 * r.sample_rate_hz)
+    inside = echo[:, r.pulse_samples:-r.pulse_samples]
+    cnr = 10 * np.log10(np.mean(np.abs(inside) ** 2) / (2 * r.noise_rms_lsb ** 2))
+    assert abs(cnr - 30.0) < 0.2
+    spectrum = np.mean(np.abs(np.fft.fft(inside, axis=0)) ** 2, axis=1)
+    f = np.fft.fftfreq(r.lines, r.pri_s)
+    centre = np.sum(spectrum * f) / np.sum(spectrum)
+    spread = np.sqrt(np.sum(spectrum * (f - centre) ** 2) / np.sum(spectrum))
+    assert centre == pytest.approx(doppler_hz(-50.0, r.wavelength_m), rel=0.05)
+    assert spread == pytest.approx(2 * 30.0 / r.wavelength_m, rel=0.05)
+
+
+def test_clutter_leaves_the_noise_and_targets_of_other_samples_as_they_were():
+    """A patch adds to the samples it covers and changes nothing else: the noise
+    draws of a scenario are the same with or without clutter."""
+    plain, _ = receive_iq(parse_scenario(_doc(doppler=False, cpis=1)))
+    cluttered, _ = receive_iq(parse_scenario(_doc(doppler=False, cpis=1, clutter=[{}])))
+    fs = 10e6
+    start = int(np.ceil(2 * 8000.0 / 299_792_458.0 * fs))
+    stop = int(np.floor(2 * 20000.0 / 299_792_458.0 * fs)) + 100
+    assert np.array_equal(plain[:, :start], cluttered[:, :start])
+    assert np.array_equal(plain[:, stop:], cluttered[:, stop:])
+    assert np.mean(np.abs(cluttered[:, start + 100:stop - 100] - plain[:, start + 100:stop - 100]) ** 2) > 100 * 64
