@@ -24,7 +24,7 @@ import sysconfig
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["BuildError", "NEXTPNR_OPTS", "PACKAGES", "yowasp_env", "tool_versions",
+__all__ = ["BuildError", "NEXTPNR_OPTS", "PACKAGES", "tool_command", "yowasp_env", "tool_versions",
            "run_plan", "read_report", "check_report"]
 
 # Amaranth's tool name -> (console script, the PyPI distribution that installs it).
@@ -62,6 +62,12 @@ def _script(name, package):
     return found
 
 
+def tool_command(tool):
+    """The executable of ``tool`` (``"yosys"``, ``"nextpnr-ecp5"``, ...: a key of the
+    YoWASP tools this flow runs) as installed from PyPI."""
+    return _script(*_COMMANDS[tool])
+
+
 def yowasp_env(build_dir):
     """Environment in which Amaranth's build script runs the YoWASP tools.
 
@@ -71,8 +77,8 @@ def yowasp_env(build_dir):
     """
     build_dir = Path(build_dir)
     env = dict(os.environ)
-    for tool, (script, package) in _COMMANDS.items():
-        env[tool.upper().replace("-", "_")] = _script(script, package)
+    for tool in _COMMANDS:
+        env[tool.upper().replace("-", "_")] = tool_command(tool)
     shim = build_dir / _GOWIN_SHIM
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m amaradar.boards.gowin_wrapper "$@"\n')
     shim.chmod(0o755)

@@ -139,6 +139,20 @@ class Radar:
     def unambiguous_range_m(self):
         return SPEED_OF_LIGHT * self.pri_s / 2
 
+    @property
+    def unambiguous_velocity_mps(self):
+        """v_u = lambda * PRF / 4: radial velocities fold into [-v_u, v_u)."""
+        return self.wavelength_m / self.pri_s / 4
+
+    @property
+    def doppler_bin_hz(self):
+        """Width of a Doppler bin, PRF / M."""
+        return 1 / (self.pri_s * self.pulses_per_cpi)
+
+    def range_walk_m(self, velocity_mps):
+        """How far a target at ``velocity_mps`` moves over one CPI, |v| M PRI."""
+        return abs(velocity_mps) * self.pulses_per_cpi * self.pri_s
+
 
 @dataclass(frozen=True)
 class Cfar:

@@ -3,12 +3,15 @@
 import math
 
 from ...spec.physics import SPEED_OF_LIGHT
-from ...spec.records import DETECTION, csv_columns
+from ...spec.records import DETECTION, PLOT, POSITION_FRAC, csv_columns
 
-__all__ = ["DETECTION_CSV_COLUMNS", "detection_range_m", "power_db", "detection_row"]
+__all__ = ["DETECTION_CSV_COLUMNS", "PLOT_CSV_COLUMNS", "detection_range_m", "power_db",
+           "detection_row", "plot_velocity_mps", "plot_row"]
 
 #: Columns of ``detections.csv``, derived from the detection record.
 DETECTION_CSV_COLUMNS = csv_columns(DETECTION)
+#: Columns of ``detections.csv`` of the range-Doppler chain (one row per plot per CPI).
+PLOT_CSV_COLUMNS = csv_columns(PLOT)
 
 
 def detection_range_m(range_bin, pulse_samples, sample_rate):
@@ -30,4 +33,30 @@ def detection_row(cpi, pulse, time_s, range_m, range_bin, power, threshold):
     """
     return [str(int(cpi)), str(int(pulse)), "" if time_s is None else f"{time_s:.9g}",
             "" if range_m is None else f"{range_m:.3f}", str(int(range_bin)),
+            f"{power_db(power):.3f}", f"{power_db(threshold):.3f}"]
+
+
+def plot_velocity_mps(doppler_pos, pulses, pri_s, wavelength_m):
+    """Radial velocity of a plot's interpolated Doppler position (1/256 bin, zero
+    Doppler at bin M/2): ``f_d = (pos - M/2) PRF / M``, ``v = -lambda f_d / 2``,
+    folded into ``[-v_u, v_u)``, ``v_u = lambda PRF / 4`` (scalars or arrays)."""
+    bins = doppler_pos / (1 << POSITION_FRAC)
+    velocity = -wavelength_m / 2 * (bins - pulses / 2) / (pulses * pri_s)
+    limit = wavelength_m / pri_s / 4
+    return (velocity + limit) % (2 * limit) - limit
+
+
+def plot_row(cpi, time_s, range_m, radial_velocity_mps, range_pos, doppler_pos, pulses, power,
+             threshold):
+    """One ``detections.csv`` row of a plot as strings (``PLOT_CSV_COLUMNS``); ``pulse``
+    is empty, ``range_bin`` and ``doppler_bin`` are the cells nearest the plot's
+    interpolated position.
+
+    Times to 9 significant digits, range to the millimetre, velocity to the
+    millimetre per second, power and threshold in dB (:func:`power_db`) to 3 decimals.
+    """
+    half = 1 << (POSITION_FRAC - 1)
+    return [str(int(cpi)), "", f"{time_s:.9g}", f"{range_m:.3f}", f"{radial_velocity_mps:.3f}",
+            str((int(range_pos) + half) >> POSITION_FRAC),
+            str(((int(doppler_pos) + half) >> POSITION_FRAC) % pulses),
             f"{power_db(power):.3f}", f"{power_db(threshold):.3f}"]
