@@ -95,6 +95,7 @@ def _verilog(args):
     if out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a folder; give a file name")
     text = chain_verilog(scenario)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)

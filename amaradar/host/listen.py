@@ -106,6 +106,9 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
         raise ListenError("give either a serial port or a replay file" if port is None
                           else "give a serial port or a replay file, not both")
     radar = _Radar(sample_rate=sample_rate, pri=pri, pulses=pulses)
+    _positive("duration", duration, "seconds")
+    if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
+        raise ListenError(f"baud must be a positive whole number, not {baud!r}")
     if port is not None:
         source, name = _open_port(port, baud), f"port {port} at {baud} baud"
     else:

@@ -108,6 +108,8 @@ def test_serial_port_live(tmp_path):
     ({"replay": "cap.bin", "sample_rate": -1}, "sample_rate must be a positive number of Hz, not -1"),
     ({"replay": "cap.bin", "pri": math.inf}, "pri must be a positive number of seconds, not inf"),
     ({"replay": "cap.bin", "pulses": 0}, "pulses must be a positive integer, not 0"),
+    ({"replay": "cap.bin", "baud": -5}, "baud must be a positive whole number, not -5"),
+    ({"replay": "cap.bin", "duration": -1}, "duration must be a positive number of seconds, not -1"),
 ])
 def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, kwargs, message):
     monkeypatch.chdir(tmp_path)
