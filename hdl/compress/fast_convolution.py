@@ -170,7 +170,7 @@ class FastConvolution(wiring.Component):
         The ``P`` matched-filter taps (2 ... ``n/2``), parts in ``signed(16)`` or
         wider (see :func:`amaradar.sim.models.compress.matched_filter.matched_filter_taps`).
     n : int
-        FFT size, a power of two from 16 to 4096, at least ``2P``.
+        FFT size, a power of two from 8 to 4096, at least ``2P``.
     input_width : int
         Bits per part of the input (default ``formats.ADC_WIDTH``).
     output_width : int

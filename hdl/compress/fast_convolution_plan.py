@@ -98,7 +98,7 @@ def fast_convolution_plan(taps, *, n, input_width, output_width, output_shift, c
     ----------
     taps : array_like of complex int, shape (P,)
     n : int
-        FFT size, a power of two from 16 to 4096, ``>= 2P``.
+        FFT size, a power of two from 8 to 4096, ``>= 2P``.
     input_width, output_width : int
         Signed bits per part of the input and the output samples.
     output_shift : int

@@ -240,7 +240,7 @@ class FFT(FFTCore):
     Parameters
     ----------
     n : int
-        Points per transform, a power of two from 16 to 4096.
+        Points per transform, a power of two from 8 to 4096.
     width : int
         Bits per part of the input and output samples (signed).
     twiddle_width : int

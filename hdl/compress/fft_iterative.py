@@ -38,7 +38,7 @@ class IterativeFFT(FFTCore):
     Parameters
     ----------
     n, width, twiddle_width, inverse, scaling, rounding, guard_bits, bit_reversed
-        As for :class:`amaradar.hdl.compress.fft.FFT` (``n`` a power of two from 16 to 4096).
+        As for :class:`amaradar.hdl.compress.fft.FFT` (``n`` a power of two from 8 to 4096).
 
     Members
     -------

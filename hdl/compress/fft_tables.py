@@ -14,7 +14,7 @@ __all__ = ["MIN_N", "MAX_N", "bit_reverse", "fft_twiddles", "twiddle_powers", "t
            "check_fft_parameters"]
 
 
-MIN_N, MAX_N = 16, 4096
+MIN_N, MAX_N = 8, 4096
 
 
 def bit_reverse(index, bits):

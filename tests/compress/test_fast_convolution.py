@@ -245,7 +245,7 @@ def test_gateware_cocotb_n256_p64():
 # ---------------------------------------------------------------- parameters
 
 @pytest.mark.parametrize("kwargs,error,message", [
-    (dict(n=24), ValueError, "n must be a power of two from 16 to 4096, not 24"),
+    (dict(n=24), ValueError, "n must be a power of two from 8 to 4096, not 24"),
     (dict(n=16, taps=[1, 2, 3, 4, 5, 6, 7, 8, 9]), ValueError,
      "taps must be a 1-D sequence of 2 to n/2 = 8 values, not shape (9,)"),
     (dict(taps=[1]), ValueError, "taps must be a 1-D sequence of 2 to n/2 = 8 values, not shape (1,)"),

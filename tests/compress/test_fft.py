@@ -16,6 +16,9 @@ from amaradar.sim.engines.streams import cocotb_stream, simulate_stream, trace_u
 
 PYSIM_CASES = [
     # n, width, twiddle_width, inverse, rounding, bit_reversed, p_stall
+    (8, 12, 12, False, "half_even", False, 0.3),
+    (8, 16, 10, True, "truncate", False, 0.5),
+    (8, 10, 16, False, "truncate", True, 0.3),
     (16, 12, 12, False, "truncate", False, 0.3),
     (16, 12, 10, True, "half_even", False, 0.5),
     (16, 16, 16, False, "half_even", True, 0.3),
@@ -105,7 +108,8 @@ def test_fft_overflow_is_sticky_and_saturates(core):
     assert flags[1:] == [1, 1]
 
 
-@pytest.mark.parametrize("n, bit_reversed", [(16, False), (16, True), (64, False), (64, True)])
+@pytest.mark.parametrize("n, bit_reversed", [(8, False), (8, True), (16, False), (16, True),
+                                             (64, False), (64, True)])
 def test_fft_latency_and_gapless_throughput(n, bit_reversed):
     dut = FFT(n=n, width=16, twiddle_width=16, bit_reversed=bit_reversed)
     frames = 4
@@ -119,8 +123,8 @@ def test_fft_latency_and_gapless_throughput(n, bit_reversed):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(n=8), ValueError, "n must be a power of two from 16 to 4096, not 8"),
-    (dict(n=100), ValueError, "n must be a power of two from 16 to 4096, not 100"),
+    (dict(n=4), ValueError, "n must be a power of two from 8 to 4096, not 4"),
+    (dict(n=100), ValueError, "n must be a power of two from 8 to 4096, not 100"),
     (dict(width=1), ValueError, "width must be between 2 and 24, not 1"),
     (dict(twiddle_width=30), ValueError, "twiddle_width must be between 3 and 24, not 30"),
     (dict(guard_bits=-1), ValueError, "guard_bits must be between 0 and 24, not -1"),
@@ -142,6 +146,7 @@ def test_fft_parameter_errors(kwargs, error, message):
 
 COCOTB_CASES = [
     # n, inverse, rounding, bit_reversed
+    (8, True, "half_even", False),
     (16, False, "truncate", False),
     (16, True, "half_even", False),
     (64, False, "half_even", False),

@@ -1,5 +1,5 @@
 """IterativeFFT: bit-exact to its model (which equals the pipelined FFT's model)
-under random stalls, in Amaranth sim (n = 16, 32) and cocotb + Verilator (n = 256).
+under random stalls, in Amaranth sim (n = 8, 16, 32) and cocotb + Verilator (n = 256).
 Its overflow test is test_fft.py's, run on both cores."""
 
 import numpy as np
@@ -17,7 +17,7 @@ from amaradar.sim.engines.streams import cocotb_stream, simulate_stream, trace_u
 from amaradar.hdl.compress.fft_tables import fft_twiddles, twiddle_table
 
 
-@pytest.mark.parametrize("n", [16, 32, 64, 256, 1024, 4096])
+@pytest.mark.parametrize("n", [8, 16, 32, 64, 256, 1024, 4096])
 @pytest.mark.parametrize("inverse", [False, True])
 @pytest.mark.parametrize("rounding", ["half_even", "truncate"])
 def test_model_equals_pipelined_fft_model(n, inverse, rounding):
@@ -33,7 +33,7 @@ def test_model_equals_pipelined_fft_model(n, inverse, rounding):
         np.testing.assert_array_equal(got_ovf, want_ovf)
 
 
-@pytest.mark.parametrize("n", [16, 64, 1024, 4096])
+@pytest.mark.parametrize("n", [8, 16, 64, 1024, 4096])
 @pytest.mark.parametrize("twiddle_width", [3, 10, 16, 24])
 def test_twiddle_table_gives_every_pair_twiddle(n, twiddle_width):
     # The ROM of W_n**k, indexed as the core does, holds exactly the twiddles of
@@ -50,6 +50,8 @@ def test_twiddle_table_gives_every_pair_twiddle(n, twiddle_width):
 
 PYSIM_CASES = [
     # n, width, twiddle_width, inverse, rounding, guard_bits, bit_reversed, p_stall
+    (8, 12, 12, False, "half_even", 2, False, 0.3),
+    (8, 16, 16, True, "truncate", 0, True, 0.5),
     (16, 12, 12, False, "half_even", 2, False, 0.3),
     (16, 16, 16, True, "truncate", 0, False, 0.6),
     (16, 10, 12, False, "truncate", 2, True, 0.0),
@@ -83,7 +85,7 @@ def test_pysim_scaling_schedule():
     check_fft_output(out, x, width, flags, **params)
 
 
-@pytest.mark.parametrize("n", [16, 32])
+@pytest.mark.parametrize("n", [8, 16, 32])
 def test_latency_and_frame_period(n):
     # Source always valid, sink always ready: the first bin is offered ``latency``
     # cycles after the first sample's transfer, and frames follow every
@@ -105,7 +107,7 @@ def test_latency_and_frame_period(n):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(n=8), ValueError, "n must be a power of two from 16 to 4096, not 8"),
+    (dict(n=4), ValueError, "n must be a power of two from 8 to 4096, not 4"),
     (dict(width=1), ValueError, "width must be between 2 and 24, not 1"),
     (dict(twiddle_width=30), ValueError, "twiddle_width must be between 3 and 24, not 30"),
     (dict(rounding="up"), ValueError, "rounding must be one of ('truncate', 'half_even'), not 'up'"),

@@ -89,7 +89,7 @@ def fft(x, *, n, width, twiddle_width, inverse=False, scaling=None, rounding="ha
     x : array_like of complex int, shape (n,) or (frames, n)
         Input samples, each part in ``signed(width)``.
     n : int
-        Transform size, a power of two from 16 to 4096.
+        Transform size, a power of two from 8 to 4096.
     width : int
         Bits per part of the input and of the output.
     twiddle_width : int
