@@ -1,0 +1,1 @@
+"""Tracking: the multi-target tracker's integer tables and parameters (the gateware comes later)."""
