@@ -393,7 +393,7 @@ def parse_scenario(doc):
 
     Raises :class:`ScenarioError` with one line naming the offending key.
     """
-    tables = ("radar", "cfar", "doppler", "target", "clutter")
+    tables = ("radar", "cfar", "doppler", "target", "clutter", "site")  # [site]: amaradar.host.site
     unknown = sorted(set(doc) - set(tables))
     if unknown:
         raise ScenarioError(f"unknown table [{unknown[0]}] (allowed: {', '.join(tables)})")
