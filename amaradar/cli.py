@@ -5,6 +5,7 @@ and exit with status 2; nothing is written.
 """
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,16 @@ def _parser():
                           "reference model; reference: the bit-exact numpy model only")
     sim.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
     sim.add_argument("--quiet", action="store_true", help="no progress or summary on the terminal")
+    sim.add_argument("--record", action="store_true",
+                     help="also write the ADC samples as a SigMF recording (OUT/adc.sigmf-*)")
+    sim.add_argument("--iq", type=Path, metavar="REC.sigmf-meta",
+                     help="run the chain on a SigMF recording instead of the scenario's echoes")
+    sim.add_argument("--iq-full-scale", type=float, default=1.0, metavar="X",
+                     help="complex float amplitude of the ADC's full scale (default 1.0)")
+    sim.add_argument("--asterix", type=Path, metavar="FILE",
+                     help="write the reports as ASTERIX CAT034/CAT048 records (raw .ast)")
+    sim.add_argument("--pcap", type=Path, metavar="FILE",
+                     help="with --asterix: the same datagrams as UDP packets (port 8600) in a pcap")
 
     build = commands.add_parser("build", help="make a bitstream with the YoWASP tools")
     build.add_argument("--board", required=True, help=", ".join(board_names()))
@@ -81,9 +92,34 @@ def _load_scenario(path):
 
 def _sim(args):
     from .host.run import run_sim
-    scenario = _load_scenario(args.scenario)
+    from .host.sigmf_io import RecordingError, RecordingSource, recording_site
+    from .host.site import SiteError, load_site
+    if args.pcap is not None and args.asterix is None:
+        raise UsageError("--pcap needs --asterix (it holds the same datagrams)")
+    if args.iq is None and args.iq_full_scale != 1.0:
+        raise UsageError("--iq-full-scale needs --iq")
+    if not (math.isfinite(args.iq_full_scale) and args.iq_full_scale > 0):
+        raise UsageError(f"--iq-full-scale must be a finite number > 0, not {args.iq_full_scale!r}")
+    scenario = None if args.iq is not None and args.scenario is None else \
+        _load_scenario(args.scenario)
     _writable_dir(args.out)
-    report = run_sim(scenario, engine=args.engine, out_dir=args.out, quiet=args.quiet)
+    for option, path in (("--asterix", args.asterix), ("--pcap", args.pcap)):
+        if path is not None:
+            if path.is_dir():
+                raise UsageError(f"{option} {str(path)!r} is a folder; give a file name")
+            _writable_dir(path.parent)
+    try:
+        site = load_site(args.scenario) if args.scenario is not None else None
+        source = None
+        if args.iq is not None:
+            source = RecordingSource(args.iq, scenario, full_scale=args.iq_full_scale)
+            scenario = source.scenario
+            site = site or recording_site(args.iq)
+        report = run_sim(scenario, engine=args.engine, out_dir=args.out, quiet=args.quiet,
+                         source=source, site=site, record=args.record, asterix=args.asterix,
+                         pcap=args.pcap)
+    except (SiteError, RecordingError) as e:
+        raise UsageError(str(e)) from None
     return 0 if report["bit_exact"] is not False else 1
 
 

@@ -30,6 +30,16 @@ from amaranth.back import verilog
 from amaradar.boards.toolchain import read_report, tool_command, tool_versions
 from amaradar.hdl.compress.fft import FFT
 from amaradar.hdl.detect.ca_cfar import CaCfar
+from amaradar.hdl.detect.cfar import Cfar
+from amaradar.hdl.detect.plot_extractor import PlotExtractor
+from amaradar.hdl.doppler.corner_turn import CornerTurn
+from amaradar.hdl.doppler.doppler_filter import DopplerFilter
+from amaradar.hdl.doppler.mti import MtiCanceller
+from amaradar.hdl.track.tables import TrackerConfig
+from amaradar.hdl.track.tracker import Tracker
+from amaradar.sim.models.doppler.doppler_filter import doppler_window
+from amaradar.sim.models.track.tracker import tracker_radar
+from amaradar.sim.world.scenario import load_scenario
 
 RESULTS = Path(__file__).parent / "results" / "ecp5_blocks.json"
 SYNTH = "synth_ecp5 -top top"
@@ -37,12 +47,33 @@ NEXTPNR = ("--85k", "--package", "CABGA381", "--freq", "200", "--out-of-context"
            "--timing-allow-fail")
 
 
+def _tracker(**parameters):
+    radar = tracker_radar(load_scenario().radar)
+    return Tracker(TrackerConfig(radar=radar, max_tracks=parameters["max_tracks"],
+                                 max_plots=parameters["max_plots"]), power_bits=parameters["power_bits"])
+
+
 def blocks():
-    """name -> (component class, parameters, goal_mhz or None)."""
+    """name -> (make(**parameters), parameters, goal_mhz or None). The ULX3S's sizes: 4096
+    range bins, 16 pulses, 18-bit compressed samples, 20-bit Doppler bins (40-bit power)."""
+    window = tuple(int(w) for w in doppler_window("hamming", 16))
+    cfar = dict(range_cells=4096, doppler_cells=16, max_reference_cells=16, max_guard_cells=3,
+                power_width=40)
     return {
         "fft_sdf_1024": (FFT, dict(n=1024, width=16, twiddle_width=16), 125),
         "ca_cfar_4096_r16_g3": (CaCfar, dict(line_length=4096, reference_cells=16, guard_cells=3,
                                              power_width=36), 125),
+        "corner_turn_4096x16": (CornerTurn, dict(line_length=4096, pulses=16, width=18), None),
+        "mti_three_pulse": (MtiCanceller, dict(width=18, mode="three_pulse"), None),
+        "doppler_filter_16": (DopplerFilter, dict(pulses=16, width=18, window=window,
+                                                  output_width=20), None),
+        "cfar_ca_go_so_2d": (Cfar, dict(cfar, types=("ca", "go", "so"),
+                                        max_doppler_reference_cells=2,
+                                        max_doppler_guard_cells=1), 125),
+        "cfar_os": (Cfar, dict(cfar, types=("os",)), 125),
+        "plot_extractor_16": (PlotExtractor, dict(range_bits=12, doppler_bins=16, power_width=40,
+                                                  max_clusters=16), None),
+        "tracker_32x32": (_tracker, dict(max_tracks=32, max_plots=32, power_bits=40), None),
     }
 
 
@@ -66,13 +97,16 @@ def _place_and_route(build_dir, seed):
     return {"fmax_mhz": clock["achieved_mhz"], "utilization": result["utilization"]}
 
 
-def build(name, cls, parameters, goal, build_root, seeds):
+def build(name, make, parameters, goal, build_root, seeds):
     build_dir = Path(build_root) / name
     build_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    entry = {"component": cls.__name__, "parameters": parameters, "goal_mhz": goal}
+    component = make(**parameters)
+    entry = {"component": type(component).__name__,
+             "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in parameters.items()},
+             "goal_mhz": goal}
     try:
-        entry["synth_cells"] = _synth(cls(**parameters), build_dir)
+        entry["synth_cells"] = _synth(component, build_dir)
         runs = {seed: _place_and_route(build_dir, seed) for seed in seeds}
     except subprocess.CalledProcessError as e:
         return {**entry, "ok": False, "error": f"{e.cmd[0]} failed (logs in {build_dir})",

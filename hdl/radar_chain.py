@@ -11,7 +11,18 @@ from .compress.matched_filter import MatchedFilter
 from .detect.power_detector import PowerDetector
 from .stream.skid_buffer import SkidBuffer
 
-__all__ = ["RadarChain"]
+__all__ = ["RadarChain", "pulse_compressor"]
+
+
+def pulse_compressor(config):
+    """The pulse compressor of ``config``: the FIR :class:`MatchedFilter` or the
+    overlap-save :class:`FastConvolution` of ``config.fft_size`` points."""
+    common = dict(taps=config.taps_array, input_width=config.adc_width,
+                  coef_width=config.coef_width, output_width=config.mf_output_width,
+                  output_shift=config.mf_output_shift)
+    if config.compressor == "fft":
+        return FastConvolution(n=config.fft_size, **common)
+    return MatchedFilter(round_stage=config.mf_round_stage, **common)
 
 
 class RadarChain(wiring.Component):
@@ -49,13 +60,7 @@ class RadarChain(wiring.Component):
     """
 
     def __init__(self, config):
-        common = dict(taps=config.taps_array, input_width=config.adc_width,
-                      coef_width=config.coef_width, output_width=config.mf_output_width,
-                      output_shift=config.mf_output_shift)
-        if config.compressor == "fft":
-            self._mf = FastConvolution(n=config.fft_size, **common)
-        else:
-            self._mf = MatchedFilter(round_stage=config.mf_round_stage, **common)
+        self._mf = pulse_compressor(config)
         self._power = PowerDetector(sample_width=config.mf_output_width)
         self._cfar = CaCfar(line_length=config.line_length,
                             reference_cells=config.reference_cells,

@@ -8,8 +8,11 @@ introduces (exact Pfa of correlated Gaussian cells,
 multiplier for independent cells, the built-in scenario (Hamming weighting,
 2x oversampling, 2 x 16 reference cells, Pfa 1e-6) measured 43 false detections
 where 1.2 were expected.
-:func:`reference_chain` runs the bit-exact numpy models of the blocks in order:
-pulse compressor -> power detector -> CA-CFAR.
+:func:`reference_chain` runs the bit-exact models of the blocks in order:
+pulse compressor -> power detector -> CA-CFAR; with a ``[doppler]`` section,
+pulse compressor -> corner turn -> MTI (if any) -> Doppler filter -> power
+detector -> CFAR (CA, GO, SO or OS, 1-D or 2-D, on the range-Doppler map) ->
+plot extraction, and the result holds plots instead of detections.
 
 Pulse compressor
 ----------------
@@ -56,12 +59,20 @@ from .models.compress.fast_convolution import fast_convolution
 from .models.compress.matched_filter import matched_filter, matched_filter_taps, safe_output_shift
 from .models.detect.power_detector import power
 from .models.compress.windows import window
+from .models.detect.cfar import (cfar_alpha, cfar_alpha_correlated, cfar_scale_word, cfar_stream,
+                                 doppler_acf, reference_count, taps_acf)
+from .models.detect.plot_extractor import HIT_WORD_DTYPE, plot_extractor
+from .models.doppler.corner_turn import corner_turn
+from .models.doppler.doppler_filter import doppler_filter, doppler_window
+from .models.doppler.mti import mti
 from ..spec.records import PULSE_WIDTH
 
 __all__ = ["ChainResult", "chain_config", "transmit_pulse", "reference_chain",
            "FFT_COMPRESSOR_MIN_TAPS", "fft_compressor_size"]
 
 FFT_COMPRESSOR_MIN_TAPS = 128
+MAX_CLUSTERS = 16        # plot extractor's cluster slots
+MAX_DOPPLER_WIDTH = 24   # the Doppler filter's widest output (its FFT core's limit)
 CHIRP_PHASE_BITS = 32   # accumulator of the transmit pulse's LFM generator
 
 
@@ -117,19 +128,53 @@ def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDT
     weights = None if r.window == "rect" else window(r.window, len(pulse))
     taps = matched_filter_taps(pulse, coef_width=coef_width, window=weights)
     shift = safe_output_shift(taps, r.adc_bits, mf_output_width)
-    alpha = ca_cfar_alpha_correlated(taps, c.pfa, reference_cells=c.reference_cells,
-                                     guard_cells=c.guard_cells)
     if compressor is None:
         compressor = "fft" if len(taps) >= FFT_COMPRESSOR_MIN_TAPS else "fir"
+    if scenario.doppler is None:
+        alpha = ca_cfar_alpha_correlated(taps, c.pfa, reference_cells=c.reference_cells,
+                                         guard_cells=c.guard_cells)
+        detector = dict(cfar_scale=cfar_scale(c.reference_cells, c.pfa, alpha=alpha),
+                        cfar_alpha=alpha,
+                        cfar_alpha_white=ca_cfar_alpha(2 * c.reference_cells, c.pfa))
+    else:
+        detector = _doppler_config(scenario, taps, mf_output_width)
     return ChainConfig(
         line_length=r.line_samples, pulses_per_cpi=r.pulses_per_cpi, adc_width=r.adc_bits,
         taps=tuple(complex(t) for t in taps), coef_width=coef_width,
         mf_output_width=mf_output_width, mf_output_shift=shift,
-        reference_cells=c.reference_cells, guard_cells=c.guard_cells,
-        cfar_scale=cfar_scale(c.reference_cells, c.pfa, alpha=alpha), cfar_alpha=alpha,
-        cfar_alpha_white=ca_cfar_alpha(2 * c.reference_cells, c.pfa), compressor=compressor,
+        reference_cells=c.reference_cells, guard_cells=c.guard_cells, compressor=compressor,
         fft_size=fft_compressor_size(len(taps)) if compressor == "fft" else 0,
-        cfar_peaks=cfar_peaks, mf_round_stage=mf_round_stage)
+        cfar_peaks=cfar_peaks, mf_round_stage=mf_round_stage, **detector)
+
+
+def _doppler_config(scenario, taps, mf_output_width):
+    """The range-Doppler fields of :class:`ChainConfig` (and the CFAR's, which replace the
+    range-only chain's): the slow-time window's words; the Doppler filter keeps
+    ``max(2, ceil(log2(M) / 2))`` bits more than its input, so that white noise,
+    whose rms the ``1/M`` scaling of the FFT lowers by ``sqrt(M)`` against a
+    coherent echo, stays several LSB (at most ``MAX_DOPPLER_WIDTH`` bits); the CFAR
+    factor for the design Pfa on the noise the matched filter correlates in range
+    (and the window in Doppler, for a 2-D window)."""
+    r, c, d = scenario.radar, scenario.cfar, scenario.doppler
+    m = r.pulses_per_cpi
+    words = doppler_window(d.window if d.window != "rect" else "rectangular", m)
+    mti_width = mf_output_width + {"none": 0, "two_pulse": 1, "three_pulse": 2}[d.mti]
+    extra = min(max(2, -(-(m.bit_length() - 1) // 2)), MAX_DOPPLER_WIDTH - mti_width)
+    sizes = dict(reference_cells=c.reference_cells, guard_cells=c.guard_cells,
+                 doppler_reference_cells=c.doppler_reference_cells,
+                 doppler_guard_cells=c.doppler_guard_cells)
+    n = reference_count(**sizes)
+    os_k = c.os_k if c.type == "os" else None
+    alpha = cfar_alpha_correlated(
+        c.type, c.pfa, os_k=os_k, range_acf=taps_acf(taps, c.reference_cells + c.guard_cells + 1),
+        doppler_acf=doppler_acf(words.astype(np.float64)), **sizes).value
+    return dict(
+        doppler=True, mti=d.mti, doppler_window=tuple(int(w) for w in words),
+        doppler_extra_bits=extra, cfar_type=c.type, os_k=c.os_k,
+        doppler_reference_cells=c.doppler_reference_cells,
+        doppler_guard_cells=c.doppler_guard_cells, max_clusters=MAX_CLUSTERS,
+        cfar_scale=cfar_scale_word(c.type, alpha, n), cfar_alpha=alpha,
+        cfar_alpha_white=cfar_alpha(c.type, c.pfa, n, os_k=os_k))
 
 
 def reference_chain(config, iq, *, keep_power=False):
@@ -146,6 +191,8 @@ def reference_chain(config, iq, *, keep_power=False):
                                           coef_width=config.coef_width, **args)
     else:
         y, mf_overflow = matched_filter(iq, config.taps_array, **args)
+    if config.doppler:
+        return _doppler_chain(config, y, bool(np.any(mf_overflow)), keep_power)
     p, p_overflow = power(y, sample_width=config.mf_output_width)
     m = config.pulses_per_cpi
     parts = [ca_cfar(p[start:start + m], reference_cells=config.reference_cells,
@@ -158,3 +205,38 @@ def reference_chain(config, iq, *, keep_power=False):
               "line_too_long": iq.shape[1] > config.line_length,
               "pulse_overflow": m > 1 << PULSE_WIDTH}
     return ChainResult(detections, status, p if keep_power else None)
+
+
+def cfar_ports(config):
+    """The CFAR's run-time configuration of a range-Doppler chain, by port name."""
+    return dict(cfar_type=("ca", "go", "so", "os").index(config.cfar_type),
+                reference_cells=config.reference_cells, guard_cells=config.guard_cells,
+                doppler_reference_cells=config.doppler_reference_cells,
+                doppler_guard_cells=config.doppler_guard_cells, os_k=config.os_k,
+                scale=config.cfar_scale)
+
+
+def _doppler_chain(config, y, mf_overflow, keep_power):
+    """The range-Doppler half of :func:`reference_chain` on compressed lines ``y``."""
+    m, length = config.pulses_per_cpi, config.line_length
+    cpis = len(y) // m
+    slow = corner_turn(y[:cpis * m], pulses=m)[0].reshape(cpis * length, m)
+    if config.mti != "none":
+        slow = mti(slow, mode=config.mti)
+    spectrum, d_overflow = doppler_filter(slow, pulses=m, width=config.mti_width,
+                                          window=config.doppler_window,
+                                          output_width=config.doppler_width)
+    p, p_overflow = power(spectrum, sample_width=config.doppler_width)
+    maps = p.reshape(cpis, length, m)
+    ports = cfar_ports(config)
+    ports["cfar_type"] = config.cfar_type
+    words = cfar_stream(list(maps), ports)
+    plots, extractor = plot_extractor(words.astype(HIT_WORD_DTYPE), doppler_bins=m,
+                                      max_clusters=config.max_clusters)
+    plots = plots[plots["cpi_end"] == 0]
+    status = {"mf_overflow": mf_overflow, "doppler_overflow": bool(np.any(d_overflow)),
+              "power_overflow": bool(np.any(p_overflow)),
+              "plot_overflow": bool(extractor["overflow"]),
+              "framing_error": False, "config_error": False}   # the model's input is framed right
+    return ChainResult({name: plots[name] for name in plots.dtype.names if name != "cpi_end"},
+                       status, maps if keep_power else None)

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .asterix import write_ast
+from .pcap import write_pcap
+from .site import Site
 from .sources import ScenarioSource
-from .writers.outputs import RUN_WRITERS, Run
+from .writers.outputs import Run, run_writers
 from ..sim.chain import chain_config, reference_chain
 from ..sim.world.metrics import score
+from ..sim.world.plot_metrics import plot_score
 
 __all__ = ["run_sim", "chain_verilog"]
 
@@ -22,8 +26,8 @@ REPORT_SCHEMA = 1
 def chain_verilog(scenario):
     """The Verilog of the chain that ``scenario`` configures."""
     from amaranth.back import verilog
-    from ..hdl.radar_chain import RadarChain
-    return verilog.convert(RadarChain(chain_config(scenario)), name="amaradar_chain")
+    from ..sim.engines.rtl_chain import chain_component
+    return verilog.convert(chain_component(chain_config(scenario)), name="amaradar_chain")
 
 
 class _Progress:
@@ -46,12 +50,16 @@ def _equal(a, b):
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def run_sim(scenario, *, engine, out_dir, quiet=False, source=None):
+def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, record=False,
+            asterix=None, pcap=None):
     """Run ``scenario`` on ``engine`` ("reference" or "rtl"), write the outputs.
 
     ``source`` gives the ADC samples (:mod:`amaradar.host.sources`; default: the
-    scenario's echo model). Every writer of
-    :data:`~amaradar.host.writers.outputs.RUN_WRITERS` writes into a temporary
+    scenario's echo model); ``site`` (:class:`~amaradar.host.site.Site`, default
+    the defaults) where the radar stands, for the SigMF recording that ``record``
+    adds to the outputs and the ASTERIX records written to the file ``asterix``
+    (and as UDP packets to the pcap file ``pcap``). Every writer of
+    :func:`~amaradar.host.writers.outputs.run_writers` writes into a temporary
     folder beside ``out_dir``, moved in at the end, so a failed run leaves nothing
     half-written. Returns the report dict.
     """
@@ -69,7 +77,8 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None):
     t0 = time.perf_counter()
     reference = reference_chain(config, iq, keep_power=True)
     timings["reference_s"] = time.perf_counter() - t0
-    progress.say(f"reference model: {len(reference.detections['range_bin'])} detections")
+    kind = "plots" if config.doppler else "detections"
+    progress.say(f"reference model: {len(reference.detections['cpi'])} {kind}")
 
     result, bit_exact, rtl_info = reference, None, None
     if engine == "rtl":
@@ -81,10 +90,15 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None):
         bit_exact = (_equal(rtl.detections, reference.detections)
                      and all(rtl.status[k] == v for k, v in reference.status.items()))
         result = rtl
-        progress.say(f"rtl: {len(rtl.detections['range_bin'])} detections, "
+        progress.say(f"rtl: {len(rtl.detections['cpi'])} {kind}, "
                      f"{'bit-exact to the reference model' if bit_exact else 'DIFFERS from the reference model'}")
 
-    scores = score(scenario, result.detections, tested_cells_per_line=config.tested_cells_per_line)
+    if config.doppler:
+        scores = plot_score(scenario, result.detections,
+                            cells_tested_per_cpi=config.tested_cells_per_cpi)
+    else:
+        scores = score(scenario, result.detections,
+                       tested_cells_per_line=config.tested_cells_per_line)
     report = {
         "schema": REPORT_SCHEMA,
         "engine": engine,
@@ -93,15 +107,30 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None):
         "chain": config.as_dict(),
         "counts": {
             "range_lines": r.lines, "samples": int(iq.size),
-            "adc_clipped": clipped, "detections": int(len(result.detections["range_bin"])),
+            "adc_clipped": clipped, kind: int(len(result.detections["cpi"])),
         },
         "score": scores.as_dict(),
         "status": result.status,
         "rtl": rtl_info,
         "timings": timings,
     }
-    _write_outputs(Path(out_dir), Run(scenario, config, result.detections, reference.power, report))
-    progress.say(f"wrote {out_dir}")
+    if config.doppler:
+        report["doppler"] = _doppler_figures(scenario)
+    if site is not None or record or asterix is not None:
+        site = Site() if site is None else site
+        report["site"] = site.as_dict()
+    run = Run(scenario, config, result.detections, reference.power, report, site=site,
+              iq=iq if record else None, simulated=source.name == "scenario")
+    if asterix is not None:
+        report["counts"]["asterix_datagrams"] = len(run.asterix)
+        report["counts"]["asterix_skipped"] = run.asterix.skipped
+    _write_outputs(Path(out_dir), run)
+    if asterix is not None:
+        _replace_file(Path(asterix), lambda path: write_ast(path, run.asterix))
+        if pcap is not None:
+            _replace_file(Path(pcap), lambda path: write_pcap(path, run.asterix,
+                                                              run.asterix.timestamps))
+    progress.say(f"wrote {out_dir}" + (f" and {asterix}" if asterix is not None else ""))
     if not quiet:
         _summary(report)
     return report
@@ -111,7 +140,7 @@ def _write_outputs(out_dir, run):
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".amaradar-", dir=out_dir.parent))
     try:
-        for write in RUN_WRITERS:
+        for write in run_writers(run.config):
             write(staging, run)
         out_dir.mkdir(exist_ok=True)
         for f in staging.iterdir():
@@ -120,7 +149,37 @@ def _write_outputs(out_dir, run):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _replace_file(path, write):
+    """``write(tmp)`` beside ``path``, then the file moved to ``path``: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _doppler_figures(scenario):
+    """What a range-Doppler run's report states about the Doppler axis and the targets' walk."""
+    r = scenario.radar
+    walk = [r.range_walk_m(max(abs(t.velocity_at(0.0)), abs(t.velocity_at(r.duration_s))))
+            for t in scenario.targets]
+    return {
+        "unambiguous_velocity_mps": r.unambiguous_velocity_mps,
+        "doppler_bin_hz": r.doppler_bin_hz,
+        "doppler_bin_mps": 2 * r.unambiguous_velocity_mps / r.pulses_per_cpi,
+        "range_walk_per_cpi_m": walk,
+        "fastest_target_range_walk_m": max(walk, default=0.0),
+        "fastest_target_range_walk_cells": max(walk, default=0.0) / r.range_bin_m,
+        "clutter_patches": len(scenario.clutter),
+    }
+
+
 def _summary(report):
+    if "doppler" in report:
+        _plot_summary(report)
+        return
     s = report["score"]
     print(f"\n{'target':>6} {'ideal SNR':>10} {'lines':>6} {'detected':>9} {'|bin err|':>9}")
     for t in s["targets"]:
@@ -131,6 +190,25 @@ def _summary(report):
               f"{frac:>9} {err:>9}")
     print(f"false detections: {s['false_detections']} (expected {s['expected_false']:.2f}, "
           f"allowed {s['allowed_false']}); near-target detections: {s['near_target_detections']}")
+    flags = ", ".join(f"{k}={int(v)}" for k, v in report["status"].items())
+    print(f"status: {flags}")
+    if report["bit_exact"] is not None:
+        print(f"bit_exact: {str(report['bit_exact']).lower()}")
+
+
+def _plot_summary(report):
+    s = report["score"]
+    print(f"\n{'target':>6} {'SNR':>8} {'CPIs':>5} {'detected':>9} {'rms range':>10} {'rms Doppler':>12}")
+    for t in s["targets"]:
+        frac = t["detected_fraction"]
+        frac = "-" if frac is None else f"{100 * frac:.1f} %"
+        print(f"{t['target_id']:>6} {t['snr_db']:>5.1f} dB {t['cpis_required']:>5} {frac:>9} "
+              f"{t['rms_range_cells']:>7.2f} c. {t['rms_doppler_bins']:>9.3f} b.")
+    print(f"false plots: {s['false_plots']} (expected {s['expected_false']:.2f}, allowed "
+          f"{s['allowed_false']}); near-target plots: {s['near_target_plots']}")
+    d = report["doppler"]
+    print(f"v_u {d['unambiguous_velocity_mps']:.1f} m/s, Doppler bin {d['doppler_bin_mps']:.2f} m/s; "
+          f"fastest target walks {d['fastest_target_range_walk_cells']:.1f} range cells per CPI")
     flags = ", ".join(f"{k}={int(v)}" for k, v in report["status"].items())
     print(f"status: {flags}")
     if report["bit_exact"] is not None:

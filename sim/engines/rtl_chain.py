@@ -30,13 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from ...hdl.formats import complex_layout, framed_layout
-from ..models.detect.ca_cfar import DETECTION_DTYPE
-from ..chain import ChainResult
+from ..chain import ChainResult, cfar_ports
 from .payloads import pack_bytes, unpack_bytes
 from .rtl_engine import RtlEngine
 from ...spec.records import CPI_WIDTH
 
-__all__ = ["frame_iq", "run_rtl_chain"]
+__all__ = ["frame_iq", "chain_component", "run_rtl_chain"]
 
 # Longest stretch with no input accepted and no output offered before the run ends:
 # well above the chain's pipeline depth (plus ``5 * fft_size`` for the FFT
@@ -56,11 +55,20 @@ def frame_iq(config, iq):
         "first": k == 0, "last": last, "cpi_end": cpi_end})
 
 
+def chain_component(config):
+    """The gateware of ``config``: ``DopplerChain`` with ``config.doppler``, else ``RadarChain``."""
+    if config.doppler:
+        from ...hdl.doppler_chain import DopplerChain
+        return DopplerChain(config)
+    from ...hdl.radar_chain import RadarChain
+    return RadarChain(config)
+
+
 def design_key(config):
     """Names ``RadarChain(config)`` in the build cache without converting it to Verilog:
     the configuration, the sources of the gateware modules it loads and the versions
     of the tools that write the Verilog."""
-    from ...hdl import radar_chain  # noqa: F401  (loads every module the chain uses)
+    from ...hdl import doppler_chain, radar_chain  # noqa: F401  (load every module the chains use)
     sources = sorted(m.__file__ for name, m in sys.modules.items()
                      if name.startswith("amaradar.hdl.") and getattr(m, "__file__", None))
     parts = [repr(config)] + [f"{Path(p).name}\0{Path(p).read_text()}" for p in sources]
@@ -90,10 +98,10 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
         processes), ``cycles_per_sample``, ``samples_per_s`` (run only, wall clock),
         ``timings`` (``rtl_build_s``, ``rtl_run_s``, ``rtl_total_s``).
     """
-    from ...hdl.radar_chain import RadarChain
     t0 = time.perf_counter()
-    component = RadarChain(config)
-    engine = RtlEngine(component, name="radar_chain", key=design_key(config))
+    component = chain_component(config)
+    engine = RtlEngine(component, name="doppler_chain" if config.doppler else "radar_chain",
+                       key=design_key(config))
     t1 = time.perf_counter()
     if progress is not None:
         progress.say("rtl: " + ("compiled the chain with Verilator" if engine.rebuilt
@@ -111,8 +119,11 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
             if progress is not None:
                 progress.samples(sum(done), total)
         words = frame_iq(config, iq[first * m:(first + count) * m])
-        return engine.run(words, ports={"scale": config.cfar_scale},
-                          drain_cycles=DRAIN_CYCLES + 5 * config.fft_size, progress=report)
+        if config.doppler:     # a CPI leaves the corner turn after the next one has entered
+            ports, drain = cfar_ports(config), 2 * config.line_length * m
+        else:
+            ports, drain = {"scale": config.cfar_scale}, 5 * config.fft_size
+        return engine.run(words, ports=ports, drain_cycles=DRAIN_CYCLES + drain, progress=report)
 
     with ThreadPoolExecutor(len(groups)) as pool:
         runs = list(pool.map(run, range(len(groups))))
@@ -123,10 +134,12 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
     parts = []
     for (first, _), result in zip(groups, runs):
         found = unpack_bytes(layout, result.outputs)
+        if config.doppler:     # plots, without the CPI-end words
+            keep = found.pop("cpi_end") == 0
+            found = {name.removeprefix("plot."): value[keep] for name, value in found.items()}
         found["cpi"] = (found["cpi"] + first) % (1 << CPI_WIDTH)
         parts.append(found)
-    detections = {name: np.concatenate([p[name] for p in parts])
-                  for name in DETECTION_DTYPE.names}
+    detections = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     status = {name: any(bool(r.status[name]) for r in runs) for name in engine.status}
     status["dropped_samples"] = sum(r.refused for r in runs)
     cycles = sum(r.cycles for r in runs)

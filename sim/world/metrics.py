@@ -16,7 +16,7 @@ import numpy as np
 
 from ...spec.physics import SPEED_OF_LIGHT
 
-__all__ = ["truth_bins", "score", "Score", "TargetScore", "detectable_lines",
+__all__ = ["truth_bins", "score", "Score", "TargetScore", "detectable_lines", "poisson_quantile",
            "ideal_snr_db"]
 
 # Ideal SNR after compression above which a target must be detected.
@@ -115,7 +115,7 @@ def score(scenario, detections, *, tested_cells_per_line, pfa_factor=1.0):
     near_cells = min(len(scenario.targets) * (2 * extent + 1), tested_cells_per_line)
     cells = r.lines * (tested_cells_per_line - near_cells)
     expected = scenario.cfar.pfa * pfa_factor * cells
-    allowed = _poisson_quantile(FALSE_ALARM_CONFIDENCE, expected)
+    allowed = poisson_quantile(FALSE_ALARM_CONFIDENCE, expected)
     return Score(targets=targets, false_detections=int((~near).sum()),
                  near_target_detections=int(near.sum()), noise_cells_tested=cells,
                  expected_false=expected, allowed_false=allowed)
@@ -131,7 +131,7 @@ def _peak_errors(line, error, power):
     return np.abs(error[order][first])
 
 
-def _poisson_quantile(q, mean):
+def poisson_quantile(q, mean):
     """Smallest ``k`` with ``P(X <= k) >= q`` for ``X ~ Poisson(mean)`` (terms in log space)."""
     k, cdf = 0, 0.0
     while True:

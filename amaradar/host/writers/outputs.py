@@ -14,9 +14,14 @@ report.json
 range_profile.png, detections.png
     The compressed range profile of one line with the CFAR threshold and truth;
     detections against truth over time.
+adc.sigmf-meta, adc.sigmf-data
+    With ``--record``: the ADC samples the chain consumed, a SigMF recording
+    (:mod:`amaradar.host.sigmf_io`).
 
-Each file is written by one function of :data:`RUN_WRITERS` from a :class:`Run`;
-a new output format is one more entry there.
+A range-Doppler run (``[doppler]``) writes its plots instead, in the schema of
+:mod:`amaradar.host.writers.plot_outputs`. Each file is written by one function
+of :data:`RUN_WRITERS` (range-only) or :data:`PLOT_WRITERS` (range-Doppler) from
+a :class:`Run`; a new output format is one more entry there.
 """
 
 import csv
@@ -29,9 +34,12 @@ import numpy as np
 
 from ...sim.models.detect.ca_cfar import ca_cfar_thresholds
 from ...sim.world.metrics import truth_bins
+from ..asterix import asterix_records
+from ..sigmf_io import write_recording
+from .plot_outputs import plot_range_doppler, plot_tracks_of_plots, write_plots
 from .rows import DETECTION_CSV_COLUMNS, detection_range_m, detection_row
 
-__all__ = ["Run", "RUN_WRITERS", "write_detections", "write_truth", "write_report",
+__all__ = ["Run", "RUN_WRITERS", "PLOT_WRITERS", "run_writers", "write_detections", "write_truth", "write_report",
            "plot_range_profile", "plot_detections"]
 
 TRUTH_COLUMNS = ("cpi", "time_s", "target_id", "range_m", "radial_velocity_mps")
@@ -173,6 +181,16 @@ class Run:
     detections: dict
     power: np.ndarray
     report: dict
+    site: object = None           # amaradar.host.site.Site, for the formats below
+    iq: np.ndarray = None         # the ADC samples, when a SigMF recording is to be written
+    simulated: bool = True        # the samples came from the scenario's echo model
+
+    @cached_property
+    def asterix(self):
+        """The run's reports as ASTERIX datagrams, one per CPI (:mod:`..asterix`)."""
+        return asterix_records(self.scenario, self.site, self.detections,
+                               "plots" if self.config.doppler else "detections",
+                               simulated=self.simulated)
 
     @cached_property
     def truth_bins(self):
@@ -195,12 +213,49 @@ def _write_range_profile(folder, run):
                        threshold, run.detections, run.truth_bins[:, line])
 
 
+def _write_truth(folder, run):
+    write_truth(folder / "truth.csv", run.scenario)
+
+
+def _write_report(folder, run):
+    write_report(folder / "report.json", run.report)
+
+
+def _write_recording(folder, run):
+    if run.iq is not None:
+        write_recording(folder / "adc", run.scenario, run.iq, run.site)
+
+
 #: ``write(folder, run)`` for every file of a run, in order.
 RUN_WRITERS = (
     lambda folder, run: write_detections(folder / "detections.csv", run.scenario, run.detections),
-    lambda folder, run: write_truth(folder / "truth.csv", run.scenario),
-    lambda folder, run: write_report(folder / "report.json", run.report),
+    _write_truth,
+    _write_report,
     _write_range_profile,
     lambda folder, run: plot_detections(folder / "detections.png", run.scenario, run.detections,
                                         run.truth_bins),
+    _write_recording,
 )
+
+
+def _profile_cpi(scenario):
+    """The CPI whose range-Doppler map is drawn: the last."""
+    return scenario.radar.cpis - 1
+
+
+#: ``write(folder, run)`` for every file of a range-Doppler run, in order.
+PLOT_WRITERS = (
+    lambda folder, run: write_plots(folder / "detections.csv", run.scenario, run.detections),
+    _write_truth,
+    _write_report,
+    lambda folder, run: plot_range_doppler(folder / "range_doppler.png", run.scenario,
+                                           run.power[_profile_cpi(run.scenario)],
+                                           run.detections, _profile_cpi(run.scenario)),
+    lambda folder, run: plot_tracks_of_plots(folder / "plots.png", run.scenario, run.detections),
+    _write_recording,
+)
+
+
+def run_writers(config):
+    """The writers of a run of ``config``'s chain."""
+    return PLOT_WRITERS if config.doppler else RUN_WRITERS
