@@ -73,14 +73,15 @@ def power_width(sample_width):
 
 def record_layout(record, **widths):
     """The payload layout of a record of ``amaradar.spec.records``: each field
-    ``unsigned`` of its fixed ``bits``, or of the width given by keyword for its
-    ``width_param``."""
+    ``unsigned`` (``signed`` where the record says so) of its fixed ``bits``, or of
+    the width given by keyword for its ``width_param``."""
     needed = {f.width_param for f in record if f.bits is None}
     if set(widths) != needed:
         raise TypeError(f"record layout needs the widths {sorted(needed)}, not {sorted(widths)}")
     for name, value in widths.items():
         check_width(name, value)
-    return data.StructLayout({f.name: unsigned(f.bits or widths[f.width_param]) for f in record})
+    return data.StructLayout({f.name: (signed if f.signed else unsigned)(f.bits or widths[f.width_param])
+                              for f in record})
 
 
 def detection_layout(*, range_bits, power_bits):

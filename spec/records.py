@@ -12,8 +12,8 @@ Each record is a tuple of :class:`Field`. From it are derived
 
 from dataclasses import dataclass
 
-__all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "POSITION_FRAC", "DETECTION", "HIT", "PLOT", "STATUS",
-           "STATUS_FLAGS",
+__all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "POSITION_FRAC", "DETECTION", "HIT", "PLOT", "TRACK",
+           "STATUS", "STATUS_FLAGS",
            "field_names", "link_fields", "csv_columns", "numpy_fields"]
 
 CPI_WIDTH = 16     # bits of the CPI counter carried by a report (wraps)
@@ -43,6 +43,8 @@ class Field:
         Columns of the CSV rows that the host writes from this field, in order
         (physical columns derived from the field come with it: ``pulse`` gives
         its transmit time, ``range_bin`` its range).
+    signed : bool
+        Two's complement in the gateware (on the link too, where a record is sent).
     """
     name: str
     link_bytes: int
@@ -51,6 +53,7 @@ class Field:
     bits: int = None
     width_param: str = None
     csv: tuple = ()
+    signed: bool = False
 
 
 DETECTION = (
@@ -97,6 +100,21 @@ PLOT = (
           csv=("power_db",)),
     Field("threshold", 6, "LSB^2", "CFAR threshold at the peak cell", width_param="power_bits",
           csv=("threshold_db",)),
+)
+
+#: One report per live track per CPI (the tracker's output, ``hdl/track/tracker.py``).
+TRACK = (
+    Field("cpi", 2, "CPI", "CPI whose plots updated the track (wraps)", bits=CPI_WIDTH),
+    Field("track_id", 4, "", "unique within a run, in order of initiation", width_param="id_bits"),
+    Field("status", 1, "", "0 tentative, 1 confirmed, 2 coasting", bits=2),
+    Field("range_pos", 4, "1/256 sample", "range after the update", width_param="range_pos_bits"),
+    Field("range_rate", 4, "2**-16 sample per CPI", "range rate, negative closing",
+          width_param="rate_bits", signed=True),
+    Field("unfolded", 1, "", "1 once the rate comes from the unfolded Doppler", bits=1),
+    Field("age", 1, "updates", "plots so far, saturating", width_param="age_bits"),
+    Field("misses", 1, "CPIs", "consecutive CPIs without a plot", width_param="misses_bits"),
+    Field("plot", 2, "", "1 + index of the CPI's plot that updated the track, 0 if none",
+          width_param="plot_bits"),
 )
 
 STATUS = (

@@ -190,10 +190,7 @@ def _summary(report):
               f"{frac:>9} {err:>9}")
     print(f"false detections: {s['false_detections']} (expected {s['expected_false']:.2f}, "
           f"allowed {s['allowed_false']}); near-target detections: {s['near_target_detections']}")
-    flags = ", ".join(f"{k}={int(v)}" for k, v in report["status"].items())
-    print(f"status: {flags}")
-    if report["bit_exact"] is not None:
-        print(f"bit_exact: {str(report['bit_exact']).lower()}")
+    _print_status(report)
 
 
 def _plot_summary(report):
@@ -209,6 +206,10 @@ def _plot_summary(report):
     d = report["doppler"]
     print(f"v_u {d['unambiguous_velocity_mps']:.1f} m/s, Doppler bin {d['doppler_bin_mps']:.2f} m/s; "
           f"fastest target walks {d['fastest_target_range_walk_cells']:.1f} range cells per CPI")
+    _print_status(report)
+
+
+def _print_status(report):
     flags = ", ".join(f"{k}={int(v)}" for k, v in report["status"].items())
     print(f"status: {flags}")
     if report["bit_exact"] is not None:

@@ -5,13 +5,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..formats import plots_layout
+from ..formats import plots_layout, record_layout
 from ..numerics import shift_right
 from ..stream.pipeline import multiply, product_latency
 from .tables import (DIST_FRAC, GAIN_FRAC, STATE_FRAC, STATUS_COASTING, STATUS_CONFIRMED,
                      STATUS_TENTATIVE, TENTATIVE_OFFSET, TrackerConfig, tracker_tables)
 from ...spec.checks import check_integer
-from ...spec.records import CPI_WIDTH, POSITION_FRAC
+from ...spec.records import CPI_WIDTH, POSITION_FRAC, TRACK
 
 __all__ = ["Tracker", "track_layout", "tracks_layout", "COUNTER_WIDTH"]
 
@@ -20,7 +20,7 @@ COUNTER_WIDTH = 32
 
 
 def track_layout(tables):
-    """A track report (the fields of ``amaradar.sim.models.track.tracker.TRACK_FIELDS``).
+    """A track report: the record ``amaradar.spec.records.TRACK``.
 
     ``cpi`` (``CPI_WIDTH``), ``track_id`` (``id_bits``), ``status`` (2), ``range_pos``
     (``range_pos_bits``, 1/256 cell), ``range_rate`` (signed ``rate_bits``, 2**-16 cell
@@ -29,11 +29,9 @@ def track_layout(tables):
     track, 0 if none).
     """
     cfg, w = tables.config, tables.widths
-    return data.StructLayout({
-        "cpi": unsigned(CPI_WIDTH), "track_id": unsigned(cfg.id_bits), "status": unsigned(2),
-        "range_pos": unsigned(cfg.range_pos_bits), "range_rate": signed(tables.rate_bits),
-        "unfolded": unsigned(1), "age": unsigned(w["age"]), "misses": unsigned(w["misses"]),
-        "plot": unsigned(cfg.max_plots.bit_length())})
+    return record_layout(TRACK, id_bits=cfg.id_bits, range_pos_bits=cfg.range_pos_bits,
+                         rate_bits=tables.rate_bits, age_bits=w["age"], misses_bits=w["misses"],
+                         plot_bits=cfg.max_plots.bit_length())
 
 
 def tracks_layout(tables):

@@ -18,14 +18,13 @@ from ....hdl.track.tables import (GAIN_FRAC, STATE_FRAC, STATUS_COASTING, STATUS
                                   STATUS_TENTATIVE, TENTATIVE_OFFSET, TRACKER_FLAGS, TrackerConfig,
                                   TrackerRadar, tracker_tables)
 from ....spec.checks import check_integer
-from ....spec.records import CPI_WIDTH, POSITION_FRAC
+from ....spec.records import CPI_WIDTH, POSITION_FRAC, TRACK, field_names
 from ..numerics import shift_right
 
 __all__ = ["TRACK_FIELDS", "TRACK_DTYPE", "TrackerStatus", "TrackerModel", "associate",
            "tracker_radar"]
 
-TRACK_FIELDS = ("cpi", "track_id", "status", "range_pos", "range_rate", "unfolded", "age",
-                "misses", "plot")
+TRACK_FIELDS = field_names(TRACK)
 #: One report per live track per CPI (all fields int64):
 #:
 #: ``cpi``         CPI counter, modulo ``2**CPI_WIDTH``;
