@@ -134,9 +134,10 @@ def main():
         entry = results[name]
         print(f"{name}: {entry.get('fmax_mhz_median')} MHz median, {entry.get('utilization')}",
               flush=True)
-    RESULTS.write_text(json.dumps({"tool_versions": tool_versions(),
-                                   "flow": {"yosys": SYNTH, "nextpnr-ecp5": " ".join(NEXTPNR)},
-                                   "blocks": results}, indent=2) + "\n")
+        # after every block, so that an interrupted run keeps what it measured
+        RESULTS.write_text(json.dumps({"tool_versions": tool_versions(),
+                                       "flow": {"yosys": SYNTH, "nextpnr-ecp5": " ".join(NEXTPNR)},
+                                       "blocks": results}, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
 
