@@ -178,9 +178,10 @@ class Cfar(wiring.Component):
         Threshold scale, unsigned with ``CFAR_SCALE_FRAC`` fractional bits: ``alpha/n``
         (CA), ``alpha/(n/2)`` (GO, SO), ``T`` (OS); see
         ``amaradar.sim.models.detect.cfar.cfar_scale_word``.
-        All configuration ports are sampled once per CPI, in the cycle in which
-        its first cell is offered (``i.valid``; the input then waits four cycles
-        while the configuration is loaded), and apply to the whole CPI (the cells already inside keep their own CPI's).
+        All configuration ports are sampled once per CPI, in the cycle after its
+        first cell is first offered (``i.valid``; the input waits in that cycle and
+        four more while the configuration is loaded), and apply to the whole CPI
+        (the cells already inside keep their own CPI's).
         A configuration outside the maxima, a type not built, or ``k`` outside
         1 ... 2N raises ``config_error``; that CPI is not tested (it still ends
         with its ``cpi_end`` word).
@@ -218,9 +219,9 @@ class Cfar(wiring.Component):
 
     Latency/throughput
     ------------------
-    One cell per clock, with four idle input cycles per CPI (the configuration is
-    loaded in registered steps: ports, checks, lags, OS mask) and one output cycle
-    per CPI for its end word.
+    One cell per clock, with five idle input cycles per CPI (its first cell is
+    offered, then the configuration is loaded in registered steps: ports, checks,
+    lags, OS mask) and one output cycle per CPI for its end word.
 
     *Writer.* The range window is a chain of row delays (``M`` cells per row) in
     memory: seven segments whose runtime lengths put taps at the lags ``N``,

@@ -190,14 +190,15 @@ def test_parameter_errors(kwargs, exc, msg):
     assert str(info.value) == msg
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_attributes():
     dut = Cfar(range_cells=4096, doppler_cells=256, max_reference_cells=16, max_guard_cells=3,
                power_width=36, max_doppler_reference_cells=2, max_doppler_guard_cells=1)
+    dut._MustUse__silence = True                     # built for its attributes only
     assert (dut.range_bits, dut.doppler_bits, dut.two_d) == (12, 8, True)
     assert dut.max_reference_count == reference_count(16, 3, 2, 1)
     dut = Cfar(range_cells=4097, doppler_cells=8, max_reference_cells=1, max_guard_cells=0,
                power_width=8)
+    dut._MustUse__silence = True
     assert (dut.range_bits, dut.doppler_bits, dut.two_d) == (13, 3, False)
 
 
