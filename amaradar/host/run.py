@@ -15,8 +15,10 @@ from .site import Site
 from .sources import ScenarioSource
 from .writers.outputs import Run, run_writers
 from ..sim.chain import chain_config, reference_chain
+from ..sim.tracking import plot_frames, reference_tracks, tracker_config
 from ..sim.world.metrics import score
 from ..sim.world.plot_metrics import plot_score
+from ..sim.world.track_score import track_score
 
 __all__ = ["run_sim", "chain_verilog"]
 
@@ -93,7 +95,13 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
         progress.say(f"rtl: {len(rtl.detections['cpi'])} {kind}, "
                      f"{'bit-exact to the reference model' if bit_exact else 'DIFFERS from the reference model'}")
 
+    tracks = None
     if config.doppler:
+        tracks, tracks_exact, tracker_info = _run_tracker(
+            scenario, config, reference, result if engine == "rtl" else None, progress, timings)
+        if engine == "rtl":
+            bit_exact = bit_exact and tracks_exact
+            rtl_info["tracker"] = tracker_info
         scores = plot_score(scenario, result.detections,
                             cells_tested_per_cpi=config.tested_cells_per_cpi)
     else:
@@ -116,11 +124,15 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
     }
     if config.doppler:
         report["doppler"] = _doppler_figures(scenario)
+        report["counts"]["track_reports"] = int(len(tracks.tracks["cpi"]))
+        report["tracking"] = track_score(scenario, tracks.tracks).as_dict()
+        report["tracker_status"] = tracks.status
     if site is not None or record or asterix is not None:
         site = Site() if site is None else site
         report["site"] = site.as_dict()
     run = Run(scenario, config, result.detections, reference.power, report, site=site,
-              iq=iq if record else None, simulated=source.name == "scenario")
+              iq=iq if record else None, simulated=source.name == "scenario",
+              tracks=None if tracks is None else tracks.tracks)
     if asterix is not None:
         report["counts"]["asterix_datagrams"] = len(run.asterix)
         report["counts"]["asterix_skipped"] = run.asterix.skipped
@@ -134,6 +146,33 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
     if not quiet:
         _summary(report)
     return report
+
+
+def _run_tracker(scenario, config, reference, rtl, progress, timings):
+    """The tracker on the run's plots: the bit-exact model on the reference model's, and
+    with ``rtl`` (the rtl engine's ``ChainResult``) the gateware on the gateware's.
+
+    Returns the tracks of the engine, whether the gateware's equal the model's (reports
+    and status; None without ``rtl``) and the gateware run's figures (None without).
+    """
+    tracking = scenario.tracker
+    config_t = tracker_config(scenario.radar, tracking)
+    cpis = scenario.radar.cpis
+    t0 = time.perf_counter()
+    model = reference_tracks(config_t, tracking.runtime(), plot_frames(reference.detections, cpis))
+    timings["tracker_reference_s"] = time.perf_counter() - t0
+    if rtl is None:
+        progress.say(f"tracker model: {len(set(model.tracks['track_id']))} tracks")
+        return model, None, None
+    from ..sim.engines.rtl_tracker import run_rtl_tracker
+    gateware, info = run_rtl_tracker(config_t, tracking.runtime(), plot_frames(rtl.detections, cpis),
+                                     power_bits=config.power_width)
+    timings.update(info.pop("timings"))
+    exact = (_equal(gateware.tracks, model.tracks)
+             and {k: int(v) for k, v in model.status.items()} == gateware.status)
+    progress.say(f"rtl tracker: {len(set(gateware.tracks['track_id']))} tracks, "
+                 f"{'bit-exact to the tracker model' if exact else 'DIFFERS from the tracker model'}")
+    return gateware, exact, info
 
 
 def _write_outputs(out_dir, run):
@@ -206,6 +245,16 @@ def _plot_summary(report):
     d = report["doppler"]
     print(f"v_u {d['unambiguous_velocity_mps']:.1f} m/s, Doppler bin {d['doppler_bin_mps']:.2f} m/s; "
           f"fastest target walks {d['fastest_target_range_walk_cells']:.1f} range cells per CPI")
+    t = report["tracking"]
+    print(f"\n{'target':>6} {'confirmed at CPI':>16} {'breaks':>6} {'rate rms':>10}")
+    for target in t["targets"]:
+        confirm = target["cpis_to_confirm"]
+        rate = target["rate_rms_mps"]
+        print(f"{target['target_id']:>6} {'-' if confirm is None else confirm - 1:>16} "
+              f"{target['breaks']:>6} {'-' if rate is None else f'{rate:.2f} m/s':>10}")
+    print(f"tracks: {t['confirmed_tracks']} confirmed, {t['false_tracks']} false; mean OSPA "
+          f"{t['mean_ospa_m']:.1f} m, last CPI {t['ospa_m'][-1]:.2f} m (c = {t['c_m']:.0f} m, "
+          f"p = {t['p']})")
     _print_status(report)
 
 

@@ -33,6 +33,22 @@ A scenario is a TOML file in SI units::
     window = "hamming"         # slow-time window, the names of radar.window
     mti = "none"               # none, two_pulse, three_pulse
 
+    [tracker]                  # optional, with [doppler] only; these are the defaults
+    tracking_index = 0.1       # lambda = sigma_a T^2 / sigma_r of the alpha-beta gains
+    range_sigma_cells = 0.1    # a plot's range standard deviation, range cells
+    gate_sigmas = 4.0          # gate half-width, standard deviations of the innovation
+    doppler_gate_bins = 1.0    # Doppler gate half-width, bins
+    doppler_gain = 0.5         # gain of the Doppler rate measurement once unfolded
+    unfold_sigmas = 4.0        # confidence of the Doppler unfolding, rate sigmas
+    max_speed_mps = 8000.0     # the first gate of a new track covers this speed
+    max_tracks = 16            # track slots
+    max_plots = 32             # plots taken per CPI (more are dropped and counted)
+    confirm_m = 3              # confirm by M of the first N CPIs
+    confirm_n = 5
+    delete_k = 3               # delete after K consecutive misses
+    unfold = true              # unfold the Doppler of settled tracks
+    correct_coupling = true    # correct range-Doppler coupling of unfolded tracks
+
     [[target]]
     range_m = 128e3
     radial_velocity_mps = -3200   # negative = closing
@@ -69,9 +85,11 @@ from ...hdl.waveform.barker_code import BARKER13
 from ...spec.physics import SPEED_OF_LIGHT
 from .echo_physics import carrier_phase_turns, doppler_hz, echo_amplitude, echo_delay_s
 from ...spec.records import CPI_WIDTH, PULSE_WIDTH
+from ..models.track.tracker import TrackerModel
+from ..tracking import tracker_config
 
 __all__ = [
-    "ScenarioError", "Radar", "Cfar", "Target", "Scenario",
+    "ScenarioError", "Radar", "Cfar", "Target", "Tracking", "Scenario",
     "load_scenario", "parse_scenario", "default_scenario_text", "receive_iq",
 ]
 
@@ -172,6 +190,36 @@ class Doppler:
 
 
 @dataclass(frozen=True)
+class Tracking:
+    """The ``[tracker]`` section: the tracker's elaboration parameters (the fields of
+    ``TrackerConfig`` but the radar's) and its run-time ones (M-of-N, K, switches)."""
+    tracking_index: float = 0.1
+    range_sigma_cells: float = 0.1
+    gate_sigmas: float = 4.0
+    doppler_gate_bins: float = 1.0
+    doppler_gain: float = 0.5
+    unfold_sigmas: float = 4.0
+    max_speed_mps: float = 8000.0
+    max_tracks: int = 16
+    max_plots: int = 32
+    confirm_m: int = 3
+    confirm_n: int = 5
+    delete_k: int = 3
+    unfold: bool = True
+    correct_coupling: bool = True
+
+    RUNTIME = ("confirm_m", "confirm_n", "delete_k", "unfold", "correct_coupling")
+
+    def runtime(self):
+        """The run-time settings, by the names of ``TrackerModel``'s arguments."""
+        return {name: getattr(self, name) for name in self.RUNTIME}
+
+    def elaboration(self):
+        """The ``TrackerConfig`` fields it sets (not the radar nor ``range_pos_bits``)."""
+        return {name: value for name, value in asdict(self).items() if name not in self.RUNTIME}
+
+
+@dataclass(frozen=True)
 class Clutter:
     range_start_m: float
     range_stop_m: float
@@ -202,6 +250,7 @@ class Scenario:
     targets: tuple = field(default_factory=tuple)
     doppler: Doppler = None          # None: the range-only chain
     clutter: tuple = field(default_factory=tuple)
+    tracker: Tracking = None         # with [doppler]: the defaults unless [tracker] is given
 
     def as_dict(self):
         cfar = asdict(self.cfar)
@@ -213,6 +262,8 @@ class Scenario:
             out["doppler"] = asdict(self.doppler)
         if self.clutter:
             out["clutter"] = [asdict(c) for c in self.clutter]
+        if self.tracker is not None:
+            out["tracker"] = asdict(self.tracker)
         return out
 
 
@@ -232,6 +283,7 @@ _DOPPLER_KEYS = {"window": (str, False), "mti": (str, False)}
 _CLUTTER_KEYS = {"range_start_m": (float, True), "range_stop_m": (float, True),
                  "cnr_db": (float, True), "velocity_mps": (float, False),
                  "velocity_spread_mps": (float, False)}
+_TRACKER_KEYS = {name: (kind, False) for name, kind in Tracking.__annotations__.items()}
 _TARGET_KEYS = {"range_m": (float, True), "radial_velocity_mps": (float, True),
                 "snr_db": (float, True), "radial_accel_mps2": (float, False)}
 
@@ -263,6 +315,9 @@ def _section(table, name, keys, where):
         elif kind is int:
             ok = isinstance(value, int) and not isinstance(value, bool)
             expected = "an integer"
+        elif kind is bool:
+            ok = isinstance(value, bool)
+            expected = "true or false"
         else:
             ok = isinstance(value, str)
             expected = "a string"
@@ -358,6 +413,14 @@ def _check_doppler(d, radar):
              f"radar.pulses_per_cpi must be a power of two from {lo} to {hi} with [doppler], not {m}")
 
 
+def _check_tracker(t, radar):
+    """The tracker's own checks (``TrackerConfig``, ``TrackerModel``), named as keys."""
+    try:
+        TrackerModel(tracker_config(radar, t), **t.runtime())
+    except (TypeError, ValueError) as e:
+        raise ScenarioError(f"tracker.{e}") from None
+
+
 def _check_clutter(c, index, radar):
     where = f"clutter[{index}]"
     _require(c.range_start_m >= 0, f"{where}.range_start_m must be >= 0, not {c.range_start_m!r}")
@@ -393,7 +456,8 @@ def parse_scenario(doc):
 
     Raises :class:`ScenarioError` with one line naming the offending key.
     """
-    tables = ("radar", "cfar", "doppler", "target", "clutter", "site")  # [site]: amaradar.host.site
+    tables = ("radar", "cfar", "doppler", "tracker", "target", "clutter",
+              "site")  # [site]: amaradar.host.site
     unknown = sorted(set(doc) - set(tables))
     if unknown:
         raise ScenarioError(f"unknown table [{unknown[0]}] (allowed: {', '.join(tables)})")
@@ -417,7 +481,13 @@ def parse_scenario(doc):
     clutter = tuple(Clutter(**c) for c in _array(doc, "clutter", _CLUTTER_KEYS))
     for i, c in enumerate(clutter):
         _check_clutter(c, i, radar)
-    return Scenario(radar, cfar, targets, doppler, clutter)
+    tracker = None
+    if doppler is not None:
+        tracker = Tracking(**_section(doc.get("tracker", {}), "tracker", _TRACKER_KEYS, "tracker"))
+        _check_tracker(tracker, radar)
+    elif "tracker" in doc:
+        raise ScenarioError("[tracker] needs a [doppler] section (the tracker takes plots)")
+    return Scenario(radar, cfar, targets, doppler, clutter, tracker)
 
 
 def _array(doc, name, keys):

@@ -17,6 +17,7 @@ from amaradar.hdl.track.tables import TRACKER_FLAGS, TrackerConfig, TrackerRadar
 from amaradar.hdl.track.tracker import Tracker, track_layout
 from amaradar.sim.engines.payloads import pack_bytes, unpack_bytes
 from amaradar.sim.engines.rtl_engine import RtlEngine
+from amaradar.sim.engines.rtl_tracker import tracker_input_columns as input_columns
 from amaradar.sim.engines.streams import cocotb_stream, simulate_stream
 from amaradar.sim.models.track import tracker as tracker_model
 from amaradar.sim.models.track.tracker import TRACK_FIELDS, TrackerModel, tracker_radar
@@ -38,20 +39,6 @@ def runtime(model):
     return {"confirm_m": model.confirm_m, "confirm_n": model.confirm_n,
             "delete_k": model.delete_k, "unfold": int(model.unfold),
             "correct_coupling": int(model.correct_coupling)}
-
-
-def input_columns(frames, first_cpi=0):
-    """Each CPI's plots, then its ``cpi_end`` word: payload columns by leaf name."""
-    parts = []
-    for k, frame in enumerate(frames):
-        words = np.zeros(len(frame) + 1, dtype=PLOT_DTYPE)
-        words[:-1] = frame
-        words["cpi"] = (first_cpi + k) % (1 << 16)
-        parts.append((words, np.arange(len(words)) == len(frame)))
-    words = np.concatenate([w for w, _ in parts])
-    columns = {f"plot.{name}": words[name] for name in PLOT_DTYPE.names}
-    columns["cpi_end"] = np.concatenate([e for _, e in parts]).astype(np.int64)
-    return columns
 
 
 def expected_columns(model, frames, first_cpi=0):

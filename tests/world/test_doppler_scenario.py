@@ -2,21 +2,20 @@
 their checks, and the clutter model against its stated statistics."""
 
 import math
-import tomllib
 
 import numpy as np
 import pytest
 
 from amaradar.sim.world.echo_physics import doppler_hz
-from amaradar.sim.world.scenario import (ScenarioError, clutter_echo, default_scenario_text,
-                                         parse_scenario, receive_iq)
+from amaradar.sim.world.scenario import ScenarioError, clutter_echo, parse_scenario, receive_iq
+from scenarios import builtin_doc
 
 PATCH = {"range_start_m": 8000.0, "range_stop_m": 20000.0, "cnr_db": 30.0,
          "velocity_mps": 0.0, "velocity_spread_mps": 0.3}
 
 
 def _doc(doppler=True, cfar=None, clutter=(), pulses=16, cpis=2, targets=None):
-    doc = tomllib.loads(default_scenario_text())
+    doc = builtin_doc(doppler=False)
     doc["radar"].update(pulses_per_cpi=pulses, cpis=cpis)
     if doppler:
         doc["doppler"] = {"window": "hamming", "mti": "none"}
@@ -67,10 +66,48 @@ def test_bad_doppler_table_keys():
         parse_scenario(doc)
 
 
+TRACKER_BAD = [
+    ({"confirm_n": 9}, "tracker.confirm_n must be between 1 and 8, not 9"),
+    ({"confirm_m": 4, "confirm_n": 3}, "tracker.confirm_m must be between 1 and 3, not 4"),
+    ({"delete_k": 0}, "tracker.delete_k must be between 1 and 8, not 0"),
+    ({"max_tracks": 2000}, "tracker.max_tracks must be between 1 and 1024, not 2000"),
+    ({"tracking_index": -0.1}, "tracker.tracking_index"),
+    ({"doppler_gate_bins": 9.0}, "tracker.doppler_gate_bins"),
+    ({"doppler_gain": 1.5}, "tracker.doppler_gain"),
+    ({"unfold": 1}, "tracker.unfold must be true or false, not 1"),
+    ({"max_plots": 2.5}, "tracker.max_plots must be an integer, not 2.5"),
+    ({"gain": 0.5}, "unknown key tracker.gain"),
+]
+
+
+@pytest.mark.parametrize("keys, message", TRACKER_BAD)
+def test_bad_tracker_keys_are_one_line_naming_them(keys, message):
+    doc = _doc()
+    doc["tracker"] = keys
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(doc)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_tracker_needs_doppler_and_defaults_without_a_table():
+    doc = _doc(doppler=False)
+    doc["tracker"] = {}
+    with pytest.raises(ScenarioError, match=r"\[tracker\] needs a \[doppler\] section"):
+        parse_scenario(doc)
+    s = parse_scenario(_doc())
+    assert s.tracker.runtime() == {"confirm_m": 3, "confirm_n": 5, "delete_k": 3, "unfold": True,
+                                   "correct_coupling": True}
+    doc = _doc()
+    doc["tracker"] = {"confirm_m": 2, "unfold": False, "max_tracks": 32}
+    s = parse_scenario(doc)
+    assert (s.tracker.confirm_m, s.tracker.unfold, s.tracker.max_tracks) == (2, False, 32)
+    assert s.as_dict()["tracker"]["max_tracks"] == 32
+
+
 def test_defaults_and_report_keys():
     s = parse_scenario(_doc(cfar={"reference_cells": 16}))
     assert s.cfar.type == "ca" and s.cfar.os_k == 24 and s.doppler.mti == "none"
-    assert set(s.as_dict()) == {"radar", "cfar", "target", "doppler"}
+    assert set(s.as_dict()) == {"radar", "cfar", "target", "doppler", "tracker"}
     assert s.as_dict()["cfar"]["os_k"] == 24
     ranged = parse_scenario(_doc(doppler=False))
     assert ranged.doppler is None

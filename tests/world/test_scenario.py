@@ -1,21 +1,22 @@
 """Scenario parsing, the received IQ against theory, and the command line's bad-input errors."""
 
 import math
-import tomllib
 
 import numpy as np
 import pytest
 
 from amaradar.cli import main
 from amaradar.sim.chain import chain_config, transmit_pulse
-from amaradar.sim.world.scenario import (ScenarioError, default_scenario_text, load_scenario,
+from amaradar.sim.world.scenario import (ScenarioError, load_scenario,
                                          parse_scenario, receive_iq, transmit_pulse_ideal)
 from amaradar.spec.physics import SPEED_OF_LIGHT
+from scenarios import builtin_doc, toml_text
 
 
 def _doc(**changes):
-    """The default scenario with ``changes`` = {"radar.key": value or None to delete}."""
-    doc = tomllib.loads(default_scenario_text())
+    """The built-in scenario's range-only part with ``changes`` = {"radar.key": value or
+    None to delete}."""
+    doc = builtin_doc(doppler=False)
     for dotted, value in changes.items():
         table, key = dotted.split(".")
         section = doc[table] if table != "target0" else doc["target"][0]
@@ -24,25 +25,6 @@ def _doc(**changes):
         else:
             section[key] = value
     return doc
-
-
-def _toml(doc):
-    lines = []
-    for table in ("radar", "cfar"):
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {_value(v)}" for k, v in doc[table].items()]
-    for target in doc.get("target", []):
-        lines.append("[[target]]")
-        lines += [f"{k} = {_value(v)}" for k, v in target.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _value(v):
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, bool):
-        return str(v).lower()
-    return repr(v)
 
 
 BAD = [
@@ -77,7 +59,7 @@ def test_bad_scenario_is_one_line_naming_it(changes, message):
 @pytest.mark.parametrize("changes, message", BAD[:6] + BAD[-3:])
 def test_cli_rejects_bad_scenario_and_writes_nothing(tmp_path, capsys, changes, message):
     path = tmp_path / "bad.toml"
-    path.write_text(_toml(_doc(**changes)))
+    path.write_text(toml_text(_doc(**changes)))
     out = tmp_path / "out"
     assert main(["sim", "--scenario", str(path), "--out", str(out), "--engine", "reference"]) == 2
     err = capsys.readouterr().err.strip()

@@ -19,7 +19,8 @@ adc.sigmf-meta, adc.sigmf-data
     (:mod:`amaradar.host.sigmf_io`).
 
 A range-Doppler run (``[doppler]``) writes its plots instead, in the schema of
-:mod:`amaradar.host.writers.plot_outputs`. Each file is written by one function
+:mod:`amaradar.host.writers.plot_outputs`, and its tracks
+(:mod:`amaradar.host.writers.track_outputs`). Each file is written by one function
 of :data:`RUN_WRITERS` (range-only) or :data:`PLOT_WRITERS` (range-Doppler) from
 a :class:`Run`; a new output format is one more entry there.
 """
@@ -36,7 +37,8 @@ from ...sim.models.detect.ca_cfar import ca_cfar_thresholds
 from ...sim.world.metrics import truth_bins
 from ..asterix import asterix_records
 from ..sigmf_io import write_recording
-from .plot_outputs import plot_range_doppler, plot_tracks_of_plots, write_plots
+from .plot_outputs import plot_range_doppler, plot_tracks_of_plots, pyplot, write_plots
+from .track_outputs import plot_tracks, write_tracks
 from .rows import DETECTION_CSV_COLUMNS, detection_range_m, detection_row
 
 __all__ = ["Run", "RUN_WRITERS", "PLOT_WRITERS", "run_writers", "write_detections", "write_truth", "write_report",
@@ -104,16 +106,9 @@ def write_report(path, report):
         f.write("\n")
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def plot_range_profile(path, scenario, line_index, power, threshold, detections, truth_bins):
     """Power and CFAR threshold (dB) along one range line, truth and detections marked."""
-    plt = _pyplot()
+    plt = pyplot()
     ranges = detection_ranges(scenario, np.arange(len(power))) / 1e3
     fig, ax = plt.subplots(figsize=(11, 4.5))
     ax.plot(ranges, _db(np.maximum(power, 1)), lw=0.5, color="tab:blue", label="power |y|²")
@@ -142,7 +137,7 @@ def plot_range_profile(path, scenario, line_index, power, threshold, detections,
 def plot_detections(path, scenario, detections, truth_bins):
     """Detections against truth: range over time, and the range error of the
     detections within one range cell of each target."""
-    plt = _pyplot()
+    plt = pyplot()
     r = scenario.radar
     times = np.arange(r.lines) * r.pri_s
     line = detections["cpi"] * r.pulses_per_cpi + detections["pulse"]
@@ -184,6 +179,7 @@ class Run:
     site: object = None           # amaradar.host.site.Site, for the formats below
     iq: np.ndarray = None         # the ADC samples, when a SigMF recording is to be written
     simulated: bool = True        # the samples came from the scenario's echo model
+    tracks: dict = None           # a range-Doppler run's track reports (dict of int64 arrays)
 
     @cached_property
     def asterix(self):
@@ -252,6 +248,8 @@ PLOT_WRITERS = (
                                            run.power[_profile_cpi(run.scenario)],
                                            run.detections, _profile_cpi(run.scenario)),
     lambda folder, run: plot_tracks_of_plots(folder / "plots.png", run.scenario, run.detections),
+    lambda folder, run: write_tracks(folder / "tracks.csv", run.scenario, run.tracks),
+    lambda folder, run: plot_tracks(folder / "tracks.png", run.scenario, run.tracks),
     _write_recording,
 )
 

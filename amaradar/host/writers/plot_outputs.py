@@ -23,21 +23,29 @@ from ...sim.world.plot_metrics import plot_truth
 from ...spec.records import POSITION_FRAC
 from .rows import PLOT_CSV_COLUMNS, detection_range_m, plot_row, plot_velocity_mps
 
-__all__ = ["plot_columns", "write_plots", "plot_range_doppler", "plot_tracks_of_plots"]
+__all__ = ["cpi_columns", "plot_columns", "write_plots", "pyplot", "plot_range_doppler", "plot_tracks_of_plots"]
+
+
+def cpi_columns(scenario, records):
+    """``time_s`` (the CPI's middle pulse) and ``range_m`` (the interpolated range cell,
+    the matched filter's delay removed) of records with ``cpi`` and ``range_pos``: plots
+    and tracks alike."""
+    r = scenario.radar
+    m = r.pulses_per_cpi
+    cpi = np.asarray(records["cpi"], dtype=np.int64)
+    return {
+        "time_s": (cpi * m + m // 2) * r.pri_s,
+        "range_m": detection_range_m(np.asarray(records["range_pos"]) / (1 << POSITION_FRAC),
+                                     r.pulse_samples, r.sample_rate_hz),
+    }
 
 
 def plot_columns(scenario, plots):
     """The physical columns of ``plots``: ``time_s``, ``range_m``, ``radial_velocity_mps``."""
     r = scenario.radar
-    m = r.pulses_per_cpi
-    cpi = np.asarray(plots["cpi"], dtype=np.int64)
-    return {
-        "time_s": (cpi * m + m // 2) * r.pri_s,
-        "range_m": detection_range_m(np.asarray(plots["range_pos"]) / (1 << POSITION_FRAC),
-                                     r.pulse_samples, r.sample_rate_hz),
-        "radial_velocity_mps": plot_velocity_mps(np.asarray(plots["doppler_pos"]), m, r.pri_s,
-                                                 r.wavelength_m),
-    }
+    return {**cpi_columns(scenario, plots),
+            "radial_velocity_mps": plot_velocity_mps(np.asarray(plots["doppler_pos"]),
+                                                     r.pulses_per_cpi, r.pri_s, r.wavelength_m)}
 
 
 def write_plots(path, scenario, plots):
@@ -54,7 +62,8 @@ def write_plots(path, scenario, plots):
                                   int(plots["threshold"][k])))
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -64,7 +73,7 @@ def _pyplot():
 def plot_range_doppler(path, scenario, power_map, plots, cpi):
     """The range-Doppler map of CPI ``cpi`` (``power_map``: range bins x Doppler bins),
     its plots and the truth at its middle pulse."""
-    plt = _pyplot()
+    plt = pyplot()
     r = scenario.radar
     m = r.pulses_per_cpi
     ranges = detection_range_m(np.arange(power_map.shape[0]), r.pulse_samples, r.sample_rate_hz)
@@ -92,7 +101,7 @@ def plot_range_doppler(path, scenario, power_map, plots, cpi):
 
 def plot_tracks_of_plots(path, scenario, plots):
     """Plots against truth over the run: range, and folded radial velocity."""
-    plt = _pyplot()
+    plt = pyplot()
     r = scenario.radar
     columns = plot_columns(scenario, plots)
     truth = plot_truth(scenario)

@@ -2,16 +2,22 @@
 
 import math
 
+from ...hdl.track.tables import STATE_FRAC
 from ...spec.physics import SPEED_OF_LIGHT
 from ...spec.records import DETECTION, PLOT, POSITION_FRAC, csv_columns
 
-__all__ = ["DETECTION_CSV_COLUMNS", "PLOT_CSV_COLUMNS", "detection_range_m", "power_db",
-           "detection_row", "plot_velocity_mps", "plot_row"]
+__all__ = ["DETECTION_CSV_COLUMNS", "PLOT_CSV_COLUMNS", "TRACK_CSV_COLUMNS", "TRACK_STATUS_NAMES",
+           "detection_range_m", "power_db", "detection_row", "plot_velocity_mps", "plot_row",
+           "track_velocity_mps", "track_row"]
 
 #: Columns of ``detections.csv``, derived from the detection record.
 DETECTION_CSV_COLUMNS = csv_columns(DETECTION)
 #: Columns of ``detections.csv`` of the range-Doppler chain (one row per plot per CPI).
 PLOT_CSV_COLUMNS = csv_columns(PLOT)
+#: Columns of ``tracks.csv``: one row per live track per CPI.
+TRACK_CSV_COLUMNS = ("cpi", "time_s", "track_id", "status", "range_m", "radial_velocity_mps")
+#: ``status`` of a track report (0, 1, 2) as ``tracks.csv`` names it.
+TRACK_STATUS_NAMES = ("tentative", "confirmed", "coasting")
 
 
 def detection_range_m(range_bin, pulse_samples, sample_rate):
@@ -60,3 +66,17 @@ def plot_row(cpi, time_s, range_m, radial_velocity_mps, range_pos, doppler_pos, 
             str((int(range_pos) + half) >> POSITION_FRAC),
             str(((int(doppler_pos) + half) >> POSITION_FRAC) % pulses),
             f"{power_db(power):.3f}", f"{power_db(threshold):.3f}"]
+
+
+def track_velocity_mps(range_rate, pulses, line_samples):
+    """Radial velocity of a track's range rate (``2**-STATE_FRAC`` range cell per CPI of
+    ``pulses`` lines of ``line_samples`` samples): ``rate * c / (2 M L)``, whatever the
+    sample rate (scalars or arrays); negative closing, not folded."""
+    return range_rate / (1 << STATE_FRAC) * SPEED_OF_LIGHT / (2 * pulses * line_samples)
+
+
+def track_row(cpi, time_s, track_id, status, range_m, radial_velocity_mps):
+    """One ``tracks.csv`` row as strings (``TRACK_CSV_COLUMNS``): the status by name, times to
+    9 significant digits, range to the millimetre, velocity to the millimetre per second."""
+    return [str(int(cpi)), f"{time_s:.9g}", str(int(track_id)), TRACK_STATUS_NAMES[int(status)],
+            f"{range_m:.3f}", f"{radial_velocity_mps:.3f}"]
