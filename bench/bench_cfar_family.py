@@ -24,8 +24,6 @@ listed (range, Doppler) offsets inside its reference window. Pd per type against
 the same target alone on the same noise.
 """
 
-import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +32,7 @@ from scipy import stats
 from amaradar.sim.models.detect.cfar import (CFAR_TYPES, cfar_alpha, cfar_applied_alpha, cfar_pfa,
                                              cfar_scale_word, cfar_thresholds, reference_count)
 
-from machine import machine
+from machine import run_and_write
 
 RESULTS = Path(__file__).parent / "results" / "cfar_family.json"
 MEAN = 2.0 ** 20
@@ -196,9 +194,4 @@ def bench():
 
 
 if __name__ == "__main__":
-    start = time.time()
-    results = bench()
-    results["seconds"] = round(time.time() - start, 1)
-    results["machine"] = machine()
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    run_and_write(bench, RESULTS)
