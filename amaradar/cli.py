@@ -61,6 +61,8 @@ def _parser():
     listen.add_argument("--sample-rate", type=float, help="Hz; overrides the status frames")
     listen.add_argument("--pri", type=float, help="seconds; overrides the status frames")
     listen.add_argument("--pulses", type=int, help="pulses per CPI; overrides the status frames")
+    listen.add_argument("--carrier", type=float,
+                        help="carrier frequency in Hz, for the radial velocity of plots")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
 
     verilog = commands.add_parser("verilog", help="write the chain's Verilog")
@@ -152,7 +154,7 @@ def _listen(args):
     try:
         return run_listen(port=args.port, baud=args.baud, replay=args.replay, out_dir=args.out,
                           stdout=sys.stdout, sample_rate=args.sample_rate, pri=args.pri,
-                          pulses=args.pulses, duration=args.duration)
+                          pulses=args.pulses, carrier=args.carrier, duration=args.duration)
     except ListenError as e:
         raise UsageError(str(e)) from None
 

@@ -11,15 +11,15 @@ every board: 200,000 bytes per second.
 
 Frame
 -----
-Every multi-byte number on the link is unsigned and big-endian (most significant
-byte first), the CRC included.
+Every multi-byte number on the link is big-endian (most significant byte first),
+the CRC included, and unsigned but for the fields a table marks signed (two's
+complement).
 
 ======  ======  ===========================================================
 offset  bytes   content
 ======  ======  ===========================================================
 0       2       sync word ``0xEB 0x90``
-2       1       type: 0x01 detection, 0x02 status, 0x03 track (reserved),
-                0x04 plot
+2       1       type: 0x01 detection, 0x02 status, 0x03 track, 0x04 plot
 3       1       length: number of payload bytes (fixed for each type)
 4       length  payload (tables below)
 4+len   2       CRC-16/CCITT-FALSE over type, length and payload
@@ -81,8 +81,25 @@ offset  bytes  field        meaning
 13      6      threshold    CFAR threshold at the peak cell
 ======  =====  ===========  ==================================================
 
-Track (type 0x03) is reserved for the tracker; no payload is defined yet, so the
-decoder treats it like any unknown type.
+Track payload (type 0x03, 20 bytes; a frame is 26 bytes)
+--------------------------------------------------------
+One per live track per CPI, as the tracker reports them (``amaradar.spec.records.TRACK``).
+
+======  =====  ==========  ===================================================
+offset  bytes  field       meaning
+======  =====  ==========  ===================================================
+0       2      cpi         CPI whose plots updated the track (wraps)
+2       4      track_id    unique within a run, in order of initiation
+6       1      status      0 tentative, 1 confirmed, 2 coasting
+7       4      range_pos   range after the update, in 1/256 sample
+11      4      range_rate  **signed**: range rate in 2**-16 sample per CPI,
+                           negative closing, unambiguous once unfolded
+15      1      unfolded    1 once the rate comes from the unfolded Doppler
+16      1      age         updates so far (saturating)
+17      1      misses      consecutive CPIs without a plot
+18      2      plot        1 + index of the CPI's plot that updated the track,
+                           0 if none
+======  =====  ==========  ===================================================
 
 Decoding
 --------
@@ -96,12 +113,13 @@ message out of a damaged frame.
 import binascii
 from collections import namedtuple
 
-from .records import DETECTION, PLOT, STATUS, field_names, link_fields
+from .records import DETECTION, PLOT, STATUS, TRACK, field_names, link_fields
 
 __all__ = [
     "LINK_BAUD", "SYNC", "CRC", "TYPE_DETECTION", "TYPE_STATUS", "TYPE_TRACK", "TYPE_PLOT",
     "HEADER_BYTES", "CRC_BYTES", "DETECTION_FIELDS", "STATUS_FIELDS", "PLOT_FIELDS",
-    "Detection", "Status", "Plot", "crc16", "encode", "frame_bytes", "Decoder",
+    "TRACK_FIELDS", "Detection", "Status", "Plot", "Track", "crc16", "encode", "frame_bytes",
+    "Decoder",
 ]
 
 LINK_BAUD = 2_000_000
@@ -123,6 +141,8 @@ DETECTION_FIELDS = link_fields(DETECTION)
 STATUS_FIELDS = link_fields(STATUS)
 #: ``(field, bytes)`` of the plot payload, in link order.
 PLOT_FIELDS = link_fields(PLOT)
+#: ``(field, bytes)`` of the track payload, in link order.
+TRACK_FIELDS = link_fields(TRACK)
 
 
 Detection = namedtuple("Detection", field_names(DETECTION))
@@ -131,14 +151,18 @@ Status = namedtuple("Status", field_names(STATUS))
 Status.__doc__ = "A status heartbeat (fields: see the status payload table)."
 Plot = namedtuple("Plot", field_names(PLOT))
 Plot.__doc__ = "A plot of the range-Doppler chain (fields: see the plot payload table)."
+Track = namedtuple("Track", field_names(TRACK))
+Track.__doc__ = "A track report of the tracker (fields: see the track payload table)."
 
-# type number -> its message class, payload fields, payload length in bytes and name
-_Layout = namedtuple("_Layout", "cls fields length name")
+# type number -> its message class, payload fields, the signed ones, payload length, name
+_Layout = namedtuple("_Layout", "cls fields signed length name")
 _LAYOUTS = {
-    kind: _Layout(cls, fields, sum(n for _, n in fields), name)
-    for kind, cls, fields, name in ((TYPE_DETECTION, Detection, DETECTION_FIELDS, "detection"),
-                                    (TYPE_STATUS, Status, STATUS_FIELDS, "status"),
-                                    (TYPE_PLOT, Plot, PLOT_FIELDS, "plot"))
+    kind: _Layout(cls, link_fields(record), frozenset(f.name for f in record if f.signed),
+                  sum(f.link_bytes for f in record), name)
+    for kind, cls, record, name in ((TYPE_DETECTION, Detection, DETECTION, "detection"),
+                                    (TYPE_STATUS, Status, STATUS, "status"),
+                                    (TYPE_TRACK, Track, TRACK, "track"),
+                                    (TYPE_PLOT, Plot, PLOT, "plot"))
 }
 _KIND_OF = {layout.cls: kind for kind, layout in _LAYOUTS.items()}
 
@@ -159,32 +183,37 @@ def frame_bytes(kind):
 
 
 def encode(message):
-    """The frame of a :class:`Detection`, :class:`Status` or :class:`Plot`, as bytes.
+    """The frame of a :class:`Detection`, :class:`Status`, :class:`Track` or :class:`Plot`,
+    as bytes.
 
     Raises ``TypeError`` for another object and ``ValueError`` when a field does not
     fit its bytes.
     """
     kind = _KIND_OF.get(type(message))
     if kind is None:
-        raise TypeError(f"message must be a Detection, a Status or a Plot, "
+        raise TypeError(f"message must be a Detection, a Status, a Track or a Plot, "
                         f"not {type(message).__name__}")
-    fields, length = _LAYOUTS[kind].fields, _LAYOUTS[kind].length
+    layout = _LAYOUTS[kind]
     payload = bytearray()
-    for (name, size), value in zip(fields, message):
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 8 * size:
-            raise ValueError(f"{name} must be an integer from 0 to {(1 << 8 * size) - 1}, "
-                             f"not {value!r}")
-        payload += value.to_bytes(size, "big")
+    for (name, size), value in zip(layout.fields, message):
+        signed = name in layout.signed
+        low = -(1 << (8 * size - 1)) if signed else 0
+        high = low + (1 << 8 * size) - 1
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
+        payload += value.to_bytes(size, "big", signed=signed)
+    length = layout.length
     body = bytes([kind, length]) + payload
     return SYNC + body + crc16(body).to_bytes(CRC_BYTES, "big")
 
 
-def _decode_payload(cls, fields, payload):
+def _decode_payload(layout, payload):
     values, offset = [], 0
-    for _, size in fields:
-        values.append(int.from_bytes(payload[offset:offset + size], "big"))
+    for name, size in layout.fields:
+        values.append(int.from_bytes(payload[offset:offset + size], "big",
+                                     signed=name in layout.signed))
         offset += size
-    return cls(*values)
+    return layout.cls(*values)
 
 
 class Decoder:
@@ -200,7 +229,7 @@ class Decoder:
     frames : int
         Frames accepted (a message was returned for each).
     counts : dict of str to int
-        Frames accepted per type: ``"detection"``, ``"status"``, ``"plot"``.
+        Frames accepted per type: ``"detection"``, ``"status"``, ``"track"``, ``"plot"``.
     crc_errors : int
         Candidate frames (sync word, known type, right length) whose CRC was wrong.
     resync_bytes : int
@@ -270,4 +299,4 @@ class Decoder:
         if crc16(body) != int.from_bytes(buf[end - CRC_BYTES:end], "big"):
             self.crc_errors += 1
             return False
-        return _decode_payload(layout.cls, layout.fields, body[2:]), end
+        return _decode_payload(layout, body[2:]), end

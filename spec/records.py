@@ -29,7 +29,7 @@ class Field:
     ----------
     name : str
     link_bytes : int
-        Bytes on the report link (unsigned, big-endian).
+        Bytes on the report link (big-endian; two's complement where ``signed``).
     unit : str
         Unit of the integer value.
     doc : str

@@ -3,8 +3,11 @@
 The bytes are decoded as they arrive (:class:`amaradar.spec.link.Decoder`); a table of
 what arrived (frames per type, CRC errors, resync bytes, the last status) is shown
 on ``stdout`` — redrawn in place on a terminal, printed at each refresh that saw
-new bytes otherwise, and once more at the end — and every detection becomes a row
-of ``detections.csv`` in the output folder.
+new bytes otherwise, and once more at the end — and every report becomes a row in
+the output folder: a detection or a plot a row of ``detections.csv`` (in the
+schema of the first of the two to arrive: a link carries one chain's reports; the
+other kind is counted as skipped), a track a row of ``tracks.csv`` (written once a
+track frame arrives).
 
 detections.csv
 --------------
@@ -24,6 +27,20 @@ range_m
 power_db, threshold_db
     ``10 * log10`` of the power and threshold in LSB² of the detector input
     (``-inf`` for 0).
+
+Plots (range-Doppler chain) are written as ``amaradar sim`` writes them
+(``amaradar.host.writers.plot_outputs``):
+``cpi,pulse,time_s,range_m,radial_velocity_mps,range_bin,doppler_bin,power_db,threshold_db``,
+``time_s`` at the CPI's middle pulse ``(cpi' * pulses + pulses // 2) * PRI``;
+``radial_velocity_mps`` needs the carrier (``carrier`` in Hz; the status frame
+does not carry it) and is empty without it.
+
+tracks.csv
+----------
+``cpi,time_s,track_id,status,range_m,radial_velocity_mps``, as ``amaradar sim``
+writes it (``amaradar.host.writers.track_outputs``): ``time_s`` and ``range_m`` as
+for a plot, ``radial_velocity_mps = range_rate * 2**-16 * c / (2 * pulses * L)``
+with ``L`` the status frame's ``range_bins`` (samples per line).
 
 The radar parameters come from the options given (``sample_rate`` in Hz, ``pri``
 in seconds, ``pulses`` per CPI) and, for those not given, from the configuration
@@ -49,8 +66,12 @@ import time
 import tty
 from pathlib import Path
 
-from ..spec.link import LINK_BAUD, Decoder, Detection, Status
-from .writers.rows import DETECTION_CSV_COLUMNS, detection_range_m, detection_row, power_db
+from ..spec.link import LINK_BAUD, Decoder, Detection, Plot, Status, Track
+from ..spec.physics import SPEED_OF_LIGHT
+from ..spec.records import POSITION_FRAC
+from .writers.rows import (DETECTION_CSV_COLUMNS, PLOT_CSV_COLUMNS, TRACK_CSV_COLUMNS,
+                           detection_range_m, detection_row, plot_row, plot_velocity_mps,
+                           power_db, track_row, track_velocity_mps)
 
 __all__ = ["ListenError", "run_listen"]
 
@@ -63,8 +84,9 @@ class ListenError(Exception):
 
 
 def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
-               sample_rate=None, pri=None, pulses=None, duration=None, refresh=0.5):
-    """Decode the report link into ``out_dir/detections.csv`` while showing a live table.
+               sample_rate=None, pri=None, pulses=None, carrier=None, duration=None, refresh=0.5):
+    """Decode the report link into ``out_dir/detections.csv`` (and ``tracks.csv``) while
+    showing a live table.
 
     Parameters
     ----------
@@ -85,6 +107,8 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
         Pulse repetition interval in seconds; overrides the status frames.
     pulses : int, optional
         Range lines per CPI; overrides the status frames.
+    carrier : float, optional
+        Carrier frequency in Hz, for the radial velocity of plots.
     duration : float, optional
         Seconds to listen on ``port``; None listens until Ctrl-C.
     refresh : float
@@ -105,7 +129,7 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     if (port is None) == (replay is None):
         raise ListenError("give either a serial port or a replay file" if port is None
                           else "give a serial port or a replay file, not both")
-    radar = _Radar(sample_rate=sample_rate, pri=pri, pulses=pulses)
+    radar = _Radar(sample_rate=sample_rate, pri=pri, pulses=pulses, carrier=carrier)
     _positive("duration", duration, "seconds")
     if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
         raise ListenError(f"baud must be a positive whole number, not {baud!r}")
@@ -114,15 +138,14 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     else:
         source, name = _open_replay(replay), f"replay {replay}"
     try:
-        csv_file = _open_csv(Path(out_dir))
+        reports = _Reports(Path(out_dir))
     except ListenError:
         source.close()
         raise
-    with source, csv_file:
-        session = _Session(name, radar, csv.writer(csv_file, lineterminator="\n"), stdout)
-        session.writer.writerow(DETECTION_CSV_COLUMNS)
+    with source, reports:
+        session = _Session(name, radar, reports, stdout)
         if port is not None:
-            session.listen(source, duration, refresh, csv_file)
+            session.listen(source, duration, refresh)
         else:
             for chunk in iter(lambda: source.read(_CHUNK), b""):
                 session.take(session.decoder.feed(chunk))
@@ -170,21 +193,67 @@ def _open_replay(replay):
         raise ListenError(f"cannot read replay file {replay}: {error.strerror}") from None
 
 
-def _open_csv(out_dir):
-    path = out_dir / "detections.csv"
+def _open_csv(path):
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w", newline="")
     except OSError as error:
         raise ListenError(f"cannot write {path}: {error.strerror}") from None
 
 
+class _Reports:
+    """The session's CSV files: ``detections.csv``, opened at once, its header that of
+    the first detection or plot (the detection schema if none came); ``tracks.csv``
+    from the first track on."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self._files = [_open_csv(out_dir / "detections.csv")]
+        self._detections = csv.writer(self._files[0], lineterminator="\n")
+        self._tracks = None
+        self.kind = None          # Detection or Plot: what detections.csv holds
+        self.skipped = 0          # reports of the other kind
+
+    def report(self, message, row):
+        """Write ``row`` of a Detection or a Plot ``message`` to ``detections.csv``."""
+        if self.kind is None:
+            self.kind = type(message)
+            self._detections.writerow(PLOT_CSV_COLUMNS if self.kind is Plot
+                                      else DETECTION_CSV_COLUMNS)
+        if type(message) is self.kind:
+            self._detections.writerow(row)
+        else:
+            self.skipped += 1
+
+    def track(self, row):
+        if self._tracks is None:
+            self._files.append(_open_csv(self.out_dir / "tracks.csv"))
+            self._tracks = csv.writer(self._files[-1], lineterminator="\n")
+            self._tracks.writerow(TRACK_CSV_COLUMNS)
+        self._tracks.writerow(row)
+
+    def flush(self):
+        for f in self._files:
+            f.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.kind is None:
+            self._detections.writerow(DETECTION_CSV_COLUMNS)
+        for f in self._files:
+            f.close()
+
+
 class _Radar:
     """Radar parameters (options first, then the last status) and CPI unwrapping."""
 
-    def __init__(self, *, sample_rate, pri, pulses):
+    def __init__(self, *, sample_rate, pri, pulses, carrier):
         _positive("sample_rate", sample_rate, "Hz")
         _positive("pri", pri, "seconds")
+        _positive("carrier", carrier, "Hz")
+        self.carrier = carrier
         if pulses is not None and (not isinstance(pulses, int) or isinstance(pulses, bool)
                                    or pulses < 1):
             raise ListenError(f"pulses must be a positive integer, not {pulses!r}")
@@ -209,14 +278,44 @@ class _Radar:
         self._last_cpi = cpi
         return cpi + self._wraps * _CPI_RANGE
 
-    def row(self, det):
-        cpi = self.unwrap(det.cpi)
-        rate, pri, pulses = (self._param(n) for n in ("sample_rate", "pri", "pulses"))
-        time_s = (cpi * pulses + det.pulse) * pri if pri and pulses else None
+    def _range_m(self, cell):
+        """Range of a (fractional) range cell, the filter delay removed; None if unknown."""
+        rate = self._param("sample_rate")
         n = self.status.pulse_samples if self.status is not None else 0
-        range_m = detection_range_m(det.range_bin, n, rate) if rate and n else None
-        return detection_row(det.cpi, det.pulse, time_s, range_m, det.range_bin, det.power,
-                             det.threshold)
+        return detection_range_m(cell, n, rate) if rate and n else None
+
+    def _time_s(self, cpi, pulse):
+        """Time of ``pulse`` of the session's CPI ``cpi`` (unwrapped); None if unknown."""
+        pri, pulses = self._param("pri"), self._param("pulses")
+        return (cpi * pulses + (pulses // 2 if pulse is None else pulse)) * pri \
+            if pri and pulses else None
+
+    def row(self, det):
+        """The ``detections.csv`` row of a Detection."""
+        time_s = self._time_s(self.unwrap(det.cpi), det.pulse)
+        return detection_row(det.cpi, det.pulse, time_s, self._range_m(det.range_bin),
+                             det.range_bin, det.power, det.threshold)
+
+    def plot_row(self, plot):
+        """The ``detections.csv`` row of a Plot (time and range at the CPI's middle pulse)."""
+        time_s = self._time_s(self.unwrap(plot.cpi), None)
+        pri, pulses = self._param("pri"), self._param("pulses")
+        velocity = None
+        if pri and pulses and self.carrier:
+            velocity = plot_velocity_mps(plot.doppler_pos, pulses, pri,
+                                         SPEED_OF_LIGHT / self.carrier)
+        return plot_row(plot.cpi, time_s, self._range_m(plot.range_pos / (1 << POSITION_FRAC)),
+                        velocity, plot.range_pos, plot.doppler_pos, pulses or 1, plot.power,
+                        plot.threshold)
+
+    def track_row(self, track):
+        """The ``tracks.csv`` row of a Track."""
+        time_s = self._time_s(self.unwrap(track.cpi), None)
+        pulses = self._param("pulses")
+        line = self.status.range_bins if self.status is not None else 0
+        velocity = track_velocity_mps(track.range_rate, pulses, line) if pulses and line else None
+        return track_row(track.cpi, time_s, track.track_id, track.status,
+                         self._range_m(track.range_pos / (1 << POSITION_FRAC)), velocity)
 
 
 class _Screen:
@@ -236,10 +335,10 @@ class _Screen:
 
 
 class _Session:
-    def __init__(self, name, radar, writer, stdout):
+    def __init__(self, name, radar, reports, stdout):
         self.name = name
         self.radar = radar
-        self.writer = writer
+        self.reports = reports
         self.decoder = Decoder()
         self.screen = _Screen(stdout)
         self.last_detection = None
@@ -247,13 +346,17 @@ class _Session:
     def take(self, messages):
         for message in messages:
             if isinstance(message, Detection):
-                self.writer.writerow(self.radar.row(message))
+                self.reports.report(message, self.radar.row(message))
                 self.last_detection = message
+            elif isinstance(message, Plot):
+                self.reports.report(message, self.radar.plot_row(message))
+            elif isinstance(message, Track):
+                self.reports.track(self.radar.track_row(message))
             elif isinstance(message, Status):
                 self.radar.unwrap(message.cpi)
                 self.radar.status = message
 
-    def listen(self, source, duration, refresh, csv_file):
+    def listen(self, source, duration, refresh):
         start = shown = time.monotonic()
         seen = -1
         try:
@@ -261,7 +364,7 @@ class _Session:
                 chunk = source.read(_CHUNK)
                 if chunk:
                     self.take(self.decoder.feed(chunk))
-                    csv_file.flush()
+                    self.reports.flush()
                 if time.monotonic() - shown >= refresh and self.decoder.bytes != seen:
                     self.screen.show(self.table())
                     shown, seen = time.monotonic(), self.decoder.bytes
@@ -275,6 +378,9 @@ class _Session:
             f"  bytes {d.bytes:>10}   frames {d.frames:>8}   CRC errors {d.crc_errors:>6}"
             f"   resync bytes {d.resync_bytes:>8}",
             f"  detection frames {d.counts['detection']:>8}   status frames {d.counts['status']:>6}",
+            f"  plot frames {d.counts['plot']:>13}   track frames {d.counts['track']:>7}"
+            + (f"   skipped (other chain's kind) {self.reports.skipped}"
+               if self.reports.skipped else ""),
         ]
         s = self.radar.status
         if s is None:

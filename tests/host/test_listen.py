@@ -108,6 +108,7 @@ def test_serial_port_live(tmp_path):
     ({"replay": "cap.bin", "sample_rate": -1}, "sample_rate must be a positive number of Hz, not -1"),
     ({"replay": "cap.bin", "pri": math.inf}, "pri must be a positive number of seconds, not inf"),
     ({"replay": "cap.bin", "pulses": 0}, "pulses must be a positive integer, not 0"),
+    ({"replay": "cap.bin", "carrier": 0.0}, "carrier must be a positive number of Hz, not 0.0"),
     ({"replay": "cap.bin", "baud": -5}, "baud must be a positive whole number, not -5"),
     ({"replay": "cap.bin", "duration": -1}, "duration must be a positive number of seconds, not -1"),
 ])

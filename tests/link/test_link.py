@@ -2,17 +2,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amaradar.spec.link import (DETECTION_FIELDS, PLOT_FIELDS, STATUS_FIELDS, SYNC, TYPE_DETECTION,
-                                TYPE_PLOT, TYPE_STATUS, TYPE_TRACK, Decoder, Detection, Plot, Status,
-                                crc16, encode, frame_bytes)
+from amaradar.spec.link import (DETECTION_FIELDS, PLOT_FIELDS, STATUS_FIELDS, SYNC, TRACK_FIELDS,
+                                TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS, TYPE_TRACK, Decoder,
+                                Detection, Plot, Status, Track, crc16, encode, frame_bytes)
+
+SIGNED = {"range_rate"}     # of the track payload
 
 
 def _message(fields, cls):
-    return st.builds(cls, *[st.integers(0, (1 << 8 * size) - 1) for _, size in fields])
+    def values(name, size):
+        low = -(1 << (8 * size - 1)) if cls is Track and name in SIGNED else 0
+        return st.integers(low, low + (1 << 8 * size) - 1)
+    return st.builds(cls, *[values(name, size) for name, size in fields])
 
 
 messages = st.one_of(_message(DETECTION_FIELDS, Detection), _message(STATUS_FIELDS, Status),
-                     _message(PLOT_FIELDS, Plot))
+                     _message(PLOT_FIELDS, Plot), _message(TRACK_FIELDS, Track))
 
 
 def _decode_all(data, chunks):
@@ -42,6 +47,14 @@ def test_frame_layout_by_hand():
     body = bytes([TYPE_PLOT, 19]) + bytes(range(1, 20))
     assert encode(plot) == SYNC + body + crc16(body).to_bytes(2, "big")
     assert frame_bytes(TYPE_PLOT) == 25
+    track = Track(cpi=0x0102, track_id=0x03040506, status=0x07, range_pos=0x08090A0B,
+                  range_rate=0x0C0D0E0F, unfolded=0x10, age=0x11, misses=0x12, plot=0x1314)
+    body = bytes([TYPE_TRACK, 20]) + bytes(range(1, 21))
+    assert encode(track) == SYNC + body + crc16(body).to_bytes(2, "big")
+    assert frame_bytes(TYPE_TRACK) == 26
+    closing = encode(track._replace(range_rate=-2))           # two's complement on the link
+    assert closing[4 + 11:4 + 15] == bytes([0xFF, 0xFF, 0xFF, 0xFE])
+    assert Decoder().feed(closing) == [track._replace(range_rate=-2)]
 
 
 @pytest.mark.parametrize("message, error, text", [
@@ -49,7 +62,12 @@ def test_frame_layout_by_hand():
     (Detection(0, 0, 0, -1, 0), ValueError, "power must be an integer from 0 to 281474976710655, not -1"),
     (Status(0, 0, 0, 0, 0, 0, 0, 0, 1.5, 0, 0), ValueError,
      "sample_rate must be an integer from 0 to 4294967295, not 1.5"),
-    ((1, 2, 3, 4, 5), TypeError, "message must be a Detection, a Status or a Plot, not tuple"),
+    (Track(0, 0, 0, 0, -2**31 - 1, 0, 0, 0, 0), ValueError,
+     "range_rate must be an integer from -2147483648 to 2147483647, not -2147483649"),
+    (Track(0, 0, 0, -1, 0, 0, 0, 0, 0), ValueError,
+     "range_pos must be an integer from 0 to 4294967295, not -1"),
+    ((1, 2, 3, 4, 5), TypeError,
+     "message must be a Detection, a Status, a Track or a Plot, not tuple"),
 ])
 def test_encode_rejects_bad_messages(message, error, text):
     with pytest.raises(error) as info:
@@ -66,6 +84,7 @@ def test_round_trip_in_any_chunks(msgs, chunks):
     assert decoder.frames == len(msgs) and decoder.resync_bytes == 0 and decoder.crc_errors == 0
     assert decoder.counts == {"detection": sum(isinstance(m, Detection) for m in msgs),
                               "status": sum(isinstance(m, Status) for m in msgs),
+                              "track": sum(isinstance(m, Track) for m in msgs),
                               "plot": sum(isinstance(m, Plot) for m in msgs)}
 
 
@@ -132,13 +151,6 @@ def test_bit_flips_are_crc_errors():
         assert out == [Detection(5, 6, 7, 8, 9)]
         errors += decoder.crc_errors
     assert errors == 8 * (len(frame) - 4)
-
-
-def test_track_type_is_reserved_and_not_decoded():
-    body = bytes([TYPE_TRACK, 4, 1, 2, 3, 4])
-    frame = SYNC + body + crc16(body).to_bytes(2, "big")
-    out, decoder = _decode_all(frame, [])
-    assert out == [] and decoder.resync_bytes == len(frame)
 
 
 def test_wrong_length_byte_is_rejected_even_with_a_good_crc():

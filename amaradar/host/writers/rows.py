@@ -31,14 +31,23 @@ def power_db(value):
     return 10 * math.log10(value) if value else -math.inf
 
 
+def _time(time_s):
+    """A time to 9 significant digits; None (unknown): empty."""
+    return "" if time_s is None else f"{time_s:.9g}"
+
+
+def _milli(value):
+    """A range (m) or velocity (m/s) to the thousandth; None (unknown): empty."""
+    return "" if value is None else f"{value:.3f}"
+
+
 def detection_row(cpi, pulse, time_s, range_m, range_bin, power, threshold):
     """One ``detections.csv`` row as strings; ``time_s`` or ``range_m`` None: empty.
 
     Times to 9 significant digits, ranges to the millimetre, power and threshold in
     dB (:func:`power_db`) to 3 decimals.
     """
-    return [str(int(cpi)), str(int(pulse)), "" if time_s is None else f"{time_s:.9g}",
-            "" if range_m is None else f"{range_m:.3f}", str(int(range_bin)),
+    return [str(int(cpi)), str(int(pulse)), _time(time_s), _milli(range_m), str(int(range_bin)),
             f"{power_db(power):.3f}", f"{power_db(threshold):.3f}"]
 
 
@@ -56,13 +65,13 @@ def plot_row(cpi, time_s, range_m, radial_velocity_mps, range_pos, doppler_pos, 
              threshold):
     """One ``detections.csv`` row of a plot as strings (``PLOT_CSV_COLUMNS``); ``pulse``
     is empty, ``range_bin`` and ``doppler_bin`` are the cells nearest the plot's
-    interpolated position.
+    interpolated position; a physical value None (unknown): empty.
 
     Times to 9 significant digits, range to the millimetre, velocity to the
     millimetre per second, power and threshold in dB (:func:`power_db`) to 3 decimals.
     """
     half = 1 << (POSITION_FRAC - 1)
-    return [str(int(cpi)), "", f"{time_s:.9g}", f"{range_m:.3f}", f"{radial_velocity_mps:.3f}",
+    return [str(int(cpi)), "", _time(time_s), _milli(range_m), _milli(radial_velocity_mps),
             str((int(range_pos) + half) >> POSITION_FRAC),
             str(((int(doppler_pos) + half) >> POSITION_FRAC) % pulses),
             f"{power_db(power):.3f}", f"{power_db(threshold):.3f}"]
@@ -76,7 +85,10 @@ def track_velocity_mps(range_rate, pulses, line_samples):
 
 
 def track_row(cpi, time_s, track_id, status, range_m, radial_velocity_mps):
-    """One ``tracks.csv`` row as strings (``TRACK_CSV_COLUMNS``): the status by name, times to
-    9 significant digits, range to the millimetre, velocity to the millimetre per second."""
-    return [str(int(cpi)), f"{time_s:.9g}", str(int(track_id)), TRACK_STATUS_NAMES[int(status)],
-            f"{range_m:.3f}", f"{radial_velocity_mps:.3f}"]
+    """One ``tracks.csv`` row as strings (``TRACK_CSV_COLUMNS``): the status by name (a code
+    without one as its number), times to 9 significant digits, range to the millimetre,
+    velocity to the millimetre per second; a physical value None (unknown): empty."""
+    status = int(status)
+    name = TRACK_STATUS_NAMES[status] if status < len(TRACK_STATUS_NAMES) else str(status)
+    return [str(int(cpi)), _time(time_s), str(int(track_id)), name, _milli(range_m),
+            _milli(radial_velocity_mps)]
