@@ -106,3 +106,24 @@ def test_reference_engine_writes_the_same_tracks(tmp_path, run):
     for name in ("detections.csv", "tracks.csv"):
         assert (tmp_path / name).read_text() == (out / name).read_text()
     assert np.isfinite(report["tracking"]["mean_ospa_m"])
+
+
+def test_asterix_carries_every_track_report(tmp_path, run):
+    """`--asterix` on the built-in scenario: per CPI one CAT048 record per plot, the
+    track that the plot updated in it (I048/161, 170, 200, 042), as an independent
+    decoder (pyobelix) reads them; one record per tracks.csv row."""
+    import pyobelix
+    _, out, _ = run
+    ast = tmp_path / "reports.ast"
+    assert main(["sim", "--engine", "reference", "--out", str(tmp_path / "o"), "--quiet",
+                 "--asterix", str(ast)]) == 0
+    records = [rec for rec in pyobelix.iter_records(ast.read_bytes(), strict=True)
+               if rec["cat"] == 48]
+    tracks = _rows(out / "tracks.csv")
+    assert len(records) == len(_rows(out / "detections.csv")) == len(tracks)
+    got = sorted((round(rec["groundspeed_nm_per_s"] * 1852, 1), rec["track_number"],
+                  rec["cnf_confirmed"]) for rec in records)
+    want = sorted((round(abs(float(row["radial_velocity_mps"])), 1), int(row["track_id"]),
+                   row["status"] != "tentative") for row in tracks)
+    assert [g[1:] for g in got] == [w[1:] for w in want]
+    assert all(abs(g[0] - w[0]) <= 0.2 for g, w in zip(got, want))   # 2**-14 NM/s = 0.11 m/s

@@ -186,7 +186,7 @@ class Run:
         """The run's reports as ASTERIX datagrams, one per CPI (:mod:`..asterix`)."""
         return asterix_records(self.scenario, self.site, self.detections,
                                "plots" if self.config.doppler else "detections",
-                               simulated=self.simulated)
+                               tracks=self.tracks, simulated=self.simulated)
 
     @cached_property
     def truth_bins(self):
