@@ -63,6 +63,12 @@ def _parser():
     listen.add_argument("--pulses", type=int, help="pulses per CPI; overrides the status frames")
     listen.add_argument("--carrier", type=float,
                         help="carrier frequency in Hz, for the radial velocity of plots")
+    listen.add_argument("--asterix-udp", metavar="HOST:PORT",
+                        help="also send each CPI's reports there as ASTERIX datagrams")
+    listen.add_argument("--site", type=Path, metavar="FILE",
+                        help="TOML file whose [site] names the radar for ASTERIX (e.g. the scenario)")
+    listen.add_argument("--simulated", action="store_true",
+                        help="mark the ASTERIX reports simulated (a board's on-chip echoes)")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
 
     verilog = commands.add_parser("verilog", help="write the chain's Verilog")
@@ -151,11 +157,15 @@ def _build(args):
 
 def _listen(args):
     from .host.listen import ListenError, run_listen
+    from .host.site import SiteError, load_site
     try:
         return run_listen(port=args.port, baud=args.baud, replay=args.replay, out_dir=args.out,
                           stdout=sys.stdout, sample_rate=args.sample_rate, pri=args.pri,
-                          pulses=args.pulses, carrier=args.carrier, duration=args.duration)
-    except ListenError as e:
+                          pulses=args.pulses, carrier=args.carrier, duration=args.duration,
+                          asterix_udp=args.asterix_udp,
+                          site=None if args.site is None else load_site(args.site),
+                          simulated=args.simulated)
+    except (ListenError, SiteError) as e:
         raise UsageError(str(e)) from None
 
 

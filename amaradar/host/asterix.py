@@ -225,9 +225,10 @@ def _columns(table, names, what):
 
 
 def _check_cpis(cpi, cpis, what):
-    if len(cpi) and (cpi.min() < 0 or cpi.max() >= cpis):
-        bad = int(cpi[(cpi < 0) | (cpi >= cpis)][0])
-        raise ValueError(f"{what} hold cpi {bad}, outside the scenario's CPIs 0 to {cpis - 1}")
+    outside = ~np.isin(cpi, cpis)
+    if outside.any():
+        raise ValueError(f"{what} hold cpi {int(cpi[outside][0])}, outside the CPIs sent "
+                         f"({cpis[0]} to {cpis[-1]})")
 
 
 def _tracks_by_plot(tracks, plots):
@@ -250,7 +251,7 @@ def _tracks_by_plot(tracks, plots):
 
 
 def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=False,
-                    max_datagram=MAX_DATAGRAM):
+                    max_datagram=MAX_DATAGRAM, cpis=None, configuration=True):
     """The datagrams of a run's reports: CAT034 and CAT048 (see the module docstring).
 
     Parameters
@@ -278,6 +279,11 @@ def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=Fal
         operational use (I034/050 NOGO).
     max_datagram : int
         Largest datagram, bytes (256 to 65507).
+    cpis : sequence of int, optional
+        The CPIs to send, in increasing order (default: the scenario's, from 0); a
+        receiver that sends CPI by CPI (``amaradar listen``) gives one.
+    configuration : bool
+        Open the first CPI's datagram with the system configuration message.
 
     Returns
     -------
@@ -291,13 +297,14 @@ def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=Fal
         raise TypeError(f"simulated must be a bool, not {simulated!r}")
     limit = check_integer("max_datagram", max_datagram, _MIN_DATAGRAM, MAX_DATAGRAM)
     r = scenario.radar
+    cpis = np.arange(r.cpis) if cpis is None else np.asarray(cpis, dtype=np.int64)
     rep = _columns(reports, _REQUIRED[kind], kind)
-    _check_cpis(rep["cpi"], r.cpis, kind)
+    _check_cpis(rep["cpi"], cpis, kind)
     if tracks is not None:
         if kind != "plots":
             raise ValueError("tracks go with kind 'plots' (the tracker follows plots)")
         tracks = _columns(tracks, _TRACK_FIELDS, "tracks")
-        _check_cpis(tracks["cpi"], r.cpis, "tracks")
+        _check_cpis(tracks["cpi"], cpis, "tracks")
         linked, unplotted = _tracks_by_plot(tracks, rep)
     else:
         linked, unplotted = {}, {}
@@ -321,14 +328,15 @@ def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=Fal
 
     out = AsterixDatagrams()
     order = np.argsort(rep["cpi"], kind="stable")
-    bounds = np.searchsorted(rep["cpi"][order], np.arange(r.cpis + 1))
-    for cpi in range(r.cpis):
+    starts = np.searchsorted(rep["cpi"][order], cpis)
+    stops = np.searchsorted(rep["cpi"][order], cpis, side="right")
+    for k, cpi in enumerate(int(c) for c in cpis):
         start_t = cpi * m * r.pri_s
         service = [_sector_record(cat034, site, start_t)]
-        if cpi == 0:
+        if configuration and k == 0:
             service.insert(0, _configuration_record(cat034, scenario, site, simulated))
         records = []
-        for index, row in enumerate(order[bounds[cpi]:bounds[cpi + 1]]):
+        for index, row in enumerate(order[starts[k]:stops[k]]):
             rho = _rho(float(ranges[row]))
             if rho is None:
                 out.skipped += 1

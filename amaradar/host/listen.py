@@ -50,6 +50,13 @@ one that a column needs is unknown (for example before the first status frame),
 that column is left empty. The numbers are written as ``amaradar sim`` writes
 them, so both files agree row for row on the same detections.
 
+ASTERIX
+-------
+With ``asterix_udp`` the reports also go out live as ASTERIX CAT034/CAT048
+datagrams, one per CPI once it ends (:mod:`amaradar.host.asterix_udp`), with the
+``site`` given (default: the defaults of ``[site]``, with ``start_utc`` the time
+listen starts).
+
 Running and stopping
 --------------------
 A replay file is read to its end, then the function returns 0 whatever the file
@@ -64,11 +71,15 @@ import os
 import termios
 import time
 import tty
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..spec.link import LINK_BAUD, Decoder, Detection, Plot, Status, Track
 from ..spec.physics import SPEED_OF_LIGHT
 from ..spec.records import POSITION_FRAC
+from .asterix_udp import AsterixUdp, parse_udp_address
+from .site import Site
 from .writers.rows import (DETECTION_CSV_COLUMNS, PLOT_CSV_COLUMNS, TRACK_CSV_COLUMNS,
                            detection_range_m, detection_row, plot_row, plot_velocity_mps,
                            power_db, track_row, track_velocity_mps)
@@ -84,7 +95,8 @@ class ListenError(Exception):
 
 
 def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
-               sample_rate=None, pri=None, pulses=None, carrier=None, duration=None, refresh=0.5):
+               sample_rate=None, pri=None, pulses=None, carrier=None, duration=None, refresh=0.5,
+               asterix_udp=None, site=None, simulated=False):
     """Decode the report link into ``out_dir/detections.csv`` (and ``tracks.csv``) while
     showing a live table.
 
@@ -113,6 +125,12 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
         Seconds to listen on ``port``; None listens until Ctrl-C.
     refresh : float
         Seconds between redraws of the table.
+    asterix_udp : str, optional
+        ``HOST:PORT`` to send each CPI's reports to as ASTERIX datagrams.
+    site : Site, optional
+        The radar's site for ASTERIX (default: see the module docstring).
+    simulated : bool
+        Mark the ASTERIX reports simulated (a board playing its on-chip echo source).
 
     Returns
     -------
@@ -133,6 +151,12 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     _positive("duration", duration, "seconds")
     if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
         raise ListenError(f"baud must be a positive whole number, not {baud!r}")
+    address = None
+    if asterix_udp is not None:
+        try:
+            address = parse_udp_address(asterix_udp)
+        except ValueError as error:
+            raise ListenError(str(error)) from None
     if port is not None:
         source, name = _open_port(port, baud), f"port {port} at {baud} baud"
     else:
@@ -142,14 +166,22 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     except ListenError:
         source.close()
         raise
+    if address is not None:
+        site = site or replace(Site(), start_utc=datetime.now(timezone.utc))
+        sender = AsterixUdp(address, site, simulated=simulated)
+    else:
+        sender = None
     with source, reports:
-        session = _Session(name, radar, reports, stdout)
+        session = _Session(name, radar, reports, stdout, sender)
         if port is not None:
             session.listen(source, duration, refresh)
         else:
             for chunk in iter(lambda: source.read(_CHUNK), b""):
                 session.take(session.decoder.feed(chunk))
         session.take(session.decoder.finish())
+        if sender is not None:
+            sender.flush(radar.timing())
+            sender.close()
         session.screen.show(session.table())
     return 0
 
@@ -272,11 +304,17 @@ class _Radar:
             return self.status.pri / rate if self.status.pri and rate else None
         return getattr(self.status, name) or None
 
+    def peek(self, cpi):
+        """What :meth:`unwrap` will make of ``cpi``, without taking it."""
+        wrap = self._last_cpi is not None and cpi < self._last_cpi - _CPI_RANGE // 2
+        return cpi + (self._wraps + wrap) * _CPI_RANGE
+
     def unwrap(self, cpi):
-        if self._last_cpi is not None and cpi < self._last_cpi - _CPI_RANGE // 2:
-            self._wraps += 1
-        self._last_cpi = cpi
-        return cpi + self._wraps * _CPI_RANGE
+        """The session's CPI of the link's ``cpi`` (a backward jump of more than half the
+        range counts a wrap)."""
+        unwrapped = self.peek(cpi)
+        self._wraps, self._last_cpi = unwrapped // _CPI_RANGE, cpi
+        return unwrapped
 
     def _range_m(self, cell):
         """Range of a (fractional) range cell, the filter delay removed; None if unknown."""
@@ -289,6 +327,12 @@ class _Radar:
         pri, pulses = self._param("pri"), self._param("pulses")
         return (cpi * pulses + (pulses // 2 if pulse is None else pulse)) * pri \
             if pri and pulses else None
+
+    def timing(self):
+        """``(sample_rate, pri_s, pulses, pulse_samples)``, or None while one is unknown."""
+        values = (self._param("sample_rate"), self._param("pri"), self._param("pulses"),
+                  self.status.pulse_samples if self.status is not None else 0)
+        return values if all(values) else None
 
     def row(self, det):
         """The ``detections.csv`` row of a Detection."""
@@ -335,16 +379,19 @@ class _Screen:
 
 
 class _Session:
-    def __init__(self, name, radar, reports, stdout):
+    def __init__(self, name, radar, reports, stdout, sender=None):
         self.name = name
         self.radar = radar
         self.reports = reports
         self.decoder = Decoder()
         self.screen = _Screen(stdout)
+        self.sender = sender
         self.last_detection = None
 
     def take(self, messages):
         for message in messages:
+            if self.sender is not None and not isinstance(message, Status):
+                self.sender.report(self.radar.peek(message.cpi), message, self.radar.timing())
             if isinstance(message, Detection):
                 self.reports.report(message, self.radar.row(message))
                 self.last_detection = message
@@ -382,6 +429,9 @@ class _Session:
             + (f"   skipped (other chain's kind) {self.reports.skipped}"
                if self.reports.skipped else ""),
         ]
+        if self.sender is not None:
+            lines.append(f"  ASTERIX datagrams sent {self.sender.datagrams:>6}   CPIs unsent "
+                         f"{self.sender.unsent_cpis:>4}   reports out of range {self.sender.skipped}")
         s = self.radar.status
         if s is None:
             lines.append("  last status: none yet")

@@ -209,7 +209,7 @@ def test_write_ast(tmp_path):
      "plots have no field 'range_pos' (needed: cpi, range_pos, power, threshold)"),
     (lambda: asterix_records(SCENARIO, SITE, dict(random_detections(3), cpi=[0, 3, 1]),
                              "detections"), ValueError,
-     "detections hold cpi 3, outside the scenario's CPIs 0 to 2"),
+     "detections hold cpi 3, outside the CPIs sent (0 to 2)"),
     (lambda: asterix_records(SCENARIO, SITE, random_detections(3), "detections", tracks=TRACKS),
      ValueError, "tracks go with kind 'plots' (the tracker follows plots)"),
     (lambda: asterix_records(SCENARIO, SITE, PLOTS, "plots", tracks=dict(TRACKS, plot=[3, 1, 0, 0])),

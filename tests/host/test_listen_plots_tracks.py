@@ -7,13 +7,8 @@ import pytest
 
 from amaradar.cli import main
 from amaradar.host.listen import run_listen
-from amaradar.host.sources import ScenarioSource
-from amaradar.sim.chain import chain_config, reference_chain
-from amaradar.sim.tracking import plot_frames, reference_tracks, tracker_config
-from amaradar.sim.world.scenario import load_scenario
-from amaradar.spec.link import Detection, Plot, Status, Track, encode
-
-SCENARIO = load_scenario()
+from amaradar.spec.link import Detection, encode
+from link_streams import SCENARIO, builtin_plots_and_tracks, link_stream
 
 
 @pytest.fixture(scope="module")
@@ -21,43 +16,12 @@ def sim(tmp_path_factory):
     """The reference run of the built-in scenario, and its plots and tracks."""
     out = tmp_path_factory.mktemp("sim")
     assert main(["sim", "--engine", "reference", "--out", str(out), "--quiet"]) == 0
-    config = chain_config(SCENARIO)
-    plots = reference_chain(config, ScenarioSource(SCENARIO).read()[0]).detections
-    tracks = reference_tracks(tracker_config(SCENARIO.radar, SCENARIO.tracker),
-                              SCENARIO.tracker.runtime(),
-                              plot_frames(plots, SCENARIO.radar.cpis)).tracks
-    return out, plots, tracks
-
-
-def _status():
-    r = SCENARIO.radar
-    return Status(cpi=0, flags=0, preset=0, dropped_samples=0, dropped_cap=0, dropped_full=0,
-                  range_bins=r.line_samples, pulses=r.pulses_per_cpi,
-                  sample_rate=int(r.sample_rate_hz), pri=r.line_samples,
-                  pulse_samples=r.pulse_samples)
-
-
-def _stream(plots, tracks, damage=None):
-    """A status frame, then per CPI its plot frames and its track frames; ``damage``:
-    the index of a track frame to flip a bit of."""
-    data, k = bytearray(encode(_status())), 0
-    for cpi in range(SCENARIO.radar.cpis):
-        for i in range(len(plots["cpi"])):
-            if plots["cpi"][i] == cpi:
-                data += encode(Plot(*(int(plots[name][i]) for name in Plot._fields)))
-        for i in range(len(tracks["cpi"])):
-            if tracks["cpi"][i] == cpi:
-                frame = bytearray(encode(Track(*(int(tracks[name][i]) for name in Track._fields))))
-                if k == damage:
-                    frame[12] ^= 0x10
-                data += frame
-                k += 1
-    return bytes(data)
+    return (out, *builtin_plots_and_tracks())
 
 
 def test_rows_equal_what_sim_writes(tmp_path, sim):
     out, plots, tracks = sim
-    (tmp_path / "link.bin").write_bytes(_stream(plots, tracks))
+    (tmp_path / "link.bin").write_bytes(link_stream(plots, tracks))
     stdout = io.StringIO()
     assert run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "got", stdout=stdout,
                       carrier=SCENARIO.radar.carrier_hz) == 0
@@ -69,7 +33,7 @@ def test_rows_equal_what_sim_writes(tmp_path, sim):
 
 def test_without_the_carrier_the_plot_velocity_is_empty(tmp_path, sim):
     _, plots, tracks = sim
-    (tmp_path / "link.bin").write_bytes(_stream(plots, tracks))
+    (tmp_path / "link.bin").write_bytes(link_stream(plots, tracks))
     run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path, stdout=io.StringIO())
     rows = (tmp_path / "detections.csv").read_text().splitlines()
     assert len(rows) == 1 + len(plots["cpi"])
@@ -78,7 +42,7 @@ def test_without_the_carrier_the_plot_velocity_is_empty(tmp_path, sim):
 
 def test_a_damaged_track_frame_is_lost_and_counted_the_rest_written(tmp_path, sim):
     out, plots, tracks = sim
-    (tmp_path / "link.bin").write_bytes(_stream(plots, tracks, damage=5) +
+    (tmp_path / "link.bin").write_bytes(link_stream(plots, tracks, damage=5) +
                                         encode(Detection(1, 2, 3, 4, 5)))
     stdout = io.StringIO()
     run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path, stdout=stdout,

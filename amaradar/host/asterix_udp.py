@@ -1,0 +1,113 @@
+"""Live ASTERIX from the report link: ``amaradar listen --asterix-udp HOST:PORT``.
+
+The reports of each CPI (detections or plots, and the tracks that go with plots)
+are held until the CPI ends — a report of another CPI arrives, or the stream ends
+(a status frame does not end it: the boards send the reports of a CPI while the
+next one runs) — and then sent as the datagrams :func:`amaradar.host.asterix.asterix_records` makes
+of them (one per CPI, more if they overflow one), the first with the system
+configuration message. The radar timing comes from the link (the status frame,
+or the options that override it); a CPI that ends before it is known is not sent,
+and counted.
+"""
+
+import socket
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..spec.link import Plot, Track
+from ..spec.physics import SPEED_OF_LIGHT
+from .asterix import asterix_records
+
+__all__ = ["parse_udp_address", "AsterixUdp"]
+
+
+def parse_udp_address(text):
+    """``(host, port)`` of ``"HOST:PORT"`` (``[v6]:PORT`` for an IPv6 literal), the host
+    resolved; ``ValueError`` with one line otherwise."""
+    host, sep, port = str(text).rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"asterix-udp must be HOST:PORT with a port from 1 to 65535, "
+                         f"not {str(text)!r}")
+    try:
+        info = socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)
+    except socket.gaierror as error:
+        raise ValueError(f"asterix-udp host {host!r} cannot be resolved: {error.strerror}") \
+            from None
+    return info[0][0], info[0][4]
+
+
+def _radar(timing, cpi):
+    """What ``asterix_records`` needs of a scenario, from the link's timing."""
+    fs, pri_s, pulses, n = timing
+    return SimpleNamespace(radar=SimpleNamespace(
+        sample_rate_hz=fs, pri_s=pri_s, pulses_per_cpi=pulses, pulse_samples=n,
+        pulse_width_s=n / fs, range_bin_m=SPEED_OF_LIGHT / (2 * fs),
+        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpi + 1))
+
+
+class AsterixUdp:
+    """Sends each CPI's reports as ASTERIX datagrams to ``address`` (``parse_udp_address``).
+
+    Attributes
+    ----------
+    datagrams : int
+        Datagrams sent.
+    unsent_cpis : int
+        CPIs whose reports were dropped: the timing was unknown, or the send failed.
+    skipped : int
+        Reports left out of the records (range outside I048/040).
+    """
+
+    def __init__(self, address, site, *, simulated=False):
+        family, self.address = address
+        self.socket = socket.socket(family, socket.SOCK_DGRAM)
+        self.site, self.simulated = site, simulated
+        self.datagrams = self.unsent_cpis = self.skipped = 0
+        self._cpi, self._reports, self._tracks, self._configured = None, [], [], False
+
+    def report(self, cpi, message, timing):
+        """Hold ``message`` (a Detection, Plot or Track of the session's CPI ``cpi``),
+        first sending the CPI held if this one is another."""
+        if self._cpi is not None and cpi != self._cpi:
+            self.flush(timing)
+        self._cpi = cpi
+        (self._tracks if isinstance(message, Track) else self._reports).append(message)
+
+    def flush(self, timing):
+        """Send the CPI held (``timing``: ``(sample_rate, pri_s, pulses, pulse_samples)``
+        or None when unknown)."""
+        cpi, reports, tracks = self._cpi, self._reports, self._tracks
+        self._cpi, self._reports, self._tracks = None, [], []
+        if cpi is None or not (reports or tracks):
+            return
+        if timing is None:
+            self.unsent_cpis += 1
+            return
+        kind = "plots" if tracks or isinstance(reports[0], Plot) else "detections"
+        same = [m for m in reports if isinstance(m, Plot) == (kind == "plots")]
+        columns = {name: np.array([getattr(m, name) for m in same], dtype=np.int64)
+                   for name in type(reports[0])._fields} if same else \
+            {name: np.zeros(0, dtype=np.int64) for name in Plot._fields}
+        columns["cpi"] = np.full(len(same), cpi, dtype=np.int64)
+        track_columns = None
+        if tracks:
+            track_columns = {name: np.array([getattr(t, name) for t in tracks], dtype=np.int64)
+                             for name in type(tracks[0])._fields}
+            track_columns["cpi"][:] = cpi
+        datagrams = asterix_records(_radar(timing, cpi), self.site, columns, kind,
+                                    tracks=track_columns, simulated=self.simulated, cpis=[cpi],
+                                    configuration=not self._configured)
+        self.skipped += datagrams.skipped
+        try:
+            for datagram in datagrams:
+                self.socket.sendto(datagram, self.address)
+                self.datagrams += 1
+        except OSError:
+            self.unsent_cpis += 1
+            return
+        self._configured = True
+
+    def close(self):
+        self.socket.close()
