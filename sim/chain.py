@@ -67,7 +67,7 @@ from .models.doppler.doppler_filter import doppler_filter, doppler_window
 from .models.doppler.mti import mti
 from ..spec.records import PULSE_WIDTH
 
-__all__ = ["ChainResult", "chain_config", "transmit_pulse", "reference_chain",
+__all__ = ["ChainResult", "chain_config", "transmit_pulse", "compress", "reference_chain",
            "FFT_COMPRESSOR_MIN_TAPS", "fft_compressor_size"]
 
 FFT_COMPRESSOR_MIN_TAPS = 128
@@ -177,20 +177,26 @@ def _doppler_config(scenario, taps, mf_output_width):
         cfar_alpha_white=cfar_alpha(c.type, c.pfa, n, os_k=os_k))
 
 
-def reference_chain(config, iq, *, keep_power=False):
-    """Run the bit-exact models over ``iq`` (complex ints, lines x samples).
-
-    Lines are grouped into CPIs of ``config.pulses_per_cpi`` in order, as the
-    framing of the gateware's input stream marks them.
-    """
+def compress(config, iq):
+    """The pulse compressor's bit-exact model over ``iq`` (complex ints, lines x
+    samples): the compressed lines (complex ints) and each line's overflow flag."""
     args = dict(output_width=config.mf_output_width, output_shift=config.mf_output_shift,
                 rounding=MF_ROUNDING)
     if config.compressor == "fft":
-        y, mf_overflow = fast_convolution(iq, config.taps_array, n=config.fft_size,
-                                          input_width=config.adc_width,
-                                          coef_width=config.coef_width, **args)
-    else:
-        y, mf_overflow = matched_filter(iq, config.taps_array, **args)
+        return fast_convolution(iq, config.taps_array, n=config.fft_size,
+                                input_width=config.adc_width, coef_width=config.coef_width,
+                                **args)
+    return matched_filter(iq, config.taps_array, **args)
+
+
+def reference_chain(config, iq, *, keep_power=False, compressed=None):
+    """Run the bit-exact models over ``iq`` (complex ints, lines x samples).
+
+    Lines are grouped into CPIs of ``config.pulses_per_cpi`` in order, as the
+    framing of the gateware's input stream marks them. ``compressed``: the result of
+    :func:`compress` when the caller has it already.
+    """
+    y, mf_overflow = compress(config, iq) if compressed is None else compressed
     if config.doppler:
         return _doppler_chain(config, y, bool(np.any(mf_overflow)), keep_power)
     p, p_overflow = power(y, sample_width=config.mf_output_width)

@@ -1,11 +1,44 @@
-"""The built-in scenario as tests take it: as a TOML document, whole or range-only, and
-back to TOML text."""
+"""The scenarios tests share: the built-in one as a TOML document, whole or range-only,
+and back to TOML text; a small range-only one."""
 
 import tomllib
 
 from amaradar.sim.world.scenario import default_scenario_text
 
 RANGE_DOPPLER_TABLES = ("doppler", "tracker")
+
+#: A small range-only scenario: 2 CPIs of 3 lines of 120 samples, a 16-sample LFM
+#: (the FIR compressor), two targets.
+SMALL = """
+[radar]
+sample_rate_hz = 10e6
+bandwidth_hz = 5e6
+pulse_width_s = 1.6e-6
+pri_s = 12e-6
+carrier_hz = 435e6
+pulses_per_cpi = 3
+cpis = 2
+adc_bits = 10
+noise_seed = 7
+waveform = "lfm"
+noise_rms_lsb = 6.0
+window = "hamming"
+
+[cfar]
+reference_cells = 4
+guard_cells = 2
+pfa = 1e-2
+
+[[target]]
+range_m = 800.0
+radial_velocity_mps = -900.0
+snr_db = 12.0
+
+[[target]]
+range_m = 1250.0
+radial_velocity_mps = 300.0
+snr_db = 6.0
+"""
 
 
 def builtin_doc(*, doppler=True):

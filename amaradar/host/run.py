@@ -7,14 +7,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .asterix import write_ast
 from .pcap import write_pcap
 from .site import Site
 from .sources import ScenarioSource
 from .writers.outputs import Run, run_writers
-from ..sim.chain import chain_config, reference_chain
+from ..sim.chain import chain_config, compress, reference_chain
+from ..sim.comparison import Comparison
 from ..sim.tracking import plot_frames, reference_tracks, tracker_config
 from ..sim.world.metrics import score
 from ..sim.world.plot_metrics import plot_score
@@ -48,10 +47,6 @@ class _Progress:
                   file=sys.stderr, flush=True)
 
 
-def _equal(a, b):
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-
-
 def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, record=False,
             asterix=None, pcap=None):
     """Run ``scenario`` on ``engine`` ("reference" or "rtl"), write the outputs.
@@ -77,30 +72,33 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
                  f"{len(scenario.targets)} targets")
 
     t0 = time.perf_counter()
-    reference = reference_chain(config, iq, keep_power=True)
+    compressed = compress(config, iq)
+    reference = reference_chain(config, iq, keep_power=True, compressed=compressed)
     timings["reference_s"] = time.perf_counter() - t0
     kind = "plots" if config.doppler else "detections"
     progress.say(f"reference model: {len(reference.detections['cpi'])} {kind}")
 
-    result, bit_exact, rtl_info = reference, None, None
+    result, comparison, rtl_info = reference, None, None
     if engine == "rtl":
-        from ..sim.engines.rtl_chain import run_rtl_chain
+        from ..sim.engines.rtl_chain import run_rtl_chain, run_rtl_compressor
         rtl, rtl_info = run_rtl_chain(config, iq, progress=progress)
         timings.update(rtl_info.pop("timings"))
-        # Detections and sticky flags must be equal; dropped_samples is a property of
-        # the gateware's throughput, which the model does not have.
-        bit_exact = (_equal(rtl.detections, reference.detections)
-                     and all(rtl.status[k] == v for k, v in reference.status.items()))
+        samples, rtl_info["compressor"] = run_rtl_compressor(config, iq)
+        timings.update(rtl_info["compressor"].pop("timings"))
+        comparison = Comparison(dropped_samples=rtl.status["dropped_samples"])
+        comparison.words("compressed_samples", compressed[0].ravel(), samples.ravel())
+        comparison.words(kind, reference.detections, rtl.detections)
+        comparison.flags(reference.status, rtl.status)
         result = rtl
         progress.say(f"rtl: {len(rtl.detections['cpi'])} {kind}, "
-                     f"{'bit-exact to the reference model' if bit_exact else 'DIFFERS from the reference model'}")
+                     f"{'bit-exact to the reference model' if comparison.bit_exact else 'DIFFERS from the reference model'}")
 
     tracks = None
     if config.doppler:
-        tracks, tracks_exact, tracker_info = _run_tracker(
-            scenario, config, reference, result if engine == "rtl" else None, progress, timings)
+        tracks, tracker_info = _run_tracker(scenario, config, reference,
+                                            result if engine == "rtl" else None, comparison,
+                                            progress, timings)
         if engine == "rtl":
-            bit_exact = bit_exact and tracks_exact
             rtl_info["tracker"] = tracker_info
         scores = plot_score(scenario, result.detections,
                             cells_tested_per_cpi=config.tested_cells_per_cpi)
@@ -110,7 +108,8 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
     report = {
         "schema": REPORT_SCHEMA,
         "engine": engine,
-        "bit_exact": bit_exact,
+        "bit_exact": None if comparison is None else comparison.bit_exact,
+        "compared": None if comparison is None else comparison.as_dict(),
         "scenario": scenario.as_dict(),
         "chain": config.as_dict(),
         "counts": {
@@ -148,12 +147,12 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
     return report
 
 
-def _run_tracker(scenario, config, reference, rtl, progress, timings):
+def _run_tracker(scenario, config, reference, rtl, comparison, progress, timings):
     """The tracker on the run's plots: the bit-exact model on the reference model's, and
-    with ``rtl`` (the rtl engine's ``ChainResult``) the gateware on the gateware's.
+    with ``rtl`` (the rtl engine's ``ChainResult``) the gateware on the gateware's, its
+    reports and status compared into ``comparison``.
 
-    Returns the tracks of the engine, whether the gateware's equal the model's (reports
-    and status; None without ``rtl``) and the gateware run's figures (None without).
+    Returns the tracks of the engine and the gateware run's figures (None without).
     """
     tracking = scenario.tracker
     config_t = tracker_config(scenario.radar, tracking)
@@ -163,16 +162,17 @@ def _run_tracker(scenario, config, reference, rtl, progress, timings):
     timings["tracker_reference_s"] = time.perf_counter() - t0
     if rtl is None:
         progress.say(f"tracker model: {len(set(model.tracks['track_id']))} tracks")
-        return model, None, None
+        return model, None
     from ..sim.engines.rtl_tracker import run_rtl_tracker
     gateware, info = run_rtl_tracker(config_t, tracking.runtime(), plot_frames(rtl.detections, cpis),
                                      power_bits=config.power_width)
     timings.update(info.pop("timings"))
-    exact = (_equal(gateware.tracks, model.tracks)
-             and {k: int(v) for k, v in model.status.items()} == gateware.status)
+    comparison.words("track_reports", model.tracks, gateware.tracks)
+    comparison.flags(model.status, gateware.status)
+    exact = not comparison.differing["track_reports"] and comparison.flags_equal
     progress.say(f"rtl tracker: {len(set(gateware.tracks['track_id']))} tracks, "
                  f"{'bit-exact to the tracker model' if exact else 'DIFFERS from the tracker model'}")
-    return gateware, exact, info
+    return gateware, info
 
 
 def _write_outputs(out_dir, run):
@@ -262,4 +262,8 @@ def _print_status(report):
     flags = ", ".join(f"{k}={int(v)}" for k, v in report["status"].items())
     print(f"status: {flags}")
     if report["bit_exact"] is not None:
+        c = report["compared"]
+        words = ", ".join(f"{c['compared'][k]:,} {k.replace('_', ' ')} ({c['differing'][k]} differ)"
+                          for k in c["compared"])
+        print(f"compared: {words}; flags {'equal' if c['flags_equal'] else 'DIFFER'}")
         print(f"bit_exact: {str(report['bit_exact']).lower()}")

@@ -35,7 +35,7 @@ from .payloads import pack_bytes, unpack_bytes
 from .rtl_engine import RtlEngine
 from ...spec.records import CPI_WIDTH
 
-__all__ = ["frame_iq", "chain_component", "run_rtl_chain"]
+__all__ = ["frame_iq", "chain_component", "run_rtl_chain", "run_rtl_compressor"]
 
 # Longest stretch with no input accepted and no output offered before the run ends:
 # well above the chain's pipeline depth (plus ``5 * fft_size`` for the FFT
@@ -62,6 +62,31 @@ def chain_component(config):
         return DopplerChain(config)
     from ...hdl.radar_chain import RadarChain
     return RadarChain(config)
+
+
+def run_rtl_compressor(config, iq):
+    """Run ``iq`` through the chain's pulse compressor alone, in Verilator, one process.
+
+    Returns the compressed lines (complex ints, as :func:`amaradar.sim.chain.compress`
+    gives them; the lines the compressor put out, however many) and the run's
+    figures (``rebuilt``, ``cycles``, ``timings``: ``compressor_build_s``,
+    ``compressor_run_s``).
+    """
+    from ...hdl.radar_chain import pulse_compressor
+    t0 = time.perf_counter()
+    component = pulse_compressor(config)
+    engine = RtlEngine(component, name="pulse_compressor", key=design_key(config))
+    t1 = time.perf_counter()
+    run = engine.run(frame_iq(config, iq), drain_cycles=DRAIN_CYCLES + 5 * config.fft_size)
+    words = unpack_bytes(component.o.payload.shape(), run.outputs)
+    samples = words["data.i"] + 1j * words["data.q"]
+    lines = len(samples) // iq.shape[1]
+    info = {"rebuilt": engine.rebuilt, "cycles": run.cycles,
+            "timings": {"compressor_build_s": t1 - t0,
+                        "compressor_run_s": time.perf_counter() - t1}}
+    if len(samples) % iq.shape[1]:       # a partial line: keep every word for the count
+        return samples, info
+    return samples.reshape(lines, iq.shape[1]), info
 
 
 def design_key(config):

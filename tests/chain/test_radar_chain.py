@@ -19,37 +19,8 @@ from amaradar.sim.engines.rtl_engine import RtlEngine
 from amaradar.sim.world.scenario import parse_scenario, receive_iq
 
 from amaradar.sim.engines.streams import cocotb_stream, simulate_stream
+from scenarios import SMALL
 
-SMALL = """
-[radar]
-sample_rate_hz = 10e6
-bandwidth_hz = 5e6
-pulse_width_s = 1.6e-6
-pri_s = 12e-6
-carrier_hz = 435e6
-pulses_per_cpi = 3
-cpis = 2
-adc_bits = 10
-noise_seed = 7
-waveform = "lfm"
-noise_rms_lsb = 6.0
-window = "hamming"
-
-[cfar]
-reference_cells = 4
-guard_cells = 2
-pfa = 1e-2
-
-[[target]]
-range_m = 800.0
-radial_velocity_mps = -900.0
-snr_db = 12.0
-
-[[target]]
-range_m = 1250.0
-radial_velocity_mps = 300.0
-snr_db = 6.0
-"""
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,61 @@
+"""What ``bit_exact`` means: the gateware's words against the model's, stream by stream.
+
+A run compares, word for word, every stream it has from both engines — every
+sample leaving the pulse compressor, every report (detection or plot), every
+track report — and the sticky status flags. :class:`Comparison` keeps, per
+stream, the words compared and those that differ; the run is bit-exact only when
+at least one word was compared, none differs, the flags are equal and the
+gateware dropped no ADC sample (a sample an ADC could not have held back).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Comparison"]
+
+
+def _rows(columns):
+    """``columns`` (dict of equal-length arrays, or one array) as a 2-D array of rows."""
+    if isinstance(columns, dict):
+        return np.stack([np.asarray(v).ravel() for v in columns.values()], axis=1) \
+            if columns else np.zeros((0, 0))
+    return np.asarray(columns).reshape(len(columns), -1) if np.ndim(columns) else \
+        np.asarray(columns).reshape(1, 1)
+
+
+@dataclass
+class Comparison:
+    """Per stream, the words compared and the words that differ; the flags; drops."""
+    compared: dict = field(default_factory=dict)
+    differing: dict = field(default_factory=dict)
+    flags_equal: bool = True
+    dropped_samples: int = 0
+
+    def words(self, name, model, gateware):
+        """Compare stream ``name``: ``model`` and ``gateware`` are dicts of column
+        arrays (one word a row) or arrays (one word an element). Words count up to the
+        longer stream; each position where they differ, or that one stream lacks, is a
+        differing word."""
+        if isinstance(model, dict) and model.keys() != gateware.keys():
+            raise ValueError(f"stream {name}: the engines' fields differ "
+                             f"({sorted(model)} against {sorted(gateware)})")
+        a, b = _rows(model), _rows(gateware)
+        common = min(len(a), len(b))
+        equal = np.all(a[:common] == b[:common], axis=1) if common else np.zeros(0, dtype=bool)
+        self.compared[name] = max(len(a), len(b))
+        self.differing[name] = int(common - equal.sum()) + abs(len(a) - len(b))
+
+    def flags(self, model, gateware):
+        """Compare the sticky flags the model has (``gateware`` may hold more)."""
+        self.flags_equal = self.flags_equal and all(
+            int(gateware[name]) == int(value) for name, value in model.items())
+
+    @property
+    def bit_exact(self):
+        return (sum(self.compared.values()) > 0 and not any(self.differing.values())
+                and self.flags_equal and self.dropped_samples == 0)
+
+    def as_dict(self):
+        return {"compared": dict(self.compared), "differing": dict(self.differing),
+                "flags_equal": self.flags_equal, "dropped_samples": self.dropped_samples}
