@@ -21,6 +21,11 @@ __all__ = ["CFAR_TYPES", "Cfar"]
 CFAR_TYPES = ("ca", "go", "so", "os")
 
 _BLOCK_WORDS = 512      # words of one block RAM at 36 bits (ECP5 DP16KD, Gowin BSRAM)
+_BANKS = 3              # row buffer banks: one read, one written, one filled between them
+
+
+def _next_bank(bank):
+    return Mux(bank == _BANKS - 1, 0, bank + 1)
 
 
 def _bits(value):
@@ -66,8 +71,9 @@ def _row_delay(m, name, din, *, rows_max, cells, length, column, take, restart):
     next (never the one written; ``cells >= 8``), so during a take the registered
     output is the word written ``length * cells`` takes earlier; ``length = 0`` is a
     wire. ``length`` is an int, or ``(last, wire)``: registers holding ``length - 1``
-    and ``length == 0``, set between takes. ``restart`` (between takes) returns
-    ``slot`` to 0. The rows are spread over memories of at most ``_BLOCK_WORDS``
+    and ``length == 0``, changed only before a row's last two takes (the new length
+    holds from the next row on). ``restart`` (with a row's last take) starts the
+    next row at ``slot`` 0. The rows are spread over memories of at most ``_BLOCK_WORDS``
     words (one block RAM each), read in parallel and chosen after their registers.
     """
     if rows_max == 0:
@@ -179,9 +185,8 @@ class Cfar(wiring.Component):
         (CA), ``alpha/(n/2)`` (GO, SO), ``T`` (OS); see
         ``amaradar.sim.models.detect.cfar.cfar_scale_word``.
         All configuration ports are sampled once per CPI, in the cycle after its
-        first cell is first offered (``i.valid``; the input waits in that cycle and
-        four more while the configuration is loaded), and apply to the whole CPI
-        (the cells already inside keep their own CPI's).
+        first cell is accepted, and apply to the whole CPI (the cells already inside
+        keep their own CPI's); the input does not wait for them.
         A configuration outside the maxima, a type not built, or ``k`` outside
         1 ... 2N raises ``config_error``; that CPI is not tested (it still ends
         with its ``cpi_end`` word).
@@ -219,9 +224,10 @@ class Cfar(wiring.Component):
 
     Latency/throughput
     ------------------
-    One cell per clock, with five idle input cycles per CPI (its first cell is
-    offered, then the configuration is loaded in registered steps: ports, checks,
-    lags, OS mask) and one output cycle per CPI for its end word.
+    One cell per clock: while ``o`` is ready, ``i.ready`` is never low, in a row or
+    between CPIs (the configuration loads in registered steps during a CPI's first
+    row, which needs none of it). The output takes one cycle per CPI more than
+    the hits, for its end word.
 
     *Writer.* The range window is a chain of row delays (``M`` cells per row) in
     memory: seven segments whose runtime lengths put taps at the lags ``N``,
@@ -234,14 +240,19 @@ class Cfar(wiring.Component):
     take. The writer's pipeline (3 stages in 1-D, 4 in 2-D) has no enable: it
     moves every cycle with valid bits.
 
-    *Row buffer.* Each accepted row goes, one row later, through a ping-pong row
-    buffer (``2M`` words: the cell under test and its range neighbours, copies of
-    it one bin later/earlier for the Doppler neighbours, and in 1-D ``S``, in 2-D
-    six prefix sums along the row) whose reader produces the row's hits in Doppler
-    order: the circular Doppler neighbours (and in 2-D the circular window sums,
-    differences of prefix sums at four addresses) need the whole row. The input
-    waits only at a row's first cell while the bank it will fill is still being
-    read; the reader waits while ``o`` is not ready; nothing is lost.
+    *Row buffer.* Each accepted row goes, one row later, through a row buffer of
+    three banks (``3M`` words: the cell under test and its range neighbours, copies
+    of it one bin later/earlier for the Doppler neighbours, and in 1-D ``S``, in
+    2-D six prefix sums along the row) whose reader produces the row's hits in
+    Doppler order: the circular Doppler neighbours (and in 2-D the circular window
+    sums, differences of prefix sums at four addresses) need the whole row. The
+    reader starts a row after the writer has filled it, so with two banks the
+    writer would wait at every other row's start for the reader to finish; with
+    three it finds its next bank free while ``o`` is ready. The reader spends
+    ``M`` cycles on a tested row, one on a row that is not and one on a CPI's end
+    word, so it keeps pace. The input waits only at a row's first cell while the
+    bank it will fill is still being read (``o`` has stalled); the reader waits
+    while ``o`` is not ready; nothing is lost.
 
     A cell's hit therefore leaves after range row ``r + N + G`` has been accepted
     and the reader has reached it (a row and a few pipeline stages later); the end
@@ -339,16 +350,19 @@ class Cfar(wiring.Component):
             info_fields |= {"dn": _bits(dmax), "dg": _bits(gdmax)}
         info_layout = data.StructLayout(info_fields)
 
-        # Loaded in four steps while the input waits (``load`` 1 ... 4 from the cycle in
-        # which a CPI's first cell is offered): the ports into registers; checked and
-        # clamped; the lags derived from them; the OS reference mask. One register
-        # stage each. ``pending``: the next cell starts a CPI (after reset, and after
-        # a CPI's last cell).
+        # Loaded in four steps (``load`` 1 ... 4) from the take of a CPI's first cell
+        # (``cpi_first``): the ports into registers; checked and clamped; the lags
+        # derived from them; the OS reference mask. One register stage each, while
+        # the CPI's first row goes on: that row is in no window yet (its taps are
+        # marked absent, its running sums start from 0, its runtime-length segments
+        # are wires) and is never tested, and the last CPI's cells took their
+        # configuration into the pipeline (W1) before the first step.
         load = Signal(range(5))
         loading = Signal()                    # load != 0, as a register
-        pending = Signal(init=1)
-        with m.If(pending & self.i.valid & ~loading):
-            m.d.sync += [load.eq(1), loading.eq(1), pending.eq(0)]
+        cpi_first = Signal()
+        cpi_last = Signal()
+        with m.If(cpi_first):
+            m.d.sync += [load.eq(1), loading.eq(1)]
         with m.If(loading):
             m.d.sync += [load.eq(Mux(load == 4, 0, load + 1)), loading.eq(load != 4)]
         ports = [self.cfar_type, self.reference_cells, self.guard_cells,
@@ -395,16 +409,16 @@ class Cfar(wiring.Component):
 
         # ------------------------------------------------------------ input, counters
         # The writer's pipeline moves every cycle (valid bits beside the data). It only
-        # ever waits for the ping-pong bank it is about to fill, so the input waits
+        # ever waits for the row buffer's bank it is about to fill, so the input waits
         # instead, at a row's first cell: a bank free then stays free until this row's
         # own handover (the pipeline, 3 or 4 stages, is shorter than a row).
         always = Const(1)
-        full = [Signal(name="full0"), Signal(name="full1")]
+        full = [Signal(name=f"full{b}") for b in range(_BANKS)]
         take = Signal()
         d = Signal(cb)
         r = Signal(range(self.range_cells + 1))
         r1 = Signal(range(self.range_cells + 2), init=1)   # r + 1
-        bank_w = Signal()
+        bank_w = Signal(range(_BANKS))
         cpi = Signal(CPI_WIDTH)
         first_row = Signal(init=1)
         row_start = Signal(init=1)            # d == 0 and d == M - 1, as registers
@@ -416,13 +430,13 @@ class Cfar(wiring.Component):
         # only this writer's own, 3 or 4 cycles after a row's end, sets a bank full)
         blocked = Signal()
         starts = Mux(take, row_end, row_start)
-        bank_next = bank_w ^ (take & row_end)
-        m.d.sync += blocked.eq(starts & Mux(bank_next, full[1], full[0]))
-        m.d.comb += [self.i.ready.eq(~loading & ~pending & ~blocked),
-                     take.eq(self.i.valid & self.i.ready)]
+        bank_next = Mux(take & row_end, _next_bank(bank_w), bank_w)
+        m.d.sync += blocked.eq(starts & Array(full)[bank_next])
+        m.d.comb += [self.i.ready.eq(~blocked),
+                     take.eq(self.i.valid & self.i.ready),
+                     cpi_first.eq(take & first_row & row_start),
+                     cpi_last.eq(take & row_end & sample.cpi_end)]
 
-        with m.If(loading):
-            m.d.sync += first_row.eq(1)
         with m.If(take):
             m.d.sync += d.eq(d + 1)
             with m.If((sample.first != row_start) | (sample.last != row_end)
@@ -431,18 +445,18 @@ class Cfar(wiring.Component):
             with m.If(r == self.range_cells):
                 m.d.sync += self.cpi_too_long.eq(1)
             with m.If(row_end):
-                m.d.sync += [bank_w.eq(~bank_w), first_row.eq(0)]
+                m.d.sync += [bank_w.eq(_next_bank(bank_w)), first_row.eq(sample.cpi_end)]
                 with m.If(sample.cpi_end):
-                    m.d.sync += [r.eq(0), r1.eq(1), pending.eq(1), cpi.eq(cpi + 1)]
+                    m.d.sync += [r.eq(0), r1.eq(1), cpi.eq(cpi + 1)]
                 with m.Elif(r != self.range_cells):
                     m.d.sync += [r.eq(r1), r1.eq(r1 + 1)]
 
         # row flags, for the row being accepted: which taps hold cells of this CPI
         present = {name: Signal(name=f"present_{name}") for name in lags if name != "test"}
         tested = Signal()
-        with m.If(loading):
+        with m.If(cpi_last):
             m.d.sync += [flag.eq(0) for flag in present.values()] + [tested.eq(0)]
-        with m.Elif(take & row_end & ~sample.cpi_end):
+        with m.Elif(take & row_end):
             m.d.sync += [flag.eq(r1 >= lags[name]) for name, flag in present.items()]
             m.d.sync += tested.eq((r1 >= lags["test"]) & (r1 < self.range_cells) & ok)
 
@@ -450,15 +464,21 @@ class Cfar(wiring.Component):
         x = sample.data
 
         def segment(name, din, rows_max, length):
-            if not isinstance(length, int):
-                # the length's last slot and whether it is 0, registered once per CPI
-                last = Signal(range(max(rows_max, 1)), name=f"{name}_last")
-                wire = Signal(name=f"{name}_wire")
-                with m.If(derive):
-                    m.d.sync += [last.eq(length - 1), wire.eq(length == 0)]
-                length = (last, wire)
-            return _row_delay(m, name, din, rows_max=rows_max, cells=big_m, length=length,
-                              column=d, take=take, restart=loading)
+            if isinstance(length, int):
+                return _row_delay(m, name, din, rows_max=rows_max, cells=big_m, length=length,
+                                  column=d, take=take, restart=cpi_last)
+            # the length's last slot and whether it is 0, registered once per CPI
+            last = Signal(range(max(rows_max, 1)), name=f"{name}_last")
+            wire = Signal(name=f"{name}_wire")
+            with m.If(derive):
+                m.d.sync += [last.eq(length - 1), wire.eq(length == 0)]
+            out = _row_delay(m, name, din, rows_max=rows_max, cells=big_m, length=(last, wire),
+                             column=d, take=take, restart=cpi_last)
+            # During a CPI's first row the length may still be the last CPI's (the
+            # configuration loads meanwhile): the segment is a wire then, so the row
+            # reaches every later segment. Where it then shows early (a tap of a lag
+            # longer than its row number) the tap is marked absent and no row is tested.
+            return Mux(first_row, din, out)
 
         p1 = segment("lag_n1", x, nmax - 1, n - 1)                           # lag N - 1
         p2 = segment("lag_n", p1, 1, 1)                                      # lag N
@@ -469,7 +489,8 @@ class Cfar(wiring.Component):
         cell_layout = data.StructLayout({"cut": p, "before": p, "after": p})
 
         w1 = {"valid": Signal(name="w1_valid"), "d": Signal(cb, name="w1_d"),
-              "bank": Signal(name="w1_bank"), "info": Signal(info_layout, name="w1_info"),
+              "bank": Signal(range(_BANKS), name="w1_bank"),
+              "info": Signal(info_layout, name="w1_info"),
               "cell": Signal(cell_layout, name="w1_cell")}
         with m.If(always):
             m.d.sync += [
@@ -571,15 +592,15 @@ class Cfar(wiring.Component):
                                  getattr(acc, name).eq(start + col3[name])]
             bank_fields = {"cell": cell_layout}
 
-        # ------------------------------------------------------------ ping-pong row buffer
-        info = [Signal(info_layout, name="info0"), Signal(info_layout, name="info1")]
+        # ------------------------------------------------------------ row buffer (three banks)
+        info = [Signal(info_layout, name=f"info{b}") for b in range(_BANKS)]
         address = Cat(final["d"], final["bank"])
         write = final["valid"]
         handover = write & (final["d"] == big_m - 1)
 
         bank_layout = data.StructLayout(bank_fields)
-        # the writer fills one bank while the reader reads the other: never one address
-        bank_mem = _memory(m, "bank", bank_layout, 2 * big_m)
+        # the writer fills a bank the reader is not reading: never one address
+        bank_mem = _memory(m, "bank", bank_layout, _BANKS * big_m)
         bank_w_port = bank_mem.write_port()
         m.d.comb += [bank_w_port.addr.eq(address), bank_w_port.en.eq(write),
                      bank_w_port.data.cell.eq(final["cell"])]
@@ -587,7 +608,7 @@ class Cfar(wiring.Component):
         # that all three are read at the reader's one address
         neighbours = []
         for name, shift in (("bank_prev", 1), ("bank_next", -1)):
-            mem = _memory(m, name, p, 2 * big_m)
+            mem = _memory(m, name, p, _BANKS * big_m)
             port = mem.write_port()
             m.d.comb += [port.addr.eq(Cat((final["d"] + shift)[:cb], final["bank"])),
                          port.en.eq(write), port.data.eq(final["cell"].cut)]
@@ -595,48 +616,53 @@ class Cfar(wiring.Component):
         if not two_d:
             m.d.comb += bank_w_port.data.s.eq(s_final)
         else:
-            totals = [Signal(prefix_layout, name="totals0"), Signal(prefix_layout, name="totals1")]
+            totals = [Signal(prefix_layout, name=f"totals{b}") for b in range(_BANKS)]
             groups = {"lt": ("lead", "trail"), "acb": ("ac", "b"), "abc": ("a", "bc")}
             prefix_ports = {}
             for group, names in groups.items():
                 layout = data.StructLayout({name: prefix_layout[name].shape for name in names})
-                mem = _memory(m, f"prefix_{group}", layout, 2 * big_m)
+                mem = _memory(m, f"prefix_{group}", layout, _BANKS * big_m)
                 port = mem.write_port()
                 m.d.comb += [port.addr.eq(address), port.en.eq(write)]
                 m.d.comb += [getattr(port.data, name).eq(getattr(final["prefix"], name))
                              for name in names]
                 prefix_ports[group] = mem
-        for b in (0, 1):
+        for b in range(_BANKS):
             with m.If(handover & (final["bank"] == b)):
                 m.d.sync += [full[b].eq(1), info[b].eq(final["info"])]
                 if two_d:
                     m.d.sync += totals[b].eq(final["total"])
 
         # ------------------------------------------------------------ reader
-        # R0 issues one token per column of a full bank (and the CPI's end word after its
-        # last row); R1 holds the token and addresses the bank from registers; R2 holds
-        # the words read. A bank is released when its last token's reads happen (R1),
-        # so the writer never writes an address being read.
+        # R0 issues one token per column of a full bank whose row is tested, one token
+        # for a row that is not (no hit can come of it), and the CPI's end word after
+        # its last row; R1 holds the token and addresses the bank from registers; R2
+        # holds the words read. A bank is released when its last token's reads happen
+        # (R1), so the writer never writes an address being read. The untested rows
+        # (at least the first 2(N+G) of each CPI) save the reader more cycles than
+        # the end word costs, so with ``o`` ready it keeps pace with the writer.
         en_r = Signal()
         m.d.comb += en_r.eq(~self.o.valid | self.o.ready)
-        rbank = Signal()
+        rbank = Signal(range(_BANKS))
         rd = Signal(cb)
         rmark = Signal()
         rinfo = Signal(info_layout)
-        m.d.comb += rinfo.eq(Mux(rbank, info[1], info[0]))
-        issue = en_r & Mux(rbank, full[1], full[0])
-        finished = rmark | ((rd == big_m - 1) & ~rinfo.cpi_end)
+        m.d.comb += rinfo.eq(Array(info)[rbank])
+        issue = en_r & Array(full)[rbank]
+        row_done = (rd == big_m - 1) | ~rinfo.tested
+        finished = rmark | (row_done & ~rinfo.cpi_end)
         with m.If(issue):
             with m.If(rmark):
                 m.d.sync += rmark.eq(0)
-            with m.Elif(rd == big_m - 1):
+            with m.Elif(row_done):
                 m.d.sync += [rd.eq(0), rmark.eq(rinfo.cpi_end)]
             with m.Else():
                 m.d.sync += rd.eq(rd + 1)
             with m.If(finished):
-                m.d.sync += rbank.eq(~rbank)
+                m.d.sync += rbank.eq(_next_bank(rbank))
 
-        token_fields = {"mark": 1, "d": cb, "bank": 1, "release": 1, "info": info_layout}
+        token_fields = {"mark": 1, "d": cb, "bank": range(_BANKS), "release": 1,
+                        "info": info_layout}
         if two_d:
             # the Doppler window's ends: a1 = d - Gd, b1 = d + Gd + 1 (inner), a2 = a1 - Dd,
             # b2 = b1 + Dd (outer), as integers; whether the inner window wraps, whether
@@ -657,7 +683,7 @@ class Cfar(wiring.Component):
                     (ends["a1"] < 0) | (ends["b1"] >= big_m), (ends["a2"] < 0) & (ends["a1"] >= 0),
                     (ends["b1"] < big_m) & (ends["b2"] >= big_m)))
         with m.If(en_r & valid_r1 & token.release):
-            for b in (0, 1):
+            for b in range(_BANKS):
                 with m.If(token.bank == b):
                     m.d.sync += full[b].eq(0)
 
@@ -790,7 +816,7 @@ class Cfar(wiring.Component):
         wraps = delay(m, en_r, token.wraps, 1, "r2_wraps")
         total = Signal(prefix_layout, name="r2_total")
         with m.If(en_r):
-            m.d.sync += total.eq(Mux(token.bank, totals[1], totals[0]))
+            m.d.sync += total.eq(Array(totals)[token.bank])
         wraps = again(wraps, "wraps")
         total = again(total, "total")
         wrap_inner, wrap_left, wrap_right = wraps[0], wraps[1], wraps[2]

@@ -235,11 +235,13 @@ def run_cpis(dut, maps, ports, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0
              power_width=16, flags=(), break_first=None):
     """Feed ``maps`` (one CPI each) with random stalls, setting ``ports[c]`` for CPI ``c``
     just after CPI ``c - 1``'s last cell is accepted; collect ``count`` output words and,
-    at the end, the named status flags."""
+    at the end, the named status flags and ``refused``: per CPI, the cycles in which
+    one of its cells was offered and ``i.ready`` was low."""
     rng = random.Random(seed)
     inputs = frame(maps, power_width, break_first=break_first)
     ends = np.cumsum([x.size for x in maps])
     out, fed, status = [], [], {}
+    refused = [0] * len(maps)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -255,8 +257,9 @@ def run_cpis(dut, maps, ports, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0
                 await ctx.tick()
             ctx.set(Value.cast(dut.i.payload), word)
             ctx.set(dut.i.valid, 1)
-            await ctx.tick().until(dut.i.ready)
             cpi = int(np.searchsorted(ends, j + 1))
+            while not (await ctx.tick().sample(dut.i.ready))[2]:
+                refused[cpi] += 1
             if j + 1 == ends[min(cpi, len(ends) - 1)] and cpi + 1 < len(maps):
                 set_ports(ctx, ports[cpi + 1])
         ctx.set(dut.i.valid, 0)
@@ -281,6 +284,7 @@ def run_cpis(dut, maps, ports, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0
                     _, _, valid = await ctx.tick().sample(dut.o.valid)
                     assert not valid, "more output words than the model has"
                 status.update({name: ctx.get(getattr(dut, name)) for name in flags})
+                status["refused"] = refused
                 return
         raise AssertionError(f"timeout: {len(out)} of {count} output words")
 
@@ -352,6 +356,29 @@ def test_amaranth_sim_2d_every_type(p_stall):
     assert np.all(per_cpi >= 4), per_cpi
 
 
+@pytest.mark.parametrize("build", ["1d", "2d"])
+def test_amaranth_sim_one_cell_per_clock(build):
+    """The class docstring's throughput: with every cell offered at once and ``o`` always
+    ready, ``i.ready`` is never low, in no row and at no CPI boundary: across every
+    configuration change, CPIs of one and two rows (no tested row), a configuration
+    error and CPIs longer than ``range_cells`` (cut), and bit-exact to the model."""
+    rng = np.random.default_rng(16)
+    dut = dut_1d() if build == "1d" else dut_2d()
+    configs = CONFIGS_1D if build == "1d" else CONFIGS_2D
+    bad = len(configs)                  # this CPI has no reference cells: a configuration error
+    rows = [40, 1, 45, 2, 12, 13, 40, 3, 9, 44, 30, 25, 1][:2 * bad + 1]
+    maps = [noisy_map(rng, r, 8) for r in rows]
+    expect = cfar_stream(maps, [*configs, configs[0], *configs], range_cells=40)
+    expect = expect[(expect["cpi"] != bad) | (expect["cpi_end"] == 1)]
+    words = output_words(dut, expect)
+    ports = [ports_of(c) for c in [*configs, dict(configs[0], reference_cells=0), *configs]]
+    out, status = run_cpis(dut, maps, ports, len(words), p_in_stall=0.0, p_out_stall=0.0,
+                           flags=("config_error",))
+    assert out == words
+    assert status == {"config_error": 1, "refused": [0] * len(maps)}
+    assert np.count_nonzero(expect["cpi_end"] == 0) > 50
+
+
 def dut_long():
     """Segments longer than one block RAM (512 words): rows spread over two memories."""
     return Cfar(range_cells=48, doppler_cells=64, max_reference_cells=9, max_guard_cells=9,
@@ -405,11 +432,12 @@ def test_amaranth_sim_status_flags():
                            flags=("config_error", "framing_error", "cpi_too_long"),
                            break_first=8 * 5, seed=7)
     assert out == words
-    assert status == {"config_error": 1, "framing_error": 1, "cpi_too_long": 1}
+    assert status | {"refused": None} == {"config_error": 1, "framing_error": 1,
+                                          "cpi_too_long": 1, "refused": None}
     _, clean = run_cpis(dut, maps[1:2], [ports_of(good)], 1 + int(
         np.count_nonzero(cfar_stream(maps[1:2], good)["cpi_end"] == 0)),
         flags=("config_error", "framing_error", "cpi_too_long"), seed=8)
-    assert clean == {"config_error": 0, "framing_error": 0, "cpi_too_long": 0}
+    assert clean == {"config_error": 0, "framing_error": 0, "cpi_too_long": 0, "refused": [0]}
 
 
 @pytest.mark.parametrize("build,configs", [
