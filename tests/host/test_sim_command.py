@@ -41,6 +41,9 @@ def test_exit_status_and_files(run):
 def test_chain_and_tracker_are_bit_exact(run):
     _, _, report = run
     assert report["engine"] == "rtl" and report["bit_exact"] is True
+    c = report["compared"]
+    assert c["compared"] == {"compressed_samples": 128 * 10_000, "plots": 24, "track_reports": 24}
+    assert not any(c["differing"].values()) and c["dropped_samples"] == 0
     assert report["rtl"]["tracker"]["cpi_end_words"] == SCENARIO.radar.cpis
     assert report["tracker_status"]["tracks_started"] == 3
     assert not any(v for k, v in report["tracker_status"].items() if k != "tracks_started")
