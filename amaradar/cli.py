@@ -102,6 +102,7 @@ def _sim(args):
     from .host.run import run_sim
     from .host.sigmf_io import RecordingError, RecordingSource, recording_site
     from .host.site import SiteError, load_site
+    from .sim.world.scenario import ScenarioError
     if args.pcap is not None and args.asterix is None:
         raise UsageError("--pcap needs --asterix (it holds the same datagrams)")
     if args.iq is None and args.iq_full_scale != 1.0:
@@ -126,19 +127,23 @@ def _sim(args):
         report = run_sim(scenario, engine=args.engine, out_dir=args.out, quiet=args.quiet,
                          source=source, site=site, record=args.record, asterix=args.asterix,
                          pcap=args.pcap)
-    except (SiteError, RecordingError) as e:
+    except (SiteError, RecordingError, ScenarioError) as e:
         raise UsageError(str(e)) from None
     return 0 if report["bit_exact"] is not False else 1
 
 
 def _verilog(args):
     from .host.run import chain_verilog
+    from .sim.world.scenario import ScenarioError
     scenario = _load_scenario(args.scenario)
     out = args.out
     _writable_dir(out.parent)
     if out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a folder; give a file name")
-    text = chain_verilog(scenario)
+    try:
+        text = chain_verilog(scenario)
+    except ScenarioError as e:
+        raise UsageError(str(e)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)

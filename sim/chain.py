@@ -66,8 +66,9 @@ from .models.doppler.corner_turn import corner_turn
 from .models.doppler.doppler_filter import doppler_filter, doppler_window
 from .models.doppler.mti import mti
 from ..spec.records import PULSE_WIDTH
+from .world.scenario import ScenarioError
 
-__all__ = ["ChainResult", "chain_config", "transmit_pulse", "compress", "reference_chain",
+__all__ = ["ChainResult", "chain_config", "scenario_chain_config", "transmit_pulse", "compress", "reference_chain",
            "FFT_COMPRESSOR_MIN_TAPS", "fft_compressor_size"]
 
 FFT_COMPRESSOR_MIN_TAPS = 128
@@ -145,6 +146,15 @@ def chain_config(scenario, *, coef_width=COEF_WIDTH, mf_output_width=MF_OUT_WIDT
         reference_cells=c.reference_cells, guard_cells=c.guard_cells, compressor=compressor,
         fft_size=fft_compressor_size(len(taps)) if compressor == "fft" else 0,
         cfar_peaks=cfar_peaks, mf_round_stage=mf_round_stage, **detector)
+
+
+def scenario_chain_config(scenario):
+    """:func:`chain_config` of a user's scenario: a chain that cannot be built (e.g. a
+    CFAR scale word too wide for its Pfa and window) is a :class:`ScenarioError`, one line."""
+    try:
+        return chain_config(scenario)
+    except ValueError as e:
+        raise ScenarioError(f"the chain cannot be built for this scenario: {e}") from None
 
 
 def _doppler_config(scenario, taps, mf_output_width):

@@ -12,7 +12,7 @@ from .pcap import write_pcap
 from .site import Site
 from .sources import ScenarioSource
 from .writers.outputs import Run, run_writers
-from ..sim.chain import chain_config, compress, reference_chain
+from ..sim.chain import compress, reference_chain, scenario_chain_config
 from ..sim.comparison import Comparison
 from ..sim.tracking import plot_frames, reference_tracks, tracker_config
 from ..sim.world.metrics import score
@@ -28,7 +28,7 @@ def chain_verilog(scenario):
     """The Verilog of the chain that ``scenario`` configures."""
     from amaranth.back import verilog
     from ..sim.engines.rtl_chain import chain_component
-    return verilog.convert(chain_component(chain_config(scenario)), name="amaradar_chain")
+    return verilog.convert(chain_component(scenario_chain_config(scenario)), name="amaradar_chain")
 
 
 class _Progress:
@@ -64,7 +64,7 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
     r = scenario.radar
     timings = {}
     t0 = time.perf_counter()
-    config = chain_config(scenario)
+    config = scenario_chain_config(scenario)
     source = ScenarioSource(scenario) if source is None else source
     iq, clipped = source.read()
     timings["scenario_s"] = time.perf_counter() - t0

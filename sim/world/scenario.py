@@ -85,6 +85,7 @@ from ...hdl.waveform.barker_code import BARKER13
 from ...spec.physics import SPEED_OF_LIGHT
 from .echo_physics import carrier_phase_turns, doppler_hz, echo_amplitude, echo_delay_s
 from ...spec.records import CPI_WIDTH, PULSE_WIDTH
+from ..models.detect.cfar import reference_count
 from ..models.track.tracker import TrackerModel
 from ..tracking import tracker_config
 
@@ -292,6 +293,15 @@ ADC_BITS_RANGE = (4, 18)
 MAX_PULSES_PER_CPI = 1 << PULSE_WIDTH
 MAX_CPIS = 1 << CPI_WIDTH
 MAX_LINE_SAMPLES = 1 << 20
+# Limits of the run as a whole: amaradar sim holds every sample of it in memory (a few
+# tens of bytes each over the models), and the CFAR factor's solver (exact Pfa of
+# correlated cells) takes seconds at these window sizes and minutes beyond.
+MAX_RUN_SAMPLES = 1 << 26
+MAX_PULSE_SAMPLES = 2048           # the FFT compressor's largest pulse
+MAX_REFERENCE_CELLS = 48           # per side along range
+MAX_GUARD_CELLS = 64
+MAX_2D_REFERENCE_COUNT = 256       # cells of a two-dimensional window
+SNR_DB_RANGE = (-150.0, 150.0)
 
 
 def _section(table, name, keys, where):
@@ -371,11 +381,20 @@ def _check_radar(r):
         _require(_whole(chip) and round(chip) >= 1,
                  f"radar.pulse_width_s = {r.pulse_width_s!r} gives {chip:.6g} samples per Barker "
                  "chip; pulse_width_s / 13 must be a whole number (>= 1) of samples")
+    samples = r.lines * r.line_samples
+    _require(samples <= MAX_RUN_SAMPLES,
+             f"radar: the run has {samples:,} samples (cpis x pulses_per_cpi x {r.line_samples} "
+             f"per line); at most {MAX_RUN_SAMPLES:,} fit (amaradar sim holds them in memory)")
+    _require(r.pulse_samples <= MAX_PULSE_SAMPLES,
+             f"radar.pulse_width_s = {r.pulse_width_s!r} gives {r.pulse_samples} samples; the "
+             f"pulse compressor takes at most {MAX_PULSE_SAMPLES}")
 
 
 def _check_cfar(c, radar, doppler):
-    _require(c.reference_cells >= 1, f"cfar.reference_cells must be >= 1, not {c.reference_cells}")
-    _require(c.guard_cells >= 0, f"cfar.guard_cells must be >= 0, not {c.guard_cells}")
+    _require(1 <= c.reference_cells <= MAX_REFERENCE_CELLS,
+             f"cfar.reference_cells must be 1 to {MAX_REFERENCE_CELLS}, not {c.reference_cells}")
+    _require(0 <= c.guard_cells <= MAX_GUARD_CELLS,
+             f"cfar.guard_cells must be 0 to {MAX_GUARD_CELLS}, not {c.guard_cells}")
     _require(0 < c.pfa < 1, f"cfar.pfa must be between 0 and 1 (exclusive), not {c.pfa!r}")
     window = 2 * (c.reference_cells + c.guard_cells) + 1
     _require(window <= radar.line_samples,
@@ -401,6 +420,12 @@ def _check_cfar(c, radar, doppler):
     _require(span <= radar.pulses_per_cpi,
              f"cfar Doppler window of {span} cells (2 * (doppler_reference_cells + "
              f"doppler_guard_cells) + 1) is wider than the {radar.pulses_per_cpi} Doppler bins")
+    if c.doppler_reference_cells:
+        n = reference_count(c.reference_cells, c.guard_cells, c.doppler_reference_cells,
+                            c.doppler_guard_cells)
+        _require(n <= MAX_2D_REFERENCE_COUNT,
+                 f"cfar two-dimensional window of {n} reference cells; at most "
+                 f"{MAX_2D_REFERENCE_COUNT} are allowed")
 
 
 def _check_doppler(d, radar):
@@ -430,6 +455,8 @@ def _check_clutter(c, index, radar):
     _require(c.range_stop_m < radar.unambiguous_range_m,
              f"{where}.range_stop_m = {c.range_stop_m!r} is beyond the unambiguous range "
              f"{radar.unambiguous_range_m:.1f} m (c * pri_s / 2)")
+    lo, hi = SNR_DB_RANGE
+    _require(lo <= c.cnr_db <= hi, f"{where}.cnr_db must be {lo:g} to {hi:g}, not {c.cnr_db!r}")
     _require(c.velocity_spread_mps >= 0,
              f"{where}.velocity_spread_mps must be >= 0, not {c.velocity_spread_mps!r}")
 
@@ -437,6 +464,8 @@ def _check_clutter(c, index, radar):
 def _check_target(t, index, radar, duration):
     where = f"target[{index}]"
     _require(t.range_m > 0, f"{where}.range_m must be > 0, not {t.range_m!r}")
+    lo, hi = SNR_DB_RANGE
+    _require(lo <= t.snr_db <= hi, f"{where}.snr_db must be {lo:g} to {hi:g}, not {t.snr_db!r}")
     times = [0.0, duration]
     if t.radial_accel_mps2:
         vertex = -t.radial_velocity_mps / t.radial_accel_mps2

@@ -41,7 +41,15 @@ BAD = [
     ({"radar.adc_bits": 30}, "radar.adc_bits must be 4 to 18, not 30"),
     ({"radar.sample_rate_hz": -1.0}, "radar.sample_rate_hz must be > 0, not -1.0"),
     ({"cfar.pfa": 1.5}, "cfar.pfa must be between 0 and 1 (exclusive), not 1.5"),
-    ({"cfar.reference_cells": 0}, "cfar.reference_cells must be >= 1, not 0"),
+    ({"cfar.reference_cells": 0}, "cfar.reference_cells must be 1 to 48, not 0"),
+    ({"cfar.reference_cells": 4000}, "cfar.reference_cells must be 1 to 48, not 4000"),
+    ({"cfar.guard_cells": 65}, "cfar.guard_cells must be 0 to 64, not 65"),
+    ({"radar.pulse_width_s": 300e-6}, "radar.pulse_width_s = 0.0003 gives 3000 samples; the pulse "
+                                      "compressor takes at most 2048"),
+    ({"radar.pulses_per_cpi": 4096, "radar.cpis": 2},
+     "radar: the run has 81,920,000 samples (cpis x pulses_per_cpi x 10000 per line); at most "
+     "67,108,864 fit"),
+    ({"target0.snr_db": 4000.0}, "target[0].snr_db must be -150 to 150, not 4000.0"),
     ({"target0.range_m": 160e3}, "target[0] reaches 160000.0 m, beyond the unambiguous range"),
     ({"target0.range_m": -5.0}, "target[0].range_m must be > 0, not -5.0"),
     ({"target0.snr_db": "loud"}, "target[0].snr_db must be a finite number, not 'loud'"),
@@ -56,7 +64,12 @@ def test_bad_scenario_is_one_line_naming_it(changes, message):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("changes, message", BAD[:6] + BAD[-3:])
+CHAIN_BAD = [({"cfar.pfa": 1e-9, "cfar.reference_cells": 4},
+              "the chain cannot be built for this scenario: pfa=1e-09 with reference_cells=4 "
+              "needs scale word")]
+
+
+@pytest.mark.parametrize("changes, message", BAD[:6] + BAD[-3:] + CHAIN_BAD)
 def test_cli_rejects_bad_scenario_and_writes_nothing(tmp_path, capsys, changes, message):
     path = tmp_path / "bad.toml"
     path.write_text(toml_text(_doc(**changes)))
