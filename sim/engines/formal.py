@@ -29,7 +29,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from amaranth.lib.wiring import In
 
 __all__ = ["StreamContract", "FormalResult", "prove_stream", "MARKERS"]
 
-#: Output payload fields whose reachability is covered, where the layout has them.
+#: Output payload fields whose reachability is covered by default.
 MARKERS = ("first", "last", "cpi_end")
 
 _MODES = ("prove", "bmc")
@@ -54,10 +54,10 @@ class StreamContract(wiring.Component):
     Parameters
     ----------
     dut : wiring.Component
-        Block with ``i : In(stream.Signature(...))`` and
-        ``o : Out(stream.Signature(...))``.
+        Block with ``o : Out(stream.Signature(...))`` and, unless it is a source,
+        ``i : In(stream.Signature(...))``.
     capacity : int
-        Largest ``held`` the block may reach: words it can hold, in units of
+        With ``"exact"`` conservation: the largest ``held`` the block may reach: words it can hold, in units of
         ``ratio_in * ratio_out`` (``held`` counts one input word as ``ratio_out``
         and one output word as ``ratio_in``).
     ratio : (int, int)
@@ -76,6 +76,9 @@ class StreamContract(wiring.Component):
     free : tuple of str
         ``In`` ports of the block other than ``i`` and ``o`` left free in every
         cycle (strobes); the others are assumed constant (configuration).
+    markers : tuple of str
+        Output payload fields whose reachability is covered (those of them that
+        the layout has).
     occupancy : callable or None
         ``occupancy(dut)``: the words the block holds as a value of its ports,
         where the ports show it; asserted equal to ``held`` (an invariant that
@@ -84,7 +87,7 @@ class StreamContract(wiring.Component):
         ``"exact"``: ``held`` within ``0 .. capacity``; ``"at_most"``: only
         ``held >= 0`` (a block that emits at most ``ratio_out`` words per
         ``ratio_in`` input words, fewer depending on the data, e.g. detections);
-        ``None``: no conservation assertion.
+        ``None``: no conservation assertion (so for a source).
 
     Members
     -------
@@ -92,19 +95,24 @@ class StreamContract(wiring.Component):
         Free inputs of the proof (``cfg_<port>`` drives the block's port).
     """
 
-    def __init__(self, dut, *, capacity, ratio=(1, 1), flush=None, residual=0, frame=None,
-                 free=(), occupancy=None, conservation="exact"):
+    def __init__(self, dut, *, capacity=0, ratio=(1, 1), flush=None, residual=0, frame=None,
+                 free=(), markers=MARKERS, occupancy=None, conservation="exact"):
         self.dut = dut
         self._config = {name: member for name, member in dut.signature.members.items()
                         if name not in ("i", "o") and member.is_port and member.flow == In}
+        self.source = "i" not in dut.signature.members
+        if self.source and conservation is not None:
+            raise ValueError(f"conservation={conservation!r}: a source (no port i) "
+                             "allows only None")
+        inputs = {} if self.source else {"i_valid": In(1),
+                                         "i_payload": In(len(Value.cast(dut.i.payload)))}
         super().__init__({
-            "i_valid": In(1),
-            "i_payload": In(len(Value.cast(dut.i.payload))),
+            **inputs,
             "o_ready": In(1),
             **{f"cfg_{name}": In(member.shape) for name, member in self._config.items()},
         })
         self.capacity, self.ratio, self.flush = capacity, ratio, flush
-        self.residual, self.frame, self.free = residual, frame, free
+        self.residual, self.frame, self.free, self.markers = residual, frame, free, markers
         if conservation not in _CONSERVATION:
             raise ValueError(f"conservation={conservation!r}: must be one of {_CONSERVATION}")
         self.occupancy, self.conservation = occupancy, conservation
@@ -123,7 +131,16 @@ class StreamContract(wiring.Component):
         m.d.sync += reg.eq(value)
         return reg
 
-    def _assume_framing(self, m, i):
+    def _assume_input(self, m, i):
+        m.d.comb += [i.valid.eq(self.i_valid), i.payload.eq(self.i_payload)]
+        payload = Value.cast(i.payload)
+        stall = self._previous(m, i.valid & ~i.ready, "i_stall")
+        self._add(m, "assume", "i.valid held until i.ready", ~stall | i.valid)
+        self._add(m, "assume", "i.payload stable while stalled",
+                  ~stall | (payload == self._previous(m, payload, "i_payload")))
+        self._add(m, "cover", "input transfer", i.valid & i.ready)
+        if self.frame is None:
+            return
         length, lines = self.frame
         word, line = Signal(range(length)), Signal(range(lines))
         with m.If(i.valid & i.ready):
@@ -139,9 +156,8 @@ class StreamContract(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.dut = dut = self.dut
-        i, o = dut.i, dut.o
-        m.d.comb += [i.valid.eq(self.i_valid), i.payload.eq(self.i_payload),
-                     o.ready.eq(self.o_ready)]
+        o = dut.o
+        m.d.comb += o.ready.eq(self.o_ready)
         started = Signal()
         m.d.sync += started.eq(1)
         self._add(m, "assume", "reset released", ~ResetSignal())
@@ -154,23 +170,19 @@ class StreamContract(wiring.Component):
             self._add(m, "assume", f"{name} constant",
                       ~started | (Value.cast(value) == self._previous(m, value, name)))
 
-        i_payload, o_payload = Value.cast(i.payload), Value.cast(o.payload)
-        i_stall = self._previous(m, i.valid & ~i.ready, "i_stall")
-        self._add(m, "assume", "i.valid held until i.ready", ~i_stall | i.valid)
-        self._add(m, "assume", "i.payload stable while stalled",
-                  ~i_stall | (i_payload == self._previous(m, i_payload, "i_payload")))
+        if not self.source:
+            self._assume_input(m, dut.i)
 
-        if self.frame is not None:
-            self._assume_framing(m, i)
-
+        o_payload = Value.cast(o.payload)
         o_stall = self._previous(m, o.valid & ~o.ready, "o_stall")
         self._add(m, "assert", "no o.valid out of reset", started | ~o.valid)
         self._add(m, "assert", "o.valid held until o.ready", ~o_stall | o.valid)
         self._add(m, "assert", "o.payload stable while stalled",
                   ~o_stall | (o_payload == self._previous(m, o_payload, "o_payload")))
 
-        i_take, o_take = i.valid & i.ready, o.valid & o.ready
+        o_take = o.valid & o.ready
         if self.conservation is not None:
+            i_take = dut.i.valid & dut.i.ready
             ratio_in, ratio_out = self.ratio
             held = Signal(signed(24 if self.conservation == "at_most" else
                                  (self.capacity + max(self.ratio)).bit_length() + 2))
@@ -182,7 +194,7 @@ class StreamContract(wiring.Component):
                 self._add(m, "assert", "held equals occupancy", held == self.occupancy(dut))
             if self.flush is not None:
                 quiet = Signal(range(self.flush + 1))
-                with m.If(i.valid | ~o.ready):
+                with m.If(dut.i.valid | ~o.ready):
                     m.d.sync += quiet.eq(0)
                 with m.Elif(quiet != self.flush):
                     m.d.sync += quiet.eq(quiet + 1)
@@ -193,11 +205,10 @@ class StreamContract(wiring.Component):
                   o_take & self._previous(m, o_take, "o_take"))
         layout = o.payload.shape() if isinstance(o.payload, data.View) else None
         if isinstance(layout, data.StructLayout):
-            for marker in MARKERS:
+            for marker in self.markers:
                 if marker in layout.members:
                     self._add(m, "cover", f"o.payload.{marker}",
                               o_take & getattr(o.payload, marker))
-        self._add(m, "cover", "input transfer", i_take)
         return m
 
 
@@ -221,6 +232,8 @@ class FormalResult:
         Number of ``assume``, ``assert`` and ``cover`` properties.
     failed : list of str
         Names of the assertions that failed, or of the covers never reached.
+    seconds : float
+        Wall-clock time of the job.
     workdir : Path
         SymbiYosys work folder (traces under ``engine_*``).
     log : str
@@ -232,6 +245,7 @@ class FormalResult:
     depth: int
     counts: dict
     failed: list = field(default_factory=list)
+    seconds: float = 0.0
     workdir: Path = None
     log: str = ""
 
@@ -263,33 +277,21 @@ def _sby_command():
             "sys.argv[0] = 'yowasp-sby'; main()"]
 
 
-def _job(rtlil_text, *, mode, depth, cover_depth):
-    return textwrap.dedent(f"""\
-        [tasks]
-        check
-        cover
-
-        [options]
-        check: mode {mode}
-        check: depth {depth}
-        cover: mode cover
-        cover: depth {cover_depth}
-        multiclock off
-
-        [engines]
-        smtbmc yices
-
-        [script]
-        read_rtlil top.il
-        prep -top top
-
-        [files]
-        top.il
-        """), rtlil_text
+def _job(*, mode, depth, cover_depth):
+    """The .sby text and its task names: ``check`` (``mode`` to ``depth``) and,
+    unless ``cover_depth`` is None, ``cover``."""
+    tasks, options = ["check"], [f"check: mode {mode}", f"check: depth {depth}"]
+    if cover_depth is not None:
+        tasks.append("cover")
+        options += ["cover: mode cover", f"cover: depth {cover_depth}"]
+    sections = {"tasks": tasks, "options": options + ["multiclock off"],
+                "engines": ["smtbmc yices"], "script": ["read_rtlil top.il", "prep -top top"],
+                "files": ["top.il"]}
+    return "\n".join(f"[{name}]\n" + "\n".join(body) + "\n" for name, body in sections.items()), tasks
 
 
-def _verdict(workdir, task):
-    status = workdir.parent / f"{workdir.name}_{task}" / "status"
+def _verdict(root, task):
+    status = root / f"job_{task}" / "status"
     return status.read_text().split()[0] if status.exists() else "ERROR"
 
 
@@ -307,7 +309,8 @@ def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, 
     depth : int
         Induction length or BMC depth, in clock cycles.
     cover_depth : int or None
-        Cycles within which every cover must be reached (default ``depth``).
+        Cycles within which every cover must be reached; ``None`` checks no
+        cover.
     workdir : path-like or None
         Folder for the job (default: a new temporary folder).
     timeout : float
@@ -324,26 +327,30 @@ def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, 
     counts = {kind: len(names) for kind, names in harness.properties.items()}
     root = Path(workdir if workdir is not None else tempfile.mkdtemp(prefix="amaradar-formal-"))
     root.mkdir(parents=True, exist_ok=True)
-    sby, il = _job(text, mode=mode, depth=depth, cover_depth=cover_depth or depth)
-    (root / "top.il").write_text(il)
+    sby, tasks = _job(mode=mode, depth=depth, cover_depth=cover_depth)
+    if cover_depth is None:
+        counts["cover"] = 0
+    (root / "top.il").write_text(text)
     (root / "job.sby").write_text(sby)
+    start = time.monotonic()
     try:
         run = subprocess.run([*_sby_command(), "-f", "job.sby"], cwd=root, env=_tool_env(),
                              capture_output=True, text=True, timeout=timeout)
         log = run.stdout + run.stderr
     except subprocess.TimeoutExpired as expired:
         log = f"timed out after {timeout} s\n{expired.stdout or ''}"
-    workdir = root / "job"
-    check, cover = _verdict(workdir, "check"), _verdict(workdir, "cover")
+    seconds = time.monotonic() - start
+    verdicts = {_verdict(root, task) for task in tasks}
     lines = re.findall(r"(?:Assert failed in|Unreached cover statement at) \S+ \S+?:(\d+)", log)
     failed = sorted({harness.lines.get(int(line), f"line {line}") for line in lines})
-    if (check, cover) == ("PASS", "PASS"):
+    check = _verdict(root, "check")
+    if verdicts == {"PASS"}:
         status = "PASS"
-    elif "FAIL" in (check, cover) or (check, cover) == ("PASS", "UNKNOWN"):
+    elif "FAIL" in verdicts or (check == "PASS" and "UNKNOWN" in verdicts):
         status = "FAIL"
     elif check == "UNKNOWN":
         status = "UNKNOWN"
     else:
         status = "ERROR"
     return FormalResult(status=status, mode=mode, depth=depth, counts=counts, failed=failed,
-                        workdir=root, log=log)
+                        seconds=seconds, workdir=root, log=log)
