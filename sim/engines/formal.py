@@ -39,7 +39,7 @@ from amaranth.hdl import Assert, Assume, Cover, ResetSignal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["StreamContract", "FormalResult", "prove_stream", "MARKERS"]
+__all__ = ["StreamContract", "FormalResult", "prove", "prove_stream", "MARKERS"]
 
 #: Output payload fields whose reachability is covered by default.
 MARKERS = ("first", "last", "cpi_end")
@@ -116,14 +116,13 @@ class StreamContract(wiring.Component):
         if conservation not in _CONSERVATION:
             raise ValueError(f"conservation={conservation!r}: must be one of {_CONSERVATION}")
         self.occupancy, self.conservation = occupancy, conservation
-        self.properties = {"assume": [], "assert": [], "cover": []}
-        self.lines = {}
+        self.names = {}
 
     def _add(self, m, kind, name, test):
         statement = {"assume": Assume, "assert": Assert, "cover": Cover}[kind](
             test, name, src_loc_at=1)
-        self.properties[kind].append(name)
-        self.lines[statement.src_loc[1]] = name
+        filename, line = statement.src_loc
+        self.names[f"{filename}:{line}"] = name
         m.d.comb += statement
 
     def _previous(self, m, value, name):
@@ -295,14 +294,22 @@ def _verdict(root, task):
     return status.read_text().split()[0] if status.exists() else "ERROR"
 
 
-def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, timeout=600,
-                 **contract):
-    """Prove the stream contract of ``dut``; return a :class:`FormalResult`.
+def _check_parameters(mode, depth):
+    if mode not in _MODES:
+        raise ValueError(f"mode={mode!r}: must be one of {', '.join(_MODES)}")
+    if not (isinstance(depth, int) and depth >= 1):
+        raise ValueError(f"depth={depth!r}: must be a positive integer")
+
+
+def prove(top, *, mode="prove", depth=8, cover_depth=None, workdir=None, timeout=600,
+          names=None):
+    """Prove the ``Assert``/``Cover`` statements of ``top``; return a :class:`FormalResult`.
 
     Parameters
     ----------
-    dut : wiring.Component
-        Streaming block (fresh: it is elaborated into the harness).
+    top : wiring.Component
+        Design with its own properties; its ``In`` ports are free inputs, its
+        clock domain ``sync`` steps once per cycle.
     mode : {"prove", "bmc"}
         k-induction of length ``depth``, or bounded model check to ``depth``
         cycles.
@@ -315,16 +322,13 @@ def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, 
         Folder for the job (default: a new temporary folder).
     timeout : float
         Seconds before the job is abandoned (status ``"ERROR"``).
-    **contract
-        Keyword arguments of :class:`StreamContract` (``capacity`` required).
+    names : dict or None
+        ``{source line: name}`` of the properties, to name the failed ones.
     """
-    if mode not in _MODES:
-        raise ValueError(f"mode={mode!r}: must be one of {', '.join(_MODES)}")
-    if not (isinstance(depth, int) and depth >= 1):
-        raise ValueError(f"depth={depth!r}: must be a positive integer")
-    harness = StreamContract(dut, **contract)
-    text = rtlil.convert(harness, name="top")
-    counts = {kind: len(names) for kind, names in harness.properties.items()}
+    _check_parameters(mode, depth)
+    text = rtlil.convert(top, name="top")
+    flavors = re.findall(r'parameter \\FLAVOR "(\w+)"', text)
+    counts = {kind: flavors.count(kind) for kind in ("assume", "assert", "cover")}
     root = Path(workdir if workdir is not None else tempfile.mkdtemp(prefix="amaradar-formal-"))
     root.mkdir(parents=True, exist_ok=True)
     sby, tasks = _job(mode=mode, depth=depth, cover_depth=cover_depth)
@@ -341,8 +345,9 @@ def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, 
         log = f"timed out after {timeout} s\n{expired.stdout or ''}"
     seconds = time.monotonic() - start
     verdicts = {_verdict(root, task) for task in tasks}
-    lines = re.findall(r"(?:Assert failed in|Unreached cover statement at) \S+ \S+?:(\d+)", log)
-    failed = sorted({harness.lines.get(int(line), f"line {line}") for line in lines})
+    places = re.findall(r"(?:Assert failed in|Unreached cover statement at) \S+ (\S+?:\d+)", log)
+    names = names or {}
+    failed = sorted({names.get(place, place) for place in places})
     check = _verdict(root, "check")
     if verdicts == {"PASS"}:
         status = "PASS"
@@ -354,3 +359,17 @@ def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, 
         status = "ERROR"
     return FormalResult(status=status, mode=mode, depth=depth, counts=counts, failed=failed,
                         seconds=seconds, workdir=root, log=log)
+
+
+def prove_stream(dut, *, mode="prove", depth=8, cover_depth=None, workdir=None, timeout=600,
+                 **contract):
+    """Prove the stream contract of ``dut`` (see :class:`StreamContract`).
+
+    ``dut`` must be fresh (it is elaborated into the harness); ``**contract`` are
+    the keyword arguments of :class:`StreamContract`, the others those of
+    :func:`prove`. Returns a :class:`FormalResult`.
+    """
+    _check_parameters(mode, depth)
+    harness = StreamContract(dut, **contract)
+    return prove(harness, mode=mode, depth=depth, cover_depth=cover_depth, workdir=workdir,
+                 timeout=timeout, names=harness.names)
