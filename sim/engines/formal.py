@@ -83,6 +83,9 @@ class StreamContract(wiring.Component):
         ``occupancy(dut)``: the words the block holds as a value of its ports,
         where the ports show it; asserted equal to ``held`` (an invariant that
         lets the induction close).
+    properties : callable or None
+        ``properties(m, dut)``: block-specific assertions as ``{name: value}``,
+        each asserted in every cycle (the callable may add logic to ``m``).
     conservation : {"exact", "at_most", None}
         ``"exact"``: ``held`` within ``0 .. capacity``; ``"at_most"``: only
         ``held >= 0`` (a block that emits at most ``ratio_out`` words per
@@ -96,7 +99,8 @@ class StreamContract(wiring.Component):
     """
 
     def __init__(self, dut, *, capacity=0, ratio=(1, 1), flush=None, residual=0, frame=None,
-                 free=(), markers=MARKERS, occupancy=None, conservation="exact"):
+                 free=(), markers=MARKERS, occupancy=None, properties=None,
+                 conservation="exact"):
         self.dut = dut
         self._config = {name: member for name, member in dut.signature.members.items()
                         if name not in ("i", "o") and member.is_port and member.flow == In}
@@ -115,14 +119,16 @@ class StreamContract(wiring.Component):
         self.residual, self.frame, self.free, self.markers = residual, frame, free, markers
         if conservation not in _CONSERVATION:
             raise ValueError(f"conservation={conservation!r}: must be one of {_CONSERVATION}")
-        self.occupancy, self.conservation = occupancy, conservation
+        self.occupancy, self.properties, self.conservation = occupancy, properties, conservation
         self.names = {}
 
     def _add(self, m, kind, name, test):
         statement = {"assume": Assume, "assert": Assert, "cover": Cover}[kind](
             test, name, src_loc_at=1)
-        filename, line = statement.src_loc
-        self.names[f"{filename}:{line}"] = name
+        if "{}:{}".format(*statement.src_loc) in self.names:
+            # the block's own properties share one line: number them instead
+            statement.src_loc = ("property", len(self.names))
+        self.names["{}:{}".format(*statement.src_loc)] = name
         m.d.comb += statement
 
     def _previous(self, m, value, name):
@@ -178,6 +184,10 @@ class StreamContract(wiring.Component):
         self._add(m, "assert", "o.valid held until o.ready", ~o_stall | o.valid)
         self._add(m, "assert", "o.payload stable while stalled",
                   ~o_stall | (o_payload == self._previous(m, o_payload, "o_payload")))
+
+        if self.properties is not None:
+            for name, test in self.properties(m, dut).items():
+                self._add(m, "assert", name, test)
 
         o_take = o.valid & o.ready
         if self.conservation is not None:

@@ -13,13 +13,15 @@ threshold against the exact window sum of the cells that went in.
 """
 
 import pytest
-from amaranth import Module, signed
+from amaranth import Array, Module, Mux, Signal, signed
 from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from amaradar.hdl.compress.fft import _round
-from amaradar.sim.engines.formal import prove
+from amaradar.hdl.detect.ca_cfar import CaCfar
+from amaradar.hdl.formats import CFAR_SCALE_FRAC
+from amaradar.sim.engines.formal import prove, prove_stream
 
 
 class _ButterflyRounding(wiring.Component):
@@ -62,3 +64,56 @@ def test_butterfly_sum_overflows_without_the_dropped_bit(tmp_path):
     result = prove(_ButterflyRounding(width=4, shift=0, rounding="half_even"), mode="bmc",
                    depth=1, workdir=tmp_path)
     assert result.status == "FAIL"
+
+
+def _cfar_threshold(m, dut, *, length, guard):
+    """Each detection's power and threshold against the exact window sum of the
+    cells that entered (two lines kept, chosen by the pulse's parity), with
+    ``guard`` guard cells."""
+    r, g, p = dut.reference_cells, guard, dut.power_width
+    lines = [[Signal(p, name=f"line{n}_cell{k}") for k in range(length)] for n in range(2)]
+    position, parity = Signal(range(length)), Signal()
+    with m.If(dut.i.valid & dut.i.ready):
+        for n in range(2):
+            for k in range(length):
+                with m.If((parity == n) & (position == k)):
+                    m.d.sync += lines[n][k].eq(dut.i.payload.data)
+        with m.If(dut.i.payload.last):
+            m.d.sync += [position.eq(0), parity.eq(~parity)]
+        with m.Else():
+            m.d.sync += position.eq(position + 1)
+    out = dut.o.payload
+    line = Array(Array(cells) for cells in lines)[out.pulse[0]]
+    k = out.range_bin
+    total = sum(line[k - g - j] + line[k + g + j] for j in range(1, r + 1))
+    product = dut.scale * total
+    threshold = Mux(product >> CFAR_SCALE_FRAC > (1 << p) - 1, (1 << p) - 1,
+                    product >> CFAR_SCALE_FRAC)
+    return {
+        "detected power is the cell's": ~dut.o.valid | (out.power == line[k]),
+        "threshold is scale times the exact window sum": ~dut.o.valid | (out.threshold == threshold),
+        "power exceeds the exact threshold": ~dut.o.valid | ((out.power << CFAR_SCALE_FRAC) > product),
+    }
+
+
+def _prove_cfar_sum(tmp_path, *, guard, cover_depth):
+    length = 6
+    dut = CaCfar(line_length=length, reference_cells=1, guard_cells=1, power_width=3)
+    return prove_stream(dut, mode="bmc", depth=14, cover_depth=cover_depth, workdir=tmp_path,
+                        frame=(length, 2), conservation=None,
+                        properties=lambda m, dut: _cfar_threshold(m, dut, length=length,
+                                                                  guard=guard))
+
+
+def test_ca_cfar_window_sum_is_exact(tmp_path):
+    # the covers (detections on consecutive clocks) show the checks meet detections
+    result = _prove_cfar_sum(tmp_path, guard=1, cover_depth=14)
+    assert result.status == "PASS", (result.failed, result.log[-2000:])
+    assert result.counts["assert"] == 6 and result.counts["cover"] == 2
+
+
+def test_ca_cfar_window_sum_check_can_fail(tmp_path):
+    """The same check with the window placed one cell wrong fails."""
+    result = _prove_cfar_sum(tmp_path, guard=0, cover_depth=None)
+    assert result.status == "FAIL"
+    assert result.failed == ["threshold is scale times the exact window sum"]
