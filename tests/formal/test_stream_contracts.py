@@ -116,12 +116,8 @@ INDUCTION = {**{name: case[0] for name, case in CASES.items() if case[1] == "bmc
              **CONTRACT_ONLY}
 
 
-def _params(names):
-    return [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
-            for name in names]
-
-
-@pytest.mark.parametrize("name", _params(CASES))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
+                                  if name in SLOW else name for name in CASES])
 def test_stream_contract(name, tmp_path):
     build, mode, depth, cover_depth = CASES[name]
     dut, contract = build()
@@ -131,7 +127,7 @@ def test_stream_contract(name, tmp_path):
     assert result.counts["assert"] >= 3 and result.counts["cover"] >= 1
 
 
-@pytest.mark.parametrize("name", _params(INDUCTION))
+@pytest.mark.parametrize("name", INDUCTION)
 def test_output_contract_by_induction(name, tmp_path):
     dut, contract = INDUCTION[name]()
     contract = {key: contract[key] for key in ("frame", "free") if key in contract}
