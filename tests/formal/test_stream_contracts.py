@@ -11,6 +11,7 @@ from amaranth import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from amaradar.hdl.chain_config import ChainConfig
 from amaradar.hdl.compress.fast_convolution import FastConvolution
 from amaradar.hdl.compress.fft import FFT
 from amaradar.hdl.compress.fft_iterative import IterativeFFT
@@ -22,7 +23,9 @@ from amaradar.hdl.detect.power_detector import PowerDetector
 from amaradar.hdl.doppler.corner_turn import CornerTurn
 from amaradar.hdl.doppler.doppler_filter import DopplerFilter
 from amaradar.hdl.doppler.mti import MtiCanceller
+from amaradar.hdl.doppler_chain import DopplerChain
 from amaradar.hdl.link.report_framer import ReportFramer
+from amaradar.hdl.radar_chain import RadarChain
 from amaradar.hdl.stream.skid_buffer import SkidBuffer
 from amaradar.hdl.track.tables import TrackerConfig, TrackerRadar
 from amaradar.hdl.track.tracker import Tracker
@@ -57,6 +60,24 @@ def _doppler_filter():
     return dut, dict(capacity=47, frame=(8, 1))
 
 
+def _chain_config(**doppler):
+    """A chain of 3-bit samples, a 2-tap filter and 1 CFAR reference cell each side."""
+    return ChainConfig(adc_width=3, taps=(1, -1), coef_width=3, mf_output_width=4,
+                       mf_output_shift=0, reference_cells=1, cfar_scale=1 << 16,
+                       cfar_alpha=2.0, cfar_alpha_white=2.0, **doppler)
+
+
+def _radar_chain():
+    config = _chain_config(line_length=6, pulses_per_cpi=2, guard_cells=1)
+    return RadarChain(config), dict(conservation="at_most", frame=(6, 2))
+
+
+def _doppler_chain():
+    config = _chain_config(line_length=3, pulses_per_cpi=8, guard_cells=0, doppler=True,
+                           doppler_window=(3,) * 8, max_clusters=1)
+    return DopplerChain(config), dict(frame=(3, 8))
+
+
 CASES = {
     # name: (block and contract options, mode, depth, cover depth)
     "skid_buffer": (lambda: (SkidBuffer(8), dict(
@@ -77,6 +98,7 @@ CASES = {
                                 dict(conservation=None)), "bmc", 16, 16),
     "report_framer": (lambda: (ReportFramer(range_bits=2, power_bits=3, cap=1, depth=1),
                                dict(conservation=None, free=("heartbeat",))), "bmc", 16, 16),
+    "radar_chain": (_radar_chain, "bmc", 20, 24),
     "fft8": (_fft, "bmc", 30, 36),
     # held reaches 28 within 30 cycles, and more than 31 within 40
     "fft8_depth40": (_fft, "bmc", 40, None),
@@ -106,12 +128,14 @@ def _tracker():
 
 
 # Blocks whose first output comes too late for a bounded check in CI (a whole frame
-# through one memory, two FFTs, or a CPI's plots): the output contract only.
+# through one memory, two FFTs, a CPI's plots or a CPI through the corner turn): the
+# output contract only.
 CONTRACT_ONLY = {
     "fft_iterative8": lambda: (IterativeFFT(n=8, width=4, twiddle_width=4), dict(frame=(8, 1))),
     "fast_convolution": lambda: (FastConvolution(taps=[3 + 1j, -2 + 2j], n=8, input_width=4),
                                  dict(frame=(4, 1))),
     "tracker": _tracker,
+    "doppler_chain": _doppler_chain,
 }
 # the output contract alone (no conservation) closes by 4-induction for these
 INDUCTION = {**{name: case[0] for name, case in CASES.items()
