@@ -297,7 +297,8 @@ def _job(*, mode, depth, cover_depth):
     sections = {"tasks": tasks, "options": options + ["multiclock off"],
                 "engines": ["smtbmc yices"], "script": ["read_rtlil top.il", "prep -top top"],
                 "files": ["top.il"]}
-    return "\n".join(f"[{name}]\n" + "\n".join(body) + "\n" for name, body in sections.items()), tasks
+    text = "\n".join(f"[{name}]\n" + "\n".join(body) + "\n" for name, body in sections.items())
+    return text, tasks
 
 
 def _verdict(root, task):

@@ -7,9 +7,12 @@ words when its stage drops one bit (``_round(..., fits=True)`` keeps the low
 negative one. The proof found that ``(2**(w-1) - 1) - (-2**(w-1)) = 2**w - 1``
 rounds half to even up to ``2**(w-1)``, which the unsaturated path wraps to
 ``-2**(w-1)``: a silent sign flip, left to the FFT's owner (the test is an
-expected failure until then). The CA-CFAR keeps running sums of its reference cells in registers
-sized to their largest value: proved here by checking every detection's
-threshold against the exact window sum of the cells that went in.
+expected failure until then).
+
+The CA-CFAR keeps running sums of its reference cells in registers sized to
+their largest value: proved at a line of 6 cells, 1 reference and 1 guard
+cell, 3-bit power, by checking every detection's power and threshold against
+the exact window sum of the cells that went in.
 """
 
 import pytest
@@ -26,7 +29,7 @@ from amaradar.sim.engines.formal import prove, prove_stream
 
 class _ButterflyRounding(wiring.Component):
     """``a ± b`` through the butterfly's unsaturated path equals the saturating one,
-    which never saturates."""
+    which never saturates; ``symmetric`` leaves out the most negative word."""
 
     def __init__(self, *, width, shift, rounding, symmetric=False):
         self._width, self._shift, self._rounding = width, shift, rounding
@@ -89,10 +92,11 @@ def _cfar_threshold(m, dut, *, length, guard):
     product = dut.scale * total
     threshold = Mux(product >> CFAR_SCALE_FRAC > (1 << p) - 1, (1 << p) - 1,
                     product >> CFAR_SCALE_FRAC)
+    detected = dut.o.valid
     return {
-        "detected power is the cell's": ~dut.o.valid | (out.power == line[k]),
-        "threshold is scale times the exact window sum": ~dut.o.valid | (out.threshold == threshold),
-        "power exceeds the exact threshold": ~dut.o.valid | ((out.power << CFAR_SCALE_FRAC) > product),
+        "detected power is the cell's": ~detected | (out.power == line[k]),
+        "threshold is scale times the exact window sum": ~detected | (out.threshold == threshold),
+        "power exceeds the exact threshold": ~detected | ((out.power << CFAR_SCALE_FRAC) > product),
     }
 
 
