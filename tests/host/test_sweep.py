@@ -160,3 +160,15 @@ def test_results_columns_and_report(tmp_path, one_worker):
     assert report["points"] == {"total": 4, "computed": 4, "skipped": 0}
     assert report["checks"]["pd_points"] == 4 and report["bit_exact"] is None
     assert (tmp_path / "out" / "pd_vs_snr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_out_folder_of_another_sweep_is_one_line_exit_2(tmp_path, capsys, one_worker):
+    sweep = load_sweep(write_sweep(tmp_path, runs=1))
+    out = tmp_path / "out"
+    run_sweep(sweep, client=one_worker, out_dir=out, progress=False)
+    before = (out / "results.parquet").read_bytes()
+    other = write_sweep(tmp_path, sweep=SWEEP.replace('["pfa", "pd"]', '["pd"]'))
+    assert main(["sweep", str(other), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds another sweep" in err, err
+    assert (out / "results.parquet").read_bytes() == before
