@@ -9,7 +9,8 @@ from distributed import Client, LocalCluster
 
 from amaradar.cli import main
 from amaradar.host.sweep import run_sweep
-from amaradar.host.sweep_file import SweepError, load_sweep
+from amaradar.host.sweep_file import FIGURES, SweepError, load_sweep
+from amaradar.host.sweep_task import OSPA_CUTOFF_CELLS
 from amaradar.host.sweep_theory import swerling0_pd
 from amaradar.sim.models.detect.cfar import cfar_alpha, cfar_pfa
 
@@ -172,3 +173,29 @@ def test_out_folder_of_another_sweep_is_one_line_exit_2(tmp_path, capsys, one_wo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds another sweep" in err, err
     assert (out / "results.parquet").read_bytes() == before
+
+
+def test_rtl_engine_records_bit_exact_tasks(tmp_path, one_worker):
+    import pyarrow.parquet as pq
+    one_point = SWEEP.replace('["ca", "os"]', '["so"]').replace("[-12.0, -6.0]", "[-6.0]")
+    sweep = load_sweep(write_sweep(tmp_path, runs=1, sweep=one_point))
+    report = run_sweep(sweep, client=one_worker, out_dir=tmp_path / "out", engine="rtl",
+                       progress=False)
+    assert report["bit_exact"] == {"tasks": 1, "bit_exact": 1, "all": True}
+    tasks = pq.read_table(tmp_path / "out" / "tasks.parquet").to_pylist()
+    assert [t["bit_exact"] for t in tasks] == [True]
+
+
+def test_every_figure_has_a_value_and_an_interval(tmp_path, one_worker):
+    import pyarrow.parquet as pq
+    every = SWEEP.replace('["pfa", "pd"]', str(list(FIGURES)).replace("'", '"')).replace(
+        '["ca", "os"]', '["ca"]').replace("[-12.0, -6.0]", "[0.0]")
+    sweep = load_sweep(write_sweep(tmp_path, runs=2, cpis=4, sweep=every))
+    run_sweep(sweep, client=one_worker, out_dir=tmp_path / "out", progress=False)
+    row, = pq.read_table(tmp_path / "out" / "results.parquet").to_pylist()
+    assert row["pd"] == 1.0                        # 0 dB a sample: 20 dB after 13 x 8
+    for f in FIGURES:
+        assert row[f"{f}_lo"] <= row[f] <= row[f"{f}_hi"], f
+    assert 0 < row["plot_rms_range"] < 150.0       # within a range cell (150 m)
+    assert 0 <= row["ospa"] <= OSPA_CUTOFF_CELLS and row["gospa"] >= 0
+    assert (tmp_path / "out" / "ospa.png").read_bytes()[:4] == b"\x89PNG"
