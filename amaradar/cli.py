@@ -185,7 +185,7 @@ def _sweep(args):
     _writable_dir(args.out)
     with contextlib.ExitStack() as stack:
         try:
-            SweepStore(args.out, sweep.columns)
+            SweepStore(args.out, sweep.columns, sweep.runs)
             client, cluster = stack.enter_context(connect(args.scheduler, args.workers))
         except ValueError as e:
             raise UsageError(str(e)) from None

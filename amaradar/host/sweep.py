@@ -105,7 +105,7 @@ def run_sweep(sweep, *, client, out_dir, engine="reference", progress=True, on_p
     from distributed import as_completed
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    store = SweepStore(out_dir, sweep.columns)
+    store = SweepStore(out_dir, sweep.columns, sweep.runs)
     done = store.done(sweep.keys)
     points = sweep.points()
     pending = [i for i, p in enumerate(points) if p not in done]

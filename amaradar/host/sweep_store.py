@@ -24,9 +24,10 @@ class StoreError(ValueError):
 
 
 class SweepStore:
-    """The results of a sweep in ``out_dir``, with the columns ``columns``."""
+    """The results of a sweep of ``runs`` runs a point in ``out_dir``, with the
+    columns ``columns``."""
 
-    def __init__(self, out_dir, columns):
+    def __init__(self, out_dir, columns, runs):
         self.out_dir = Path(out_dir)
         self.results_path = self.out_dir / "results.parquet"
         self.tasks_path = self.out_dir / "tasks.parquet"
@@ -38,6 +39,10 @@ class SweepStore:
                 raise StoreError(f"{str(self.results_path)!r} holds another sweep (columns "
                                  f"{', '.join(table.column_names)}); give another --out")
             self.rows = table.to_pylist()
+            other = sorted({row["runs"] for row in self.rows} - {runs})
+            if other:
+                raise StoreError(f"{str(self.results_path)!r} holds points of {other[0]} runs, "
+                                 f"this sweep has {runs}; give another --out")
             if self.tasks_path.exists():
                 self.tasks = pq.read_table(self.tasks_path).to_pylist()
 

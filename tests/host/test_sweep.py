@@ -173,6 +173,11 @@ def test_out_folder_of_another_sweep_is_one_line_exit_2(tmp_path, capsys, one_wo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds another sweep" in err, err
     assert (out / "results.parquet").read_bytes() == before
+    more_runs = write_sweep(tmp_path, runs=3)
+    assert main(["sweep", str(more_runs), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds points of 1 runs, this sweep has 3" in err, err
+    assert (out / "results.parquet").read_bytes() == before
 
 
 def test_rtl_engine_records_bit_exact_tasks(tmp_path, one_worker):
