@@ -71,7 +71,8 @@ def _parser():
                        help="Dask scheduler of an existing cluster (default: a local cluster)")
     sweep.add_argument("--workers", type=int, metavar="N",
                        help="worker processes of the local cluster (default: one per core)")
-    sweep.add_argument("--out", type=Path, default=Path("sweep"), help="output folder (default: sweep)")
+    sweep.add_argument("--out", type=Path, default=Path("sweep"), metavar="DIR",
+                       help="output folder (default: sweep)")
     sweep.add_argument("--engine", choices=("reference", "rtl"), default="reference",
                        help="reference: the bit-exact numpy model; rtl: the gateware in "
                             "Verilator, each task checked against the model")
