@@ -5,6 +5,7 @@ and exit with status 2; nothing is written.
 """
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -70,6 +71,19 @@ def _parser():
     listen.add_argument("--simulated", action="store_true",
                         help="mark the ASTERIX reports simulated (a board's on-chip echoes)")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
+
+    sweep = commands.add_parser("sweep", help="Monte-Carlo sweep of a scenario grid on Dask")
+    sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
+                       help="base scenario, grid, runs per point, figures")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler of an existing cluster (default: a local cluster)")
+    sweep.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes of the local cluster (default: one per core)")
+    sweep.add_argument("--out", type=Path, default=Path("sweep"), metavar="DIR",
+                       help="output folder (default: sweep)")
+    sweep.add_argument("--engine", choices=("reference", "rtl"), default="reference",
+                       help="reference: the bit-exact numpy model; rtl: the gateware in "
+                            "Verilator, each task checked against the model")
 
     verilog = commands.add_parser("verilog", help="write the chain's Verilog")
     verilog.add_argument("--scenario", type=Path, help="scenario TOML file (default: built-in)")
@@ -174,10 +188,37 @@ def _listen(args):
         raise UsageError(str(e)) from None
 
 
+def _sweep(args):
+    from .host.sweep import connect, run_sweep
+    from .host.sweep_file import SweepError, load_sweep
+    from .host.sweep_store import SweepStore
+    if args.workers is not None and args.scheduler is not None:
+        raise UsageError("--workers sizes the local cluster; it cannot be given with --scheduler")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, not {args.workers}")
+    try:
+        sweep = load_sweep(args.sweep_file)
+    except SweepError as e:
+        raise UsageError(f"{args.sweep_file}: {e}") from None
+    _writable_dir(args.out)
+    with contextlib.ExitStack() as stack:
+        try:
+            SweepStore(args.out, sweep.columns, sweep.runs)
+            client, cluster = stack.enter_context(connect(args.scheduler, args.workers))
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        report = run_sweep(sweep, client=client, out_dir=args.out, engine=args.engine,
+                           source=args.sweep_file, cluster=cluster)
+    print(f"wrote {args.out}: {report['points']['computed']} points computed, "
+          f"{report['points']['skipped']} already done")
+    return 0 if report["bit_exact"] is None or report["bit_exact"]["all"] else 1
+
+
 def main(argv=None):
     try:
         args = _parser().parse_args(argv)
-        commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen}
+        commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen,
+                    "sweep": _sweep}
         return commands[args.command](args)
     except UsageError as e:
         print(f"amaradar: error: {e}", file=sys.stderr)
