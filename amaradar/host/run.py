@@ -13,7 +13,6 @@ from .site import Site
 from .sources import ScenarioSource
 from .writers.outputs import Run, run_writers
 from ..sim.chain import compress, reference_chain, scenario_chain_config
-from ..sim.comparison import Comparison
 from ..sim.tracking import plot_frames, reference_tracks, tracker_config
 from ..sim.world.metrics import score
 from ..sim.world.plot_metrics import plot_score
@@ -80,15 +79,10 @@ def run_sim(scenario, *, engine, out_dir, quiet=False, source=None, site=None, r
 
     result, comparison, rtl_info = reference, None, None
     if engine == "rtl":
-        from ..sim.engines.rtl_chain import run_rtl_chain, run_rtl_compressor
-        rtl, rtl_info = run_rtl_chain(config, iq, progress=progress)
+        from ..sim.engines.rtl_chain import compare_rtl_chain
+        rtl, comparison, rtl_info = compare_rtl_chain(config, iq, reference, compressed,
+                                                      progress=progress)
         timings.update(rtl_info.pop("timings"))
-        samples, rtl_info["compressor"] = run_rtl_compressor(config, iq)
-        timings.update(rtl_info["compressor"].pop("timings"))
-        comparison = Comparison(dropped_samples=rtl.status["dropped_samples"])
-        comparison.words("compressed_samples", compressed[0].ravel(), samples.ravel())
-        comparison.words(kind, reference.detections, rtl.detections)
-        comparison.flags(reference.status, rtl.status)
         result = rtl
         progress.say(f"rtl: {len(rtl.detections['cpi'])} {kind}, "
                      f"{'bit-exact to the reference model' if comparison.bit_exact else 'DIFFERS from the reference model'}")

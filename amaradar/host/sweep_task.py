@@ -17,15 +17,17 @@ intervals are computed from the sums, :mod:`amaradar.host.sweep_stats`):
   GOSPA of each CPI's plots against the targets detectable in it, in (range
   cell, Doppler bin) units with a cut-off of :data:`OSPA_CUTOFF_CELLS` and order
   1 (the Doppler distance is not wrapped), summed over the CPIs;
-- ``bit_exact``: with the rtl engine, whether the gateware's output equalled
-  the reference model's (None with the reference engine).
+- ``bit_exact``: with the rtl engine, whether the run was bit-exact as
+  ``amaradar sim`` defines it (:class:`amaradar.sim.comparison.Comparison`: every
+  compressed sample and report equal, equal flags, no dropped sample; None with
+  the reference engine).
 """
 
 import time
 
 import numpy as np
 
-from ..sim.chain import chain_config, reference_chain
+from ..sim.chain import chain_config, compress, reference_chain
 from ..sim.world.metrics import detectable_lines, score, truth_bins
 from ..sim.world.plot_metrics import (DOPPLER_GATE_BINS, RANGE_GATE_CELLS, plot_score,
                                       plot_truth)
@@ -44,27 +46,19 @@ def run_task(doc, engine):
     scenario = parse_scenario(doc)
     config = chain_config(scenario)
     iq, _ = receive_iq(scenario)
-    result = reference_chain(config, iq)
+    compressed = compress(config, iq)
+    result = reference_chain(config, iq, compressed=compressed)
     bit_exact = None
     if engine == "rtl":
-        from ..sim.engines.rtl_chain import run_rtl_chain
-        reference = result
-        result, _ = run_rtl_chain(config, iq, processes=1)
-        bit_exact = _bit_exact(result, reference)
+        from ..sim.engines.rtl_chain import compare_rtl_chain
+        result, comparison, _ = compare_rtl_chain(config, iq, result, compressed, processes=1)
+        bit_exact = comparison.bit_exact
     if config.doppler:
         counts = _plot_counts(scenario, config, result.detections)
     else:
         counts = _detection_counts(scenario, config, result.detections)
     counts.update(bit_exact=bit_exact, seconds=time.perf_counter() - t0)
     return counts
-
-
-def _bit_exact(rtl, reference):
-    """What ``amaradar sim`` calls bit-exact: equal detections and sticky flags
-    (``amaradar.host.run`` keeps its comparison private; this is the same rule)."""
-    a, b = rtl.detections, reference.detections
-    return bool(a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-                and all(rtl.status[k] == v for k, v in reference.status.items()))
 
 
 def _empty():

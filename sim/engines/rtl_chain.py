@@ -31,11 +31,13 @@ import numpy as np
 
 from ...hdl.formats import complex_layout, framed_layout
 from ..chain import ChainResult, cfar_ports
+from ..comparison import Comparison
 from .payloads import pack_bytes, unpack_bytes
 from .rtl_engine import RtlEngine
 from ...spec.records import CPI_WIDTH
 
-__all__ = ["frame_iq", "chain_component", "run_rtl_chain", "run_rtl_compressor"]
+__all__ = ["frame_iq", "chain_component", "run_rtl_chain", "run_rtl_compressor",
+           "compare_rtl_chain"]
 
 # Longest stretch with no input accepted and no output offered before the run ends:
 # well above the chain's pipeline depth (plus ``5 * fft_size`` for the FFT
@@ -178,3 +180,24 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
         "timings": {"rtl_build_s": t1 - t0, "rtl_run_s": t2 - t1, "rtl_total_s": t3 - t0},
     }
     return ChainResult(detections, status), info
+
+
+def compare_rtl_chain(config, iq, reference, compressed, *, progress=None, processes=None):
+    """Run the chain (:func:`run_rtl_chain`) and its compressor alone
+    (:func:`run_rtl_compressor`) in Verilator and compare them with the models:
+    ``reference`` (``reference_chain``'s result) and ``compressed`` (``compress``'s).
+
+    Returns the gateware's ``ChainResult``, the :class:`Comparison` (streams
+    ``compressed_samples`` and ``plots`` or ``detections``; flags; dropped samples)
+    and the run figures (:func:`run_rtl_chain`'s, with the compressor's as
+    ``compressor``; ``timings`` holds both).
+    """
+    rtl, info = run_rtl_chain(config, iq, progress=progress, processes=processes)
+    samples, info["compressor"] = run_rtl_compressor(config, iq)
+    info["timings"].update(info["compressor"].pop("timings"))
+    comparison = Comparison(dropped_samples=rtl.status["dropped_samples"])
+    comparison.words("compressed_samples", compressed[0].ravel(), samples.ravel())
+    comparison.words("plots" if config.doppler else "detections", reference.detections,
+                     rtl.detections)
+    comparison.flags(reference.status, rtl.status)
+    return rtl, comparison, info
