@@ -8,7 +8,7 @@ killed sweep resumes where it stopped: points already in ``results.parquet``
 are skipped. Without a scheduler address the tasks run on a
 ``distributed.LocalCluster`` of worker processes on this machine.
 
-``report.json`` holds the sweep, the rows with, for Pd, the Swerling 0 theory
+``report.json`` holds the sweep, the rows with, for Pd, the Swerling 0 or 1 theory
 (:mod:`amaradar.host.sweep_theory`) at each point and whether it lies in the
 point's interval, and for Pfa whether the design Pfa does; with the rtl engine,
 how many tasks were bit-exact.
@@ -28,7 +28,7 @@ from .sweep_figures import SNR_KEY, write_sweep_figures
 from .sweep_stats import CONFIDENCE, add_counts, point_row
 from .sweep_store import SweepStore
 from .sweep_task import OSPA_CUTOFF_CELLS, run_task
-from .sweep_theory import integration_gain_db, swerling0_pd
+from .sweep_theory import cfar_pd, integration_gain_db
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.models.detect.cfar import reference_count
 from ..sim.world.scenario import parse_scenario
@@ -159,8 +159,9 @@ def _row_scenario(sweep, row):
 
 
 def _detector(scenario):
-    """``(pd(snr_db), config)``: Swerling 0 Pd of target 0 at per-sample SNR ``snr_db``,
-    for the textbook factor of the design Pfa on independent reference cells."""
+    """``(pd(snr_db), config)``: Pd of target 0 (Swerling 0 or 1, as it is) at per-sample
+    SNR ``snr_db``, for the textbook factor of the design Pfa on independent reference
+    cells."""
     config = chain_config(scenario)
     c = scenario.cfar
     if config.doppler:
@@ -173,8 +174,8 @@ def _detector(scenario):
     os_k = c.os_k if c.type == "os" else None
 
     def pd(snr_db):
-        return swerling0_pd(10 ** ((snr_db + gain) / 10), c.type, config.cfar_alpha_white, n,
-                            os_k=os_k)
+        return cfar_pd(10 ** ((snr_db + gain) / 10), c.type, config.cfar_alpha_white, n,
+                       os_k=os_k, swerling=scenario.targets[0].swerling)
     return pd, config
 
 
@@ -201,7 +202,8 @@ def _report(sweep, store, *, engine, computed, source, cluster, wall_s):
             pd, _ = _detector(scenario)
             theory = pd(scenario.targets[0].snr_db)
             within = bool(row["pd_lo"] <= theory <= row["pd_hi"])
-            out.update(pd_theory_swerling0=theory, pd_theory_within=within)
+            out.update(pd_theory=theory, pd_theory_swerling=scenario.targets[0].swerling,
+                       pd_theory_within=within)
             checks["pd_points"] += 1
             checks["pd_within"] += within
         if "pfa" in sweep.figures:
@@ -226,10 +228,10 @@ def _report(sweep, store, *, engine, computed, source, cluster, wall_s):
                    "skipped": len(store.rows) - computed},
         "bit_exact": None if not exact else {"tasks": len(exact), "bit_exact": sum(exact),
                                              "all": all(exact)},
-        "theory": {"pd": "Swerling 0 (constant amplitude), CFAR on independent exponential "
-                         "reference cells at the textbook factor for the design Pfa, target on a "
-                         "range sample and a Doppler bin centre",
-                   "swerling1": "not drawn: the scenario model has constant-amplitude targets only"},
+        "theory": {"pd": "Swerling 0 (constant amplitude) or Swerling 1 (Rayleigh, new each "
+                         "CPI), as target 0 is; CFAR on independent exponential reference cells "
+                         "at the textbook factor for the design Pfa, target on a range sample "
+                         "and a Doppler bin centre"},
         "ospa_cutoff_cells": OSPA_CUTOFF_CELLS,
         "checks": checks,
         "timings": {"wall_s": wall_s, "task_s_total": float(sum(seconds))},

@@ -57,7 +57,7 @@ def _pd_figure(path, rows, keys, theory):
         curve = theory(members[0])
         if curve is not None:
             ax.plot(*curve, color=line.lines[0].get_color(), lw=1,
-                    label=f"Swerling 0 theory ({name})")
+                    label=f"theory ({name})")
     _save(fig, ax, path, "Pd vs SNR (95 % intervals)", "target SNR per sample (dB)", "Pd")
 
 

@@ -1,4 +1,4 @@
-"""Theory for the sweep figures: Pd of a CFAR for a Swerling 0 target.
+"""Theory for the sweep figures: Pd of a CFAR for a Swerling 0 or Swerling 1 target.
 
 A Swerling 0 (constant amplitude) target of SNR ``s`` in the cell under test,
 square-law detected in complex Gaussian noise of unit power, exceeds a threshold
@@ -11,8 +11,12 @@ half means (Gamma(n/2, 2/n) each); OS the ``k``-th smallest of ``n`` (Rohling).
 At ``s = 0`` this is the CFAR's Pfa
 (:func:`amaradar.sim.models.detect.cfar.cfar_pfa`).
 
-The scenario model's targets have constant amplitude (Swerling 0); it has no
-fluctuating (Swerling 1) targets, so only the Swerling 0 curve is drawn.
+A Swerling 1 target (Rayleigh amplitude, the same over a look) makes the tested
+cell exponential with mean ``1 + s``, so it exceeds ``t`` with probability
+``exp(-t / (1 + s))``; averaged over ``Z`` that is, in closed form,
+``(1 + alpha / (n (1 + s)))**-n`` for CA and Rohling's
+``prod_{i<k} (n - i) / (n - i + alpha / (1 + s))`` for OS, which the tests check
+the numerical integral against.
 """
 
 import math
@@ -20,7 +24,7 @@ import math
 import numpy as np
 from scipy import integrate, stats
 
-__all__ = ["swerling0_pd", "integration_gain_db"]
+__all__ = ["swerling0_pd", "swerling1_pd", "cfar_pd", "integration_gain_db"]
 
 _TAIL = 1e-15
 _POINTS = 8001
@@ -62,9 +66,29 @@ def swerling0_pd(snr, cfar_type, alpha, n, *, os_k=None):
     -----
     Simpson's rule on :data:`_POINTS` points from 0 to the statistic's tail.
     """
+    return _average(lambda t: stats.ncx2.sf(2 * t, 2, 2 * snr), cfar_type, alpha, n, os_k)
+
+
+def swerling1_pd(snr, cfar_type, alpha, n, *, os_k=None):
+    """Pd of a Swerling 1 target of mean linear SNR ``snr``; the parameters as for
+    :func:`swerling0_pd`."""
+    return _average(lambda t: np.exp(-t / (1 + snr)), cfar_type, alpha, n, os_k)
+
+
+def cfar_pd(snr, cfar_type, alpha, n, *, os_k=None, swerling=0):
+    """:func:`swerling0_pd` or :func:`swerling1_pd` by ``swerling`` (0 or 1)."""
+    pd = {0: swerling0_pd, 1: swerling1_pd}.get(swerling)
+    if pd is None:
+        raise ValueError(f"swerling must be 0 or 1, not {swerling!r}")
+    return pd(snr, cfar_type, alpha, n, os_k=os_k)
+
+
+def _average(exceeds, cfar_type, alpha, n, os_k):
+    """``E[exceeds(alpha Z)]`` over the law of the CFAR statistic ``Z`` (Simpson's rule
+    on :data:`_POINTS` points from 0 to its tail)."""
     pdf, upper = _statistic_law(cfar_type, n, os_k)
     z = np.linspace(0.0, upper, _POINTS)
-    return float(integrate.simpson(stats.ncx2.sf(2 * alpha * z, 2, 2 * snr) * pdf(z), x=z))
+    return float(integrate.simpson(exceeds(alpha * z) * pdf(z), x=z))
 
 
 def integration_gain_db(pulse, taps, doppler_window=None):

@@ -54,6 +54,7 @@ A scenario is a TOML file in SI units::
     radial_velocity_mps = -3200   # negative = closing
     snr_db = 5                    # |a|^2 / E|n|^2 per sample, before compression
     radial_accel_mps2 = 0         # optional
+    swerling = 0                  # optional: 0 steady, 1 fluctuating from CPI to CPI
 
     [[clutter]]                   # any number: a patch of distributed clutter
     range_start_m = 8000.0
@@ -235,6 +236,7 @@ class Target:
     radial_velocity_mps: float
     snr_db: float
     radial_accel_mps2: float = 0.0
+    swerling: int = 0         # 0: constant amplitude; 1: Rayleigh, new each CPI
 
     def range_at(self, t):
         """Range in metres at time ``t`` (s)."""
@@ -286,7 +288,9 @@ _CLUTTER_KEYS = {"range_start_m": (float, True), "range_stop_m": (float, True),
                  "velocity_spread_mps": (float, False)}
 _TRACKER_KEYS = {name: (kind, False) for name, kind in Tracking.__annotations__.items()}
 _TARGET_KEYS = {"range_m": (float, True), "radial_velocity_mps": (float, True),
-                "snr_db": (float, True), "radial_accel_mps2": (float, False)}
+                "snr_db": (float, True), "radial_accel_mps2": (float, False),
+                "swerling": (int, False)}
+SWERLING_CASES = (0, 1)
 
 # Limits that the gateware formats impose.
 ADC_BITS_RANGE = (4, 18)
@@ -466,6 +470,7 @@ def _check_target(t, index, radar, duration):
     _require(t.range_m > 0, f"{where}.range_m must be > 0, not {t.range_m!r}")
     lo, hi = SNR_DB_RANGE
     _require(lo <= t.snr_db <= hi, f"{where}.snr_db must be {lo:g} to {hi:g}, not {t.snr_db!r}")
+    _require(t.swerling in SWERLING_CASES, f"{where}.swerling must be 0 or 1, not {t.swerling}")
     times = [0.0, duration]
     if t.radial_accel_mps2:
         vertex = -t.radial_velocity_mps / t.radial_accel_mps2
@@ -586,7 +591,11 @@ def receive_iq(scenario):
     Each target's echo is the ideal transmitted pulse delayed by ``2 R / c``
     (fractional delays, range held over one pulse), scaled to ``snr_db`` against
     the noise, shifted by its Doppler frequency ``-2 v / lambda`` within the pulse
-    and rotated by the carrier phase ``-4 pi R / lambda`` from pulse to pulse.
+    and rotated by the carrier phase ``-4 pi R / lambda`` from pulse to pulse. A
+    Swerling 1 target's amplitude is further multiplied, over each CPI, by one
+    draw of unit-power complex Gaussian (Rayleigh amplitude, exponential power of
+    mean ``snr_db``, uniform phase), independent from CPI to CPI, from a random
+    stream of its own (so the noise is the same as with a steady target).
     Noise is complex white Gaussian, ``noise_rms_lsb`` rms in I and in Q. Each
     clutter patch adds :func:`clutter_echo`. The sum is rounded half to even and
     saturated to ``adc_bits`` like an ADC.
@@ -606,8 +615,8 @@ def receive_iq(scenario):
     pulse = transmit_pulse_ideal(r)
     n_pulse = r.pulse_samples
     blank = int(math.ceil(r.pulse_width_s * fs - 1e-9))
-    for target in scenario.targets:
-        amplitude = echo_amplitude(target.snr_db, sigma)
+    for index, target in enumerate(scenario.targets):
+        amplitude = echo_amplitude(target.snr_db, sigma) * _fluctuation(r, target, index)
         for n in range(lines):
             t_n = n * r.pri_s
             rng_m = target.range_at(t_n)
@@ -620,7 +629,7 @@ def receive_iq(scenario):
             t = np.arange(start, stop) / fs
             echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
             carrier = np.exp(2j * np.pi * carrier_phase_turns(rng_m, r.wavelength_m))
-            iq[n, start:stop] += amplitude * carrier * echo
+            iq[n, start:stop] += amplitude[n // r.pulses_per_cpi] * carrier * echo
     for index, patch in enumerate(scenario.clutter):
         _add_clutter(iq, r, patch, np.random.default_rng([r.noise_seed, 1, index]), blank)
     full = 2 ** (r.adc_bits - 1)
@@ -629,6 +638,15 @@ def receive_iq(scenario):
     clipped = int(np.count_nonzero((rounded > full - 1) | (rounded < -full)))
     rounded = np.clip(rounded, -full, full - 1)
     return rounded[0] + 1j * rounded[1], clipped
+
+
+def _fluctuation(radar, target, index):
+    """Amplitude factor of target ``index`` in each CPI: 1 (Swerling 0), or a unit-power
+    complex Gaussian draw per CPI (Swerling 1) from its own stream."""
+    if target.swerling == 0:
+        return np.ones(radar.cpis)
+    rng = np.random.default_rng([radar.noise_seed, 2, index])
+    return (rng.normal(size=radar.cpis) + 1j * rng.normal(size=radar.cpis)) / math.sqrt(2)
 
 
 def clutter_reflectivity(radar, patch, rng, samples):

@@ -4,6 +4,7 @@ The cluster tests (a killed worker, a separate scheduler) are in
 ``test_sweep_cluster.py``; they share :func:`write_sweep`.
 """
 
+import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
@@ -11,7 +12,7 @@ from amaradar.cli import main
 from amaradar.host.sweep import run_sweep
 from amaradar.host.sweep_file import FIGURES, SweepError, load_sweep
 from amaradar.host.sweep_task import OSPA_CUTOFF_CELLS
-from amaradar.host.sweep_theory import swerling0_pd
+from amaradar.host.sweep_theory import cfar_pd, swerling0_pd, swerling1_pd
 from amaradar.sim.models.detect.cfar import cfar_alpha, cfar_pfa
 
 SCENARIO = """
@@ -137,6 +138,23 @@ def test_swerling0_pd_without_cfar_loss_is_marcum_q():
     # Pfa 1e-6, Pd 0.5 needs 11.2 dB (Albersheim's approximation gives 11.1 dB)
     alpha = cfar_alpha("ca", 1e-6, 4096)
     assert swerling0_pd(10 ** 1.12, "ca", alpha, 4096) == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 5.0, 13.0, 20.0])
+def test_swerling1_pd_equals_the_closed_forms(snr_db):
+    """CA: (1 + alpha / (n (1 + s)))**-n; OS (Rohling): prod_{i<k} (n - i) / (n - i +
+    alpha / (1 + s)); the numerical integral matches both."""
+    s, n, k = 10 ** (snr_db / 10), 16, 12
+    alpha = cfar_alpha("ca", 1e-4, n)
+    assert swerling1_pd(s, "ca", alpha, n) == pytest.approx(
+        (1 + alpha / (n * (1 + s))) ** -n, rel=1e-6)
+    alpha = cfar_alpha("os", 1e-4, n, os_k=k)
+    rohling = np.prod([(n - i) / (n - i + alpha / (1 + s)) for i in range(k)])
+    assert swerling1_pd(s, "os", alpha, n, os_k=k) == pytest.approx(rohling, rel=1e-6)
+    assert cfar_pd(s, "os", alpha, n, os_k=k, swerling=1) == swerling1_pd(s, "os", alpha, n,
+                                                                          os_k=k)
+    with pytest.raises(ValueError, match="swerling must be 0 or 1, not 3"):
+        cfar_pd(s, "ca", alpha, n, swerling=3)
 
 
 @pytest.fixture(scope="module")

@@ -145,3 +145,39 @@ def test_clutter_leaves_the_noise_and_targets_of_other_samples_as_they_were():
     assert np.array_equal(plain[:, :start], cluttered[:, :start])
     assert np.array_equal(plain[:, stop:], cluttered[:, stop:])
     assert np.mean(np.abs(cluttered[:, start + 100:stop - 100] - plain[:, start + 100:stop - 100]) ** 2) > 100 * 64
+
+
+def _swerling_pair(noise_rms_lsb, snr_db):
+    """The received IQ of one target on range sample 200, steady and Swerling 1."""
+    doc = _doc(doppler=False, pulses=2, cpis=400,
+               targets=[{"range_m": 200 * 149.896229, "radial_velocity_mps": 0.0,
+                         "snr_db": snr_db}])
+    doc["radar"].update(sample_rate_hz=1e6, bandwidth_hz=1e6, adc_bits=18, window="rect",
+                        waveform="barker13", pulse_width_s=13e-6, noise_rms_lsb=noise_rms_lsb)
+    steady, _ = receive_iq(parse_scenario(doc))
+    doc["target"][0]["swerling"] = 1
+    return steady, receive_iq(parse_scenario(doc))[0]
+
+
+def test_swerling1_target_fluctuates_from_cpi_to_cpi_only():
+    """A Swerling 1 target: the noise is the steady scenario's, sample for sample; the
+    echo's complex factor is held over each CPI's pulses, and over 400 CPIs its power
+    is exponential of mean 1 (mean within 3 sigma, median near ln 2)."""
+    steady, fluctuating = _swerling_pair(1.0, 20.0)
+    outside = np.ones(steady.shape[1], dtype=bool)
+    outside[198:216] = False                                 # the echo and its edges
+    echo = slice(201, 212)                                   # chips well inside it
+    assert np.array_equal(steady[:, outside], fluctuating[:, outside])
+    steady, fluctuating = _swerling_pair(1e-3, 100.0)       # noise far below one LSB
+    ratio = (fluctuating[:, echo] / steady[:, echo]).mean(axis=1).reshape(400, 2)
+    assert np.allclose(ratio[:, 0], ratio[:, 1], atol=0.02)              # held over a CPI
+    power = np.abs(ratio[:, 0]) ** 2
+    assert abs(power.mean() - 1) < 3 / np.sqrt(400)
+    assert abs(np.median(power) - np.log(2)) < 0.15
+
+
+def test_bad_swerling_is_one_line():
+    doc = _doc()
+    doc["target"][0]["swerling"] = 2
+    with pytest.raises(ScenarioError, match=r"^target\[0\]\.swerling must be 0 or 1, not 2$"):
+        parse_scenario(doc)
