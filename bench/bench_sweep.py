@@ -1,7 +1,7 @@
 """Speed-up of `amaradar sweep` on the local Dask cluster, and the cost of a task.
 
-Runs the same sweep, the shipped ``pd_vs_snr.toml`` at 2 runs a point (12 points,
-24 tasks of one 64-CPI scenario each, reference engine), on a ``LocalCluster`` of
+Runs the same sweep, the shipped ``pd_vs_snr.toml`` at 2 runs a point (two tasks
+a point, each one 64-CPI scenario, reference engine), on a ``LocalCluster`` of
 1 and of 2 worker processes (one thread each) in one run; each from an empty
 output folder, the cluster's start excluded. Reports the wall time of each, the
 speed-up ratio, the tasks' own time (summed on the workers), and two overheads:

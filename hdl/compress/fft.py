@@ -18,6 +18,15 @@ __all__ = ["FFT"]
 _BRAM_SPAN = 64
 
 
+def _butterfly_fits(shift, rounding):
+    """Whether ``a ± b`` of two ``signed(width)`` words, ``shift`` bits dropped with
+    ``rounding``, always fits ``signed(width)``: from 2 bits dropped, or 1 truncated.
+    With 1 bit rounded half to even, ``(2**(w-1) - 1) - (-2**(w-1))`` rounds up to
+    ``2**(w-1)``, which needs the saturation (the formal proof in
+    ``tests/formal/test_overflow.py`` finds it)."""
+    return shift >= 2 or (shift == 1 and rounding == "truncate")
+
+
 def _round(value, shift, rounding, width, *, fits=False):
     """``shift_right`` then saturation to ``signed(width)``; returns ``(value, overflowed)``.
 
@@ -87,7 +96,7 @@ class _Butterfly(_Stage):
         rotated = in_count[bits + 1] if self._rotate else 0
         c_re = Mux(rotated, x.q, x.i)
         c_im = Mux(rotated, x.i, x.q)
-        fits = self._shift >= 1
+        fits = _butterfly_fits(self._shift, self._rounding)
         plus_re, p_re = _round(head.i + c_re, self._shift, self._rounding, w, fits=fits)
         minus_re, m_re = _round(head.i - c_re, self._shift, self._rounding, w, fits=fits)
         plus_im, p_im = _round(head.q + c_im, self._shift, self._rounding, w, fits=fits)

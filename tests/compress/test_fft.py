@@ -55,6 +55,21 @@ def test_fft_pysim_scaling_schedule_and_guard_bits():
     check_fft_output(out, x, width, flags, **params)
 
 
+def test_fft_one_bit_rounded_half_even_saturates_max_minus_min():
+    """A stage that drops one bit rounding half to even: (2**(w-1) - 1) - (-2**(w-1))
+    rounds up to 2**(w-1), which must saturate as the model does, not wrap (the
+    formal proof in tests/formal/test_overflow.py found it)."""
+    n, width = 16, 12
+    params = dict(twiddle_width=12, scaling=(1, 0, 1, 0), guard_bits=0, rounding="half_even")
+    x = np.zeros((2, n), dtype=np.complex128)
+    x[0, 0], x[0, n // 2] = 2**(width - 1) - 1, -2**(width - 1)
+    x[1, 3], x[1, 3 + n // 2] = 1j * (2**(width - 1) - 1), -2**(width - 1) * 1j
+    flags = random_flags(n, 2, seed=3)
+    out = simulate_stream(FFT(n=n, width=width, **params), frame_words(x, width, flags), 2 * n,
+                          seed=4)
+    check_fft_output(out, x, width, flags, **params)
+
+
 def _run_plain(dut, x, width):
     """Feed ``x`` without stalls; return the outputs and ``overflow`` after each frame."""
     n = dut.n

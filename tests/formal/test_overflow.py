@@ -1,13 +1,14 @@
 """Formal proofs that the FFT butterfly and the CA-CFAR window sum cannot overflow.
 
 The FFT butterfly builds no saturation for a sum or difference of two internal
-words when its stage drops one bit (``_round(..., fits=True)`` keeps the low
-``w`` bits). Proved here at small ``w``: with truncation for every pair of
-``w``-bit words; with rounding half to even only for words above the most
-negative one. The proof found that ``(2**(w-1) - 1) - (-2**(w-1)) = 2**w - 1``
-rounds half to even up to ``2**(w-1)``, which the unsaturated path wraps to
-``-2**(w-1)``: a silent sign flip, left to the FFT's owner (the test is an
-expected failure until then).
+words where its stage's dropped bits make it unnecessary
+(``_butterfly_fits``: ``_round(..., fits=True)`` keeps the low ``w`` bits).
+Proved here at small ``w`` for every such stage (2 bits dropped, or 1
+truncated). The proof found that with 1 bit rounded half to even,
+``(2**(w-1) - 1) - (-2**(w-1)) = 2**w - 1`` rounds up to ``2**(w-1)``, which an
+unsaturated path wraps to ``-2**(w-1)``, a silent sign flip where the model
+saturates: such stages now saturate, and a test shows the proof still finds the
+wrap if they did not.
 
 The CA-CFAR keeps running sums of its reference cells in registers sized to
 their largest value: proved at a line of 6 cells, 1 reference and 1 guard
@@ -21,7 +22,7 @@ from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from amaradar.hdl.compress.fft import _round
+from amaradar.hdl.compress.fft import _butterfly_fits, _round
 from amaradar.hdl.detect.ca_cfar import CaCfar
 from amaradar.hdl.formats import CFAR_SCALE_FRAC
 from amaradar.sim.engines.formal import prove, prove_stream
@@ -49,17 +50,29 @@ class _ButterflyRounding(wiring.Component):
 
 
 @pytest.mark.parametrize("width", [4, 8])
-@pytest.mark.parametrize("rounding, symmetric", [
-    ("truncate", False),
-    ("half_even", True),
-    pytest.param("half_even", False, marks=pytest.mark.xfail(
-        strict=True, reason="max - min rounds up to 2**(w-1) and wraps (see the module)")),
+@pytest.mark.parametrize("shift, rounding, symmetric", [
+    (1, "truncate", False),
+    (2, "half_even", False),
+    (2, "truncate", False),
+    (1, "half_even", True),
 ])
-def test_butterfly_sum_fits_when_a_bit_is_dropped(width, rounding, symmetric, tmp_path):
-    result = prove(_ButterflyRounding(width=width, shift=1, rounding=rounding,
+def test_butterfly_sum_fits_where_no_saturation_is_built(width, shift, rounding, symmetric,
+                                                          tmp_path):
+    assert _butterfly_fits(shift, rounding) or symmetric
+    result = prove(_ButterflyRounding(width=width, shift=shift, rounding=rounding,
                                       symmetric=symmetric), mode="bmc", depth=1, workdir=tmp_path)
     assert result.status == "PASS", result.log[-2000:]
     assert result.counts["assert"] == 4
+
+
+@pytest.mark.parametrize("width", [4, 8])
+def test_one_bit_rounded_half_even_would_wrap_so_it_saturates(width, tmp_path):
+    """Without the most negative word excluded, max - min wraps: the proof fails, and
+    the butterfly builds the saturation for such a stage."""
+    assert not _butterfly_fits(1, "half_even")
+    result = prove(_ButterflyRounding(width=width, shift=1, rounding="half_even"), mode="bmc",
+                   depth=1, workdir=tmp_path)
+    assert result.status == "FAIL"
 
 
 def test_butterfly_sum_overflows_without_the_dropped_bit(tmp_path):
