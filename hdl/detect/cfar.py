@@ -63,7 +63,7 @@ def _ahead(m, name, value, take):
     return later
 
 
-def _row_delay(m, name, din, *, rows_max, cells, length, column, take, restart):
+def _row_delay(m, name, din, *, rows_max, cells, length, column, column2, take, restart):
     """``din`` delayed by ``length`` rows of ``cells`` cells (``0 <= length <= rows_max``).
 
     Words at ``Cat(column, slot)``, ``slot`` counting rows modulo ``length``. Each take
@@ -71,10 +71,12 @@ def _row_delay(m, name, din, *, rows_max, cells, length, column, take, restart):
     next (never the one written; ``cells >= 8``), so during a take the registered
     output is the word written ``length * cells`` takes earlier; ``length = 0`` is a
     wire. ``length`` is an int, or ``(last, wire)``: registers holding ``length - 1``
-    and ``length == 0``, changed only before a row's last two takes (the new length
-    holds from the next row on). ``restart`` (with a row's last take) starts the
+    and ``length == 0``, changed only before a row's last three takes (the new
+    length holds from the next row on). ``restart`` (with a row's last take) starts the
     next row at ``slot`` 0. The rows are spread over memories of at most ``_BLOCK_WORDS``
     words (one block RAM each), read in parallel and chosen after their registers.
+    ``column2`` is ``column + 2`` (modulo ``cells``) in a register of its own, and the
+    slot read is registered a take ahead, so that the read addresses are registers.
     """
     if rows_max == 0:
         return din
@@ -88,8 +90,13 @@ def _row_delay(m, name, din, *, rows_max, cells, length, column, take, restart):
         m.d.sync += slot.eq(0)
     with m.Elif(take & (column == cells - 1)):
         m.d.sync += slot.eq(advanced)
-    ahead = Signal.like(slot, name=f"{name}_next")     # the slot of the take after next
-    m.d.comb += ahead.eq(Mux(column >= cells - 2, advanced, slot))
+    # the slot read by the next take (of column + 1, reading column + 3): the next row's
+    # from the row's third last take on
+    ahead = Signal.like(slot, name=f"{name}_next")
+    with m.If(restart):
+        m.d.sync += ahead.eq(0)
+    with m.Elif(take):
+        m.d.sync += ahead.eq(Mux(column >= cells - 3, advanced, slot))
     per = max(1, _BLOCK_WORDS // cells)                 # rows per memory, a power of two
     shift = per.bit_length() - 1
     taps = []
@@ -99,7 +106,7 @@ def _row_delay(m, name, din, *, rows_max, cells, length, column, take, restart):
         # written in every cycle: the address moves only with a take, whose write is last
         m.d.comb += [write.addr.eq(Cat(column, slot[:shift])), write.data.eq(din),
                      write.en.eq((slot >> shift) == j)]
-        read = _read(m, mem, Cat((column + 2)[:len(column)], ahead[:shift]), take,
+        read = _read(m, mem, Cat(column2, ahead[:shift]), take,
                      f"{name}_read{j}")
         taps.append(_ahead(m, f"{name}{j}", read, take))
     if len(taps) == 1:
@@ -416,6 +423,7 @@ class Cfar(wiring.Component):
         full = [Signal(name=f"full{b}") for b in range(_BANKS)]
         take = Signal()
         d = Signal(cb)
+        d2 = Signal(cb, init=2)               # d + 2: the column read ahead (every read address)
         r = Signal(range(self.range_cells + 1))
         r1 = Signal(range(self.range_cells + 2), init=1)   # r + 1
         bank_w = Signal(range(_BANKS))
@@ -438,7 +446,7 @@ class Cfar(wiring.Component):
                      cpi_last.eq(take & row_end & sample.cpi_end)]
 
         with m.If(take):
-            m.d.sync += d.eq(d + 1)
+            m.d.sync += [d.eq(d + 1), d2.eq(d2 + 1)]
             with m.If((sample.first != row_start) | (sample.last != row_end)
                       | (sample.cpi_end & ~row_end)):
                 m.d.sync += self.framing_error.eq(1)
@@ -466,14 +474,14 @@ class Cfar(wiring.Component):
         def segment(name, din, rows_max, length):
             if isinstance(length, int):
                 return _row_delay(m, name, din, rows_max=rows_max, cells=big_m, length=length,
-                                  column=d, take=take, restart=cpi_last)
+                                  column=d, column2=d2, take=take, restart=cpi_last)
             # the length's last slot and whether it is 0, registered once per CPI
             last = Signal(range(max(rows_max, 1)), name=f"{name}_last")
             wire = Signal(name=f"{name}_wire")
             with m.If(derive):
                 m.d.sync += [last.eq(length - 1), wire.eq(length == 0)]
             out = _row_delay(m, name, din, rows_max=rows_max, cells=big_m, length=(last, wire),
-                             column=d, take=take, restart=cpi_last)
+                             column=d, column2=d2, take=take, restart=cpi_last)
             # During a CPI's first row the length may still be the last CPI's (the
             # configuration loads meanwhile): the segment is a wire then, so the row
             # reaches every later segment. Where it then shows early (a tap of a lag
@@ -522,7 +530,7 @@ class Cfar(wiring.Component):
             # written at W1's bin, read at the next take's bin + 2: never the same bin
             sums_mem = _memory(m, "sums", sums_layout, big_m)
             sums_w = sums_mem.write_port()
-            old = _ahead(m, "sums", _read(m, sums_mem, (d + 2)[:cb], take, "sums_read"), take)
+            old = _ahead(m, "sums", _read(m, sums_mem, d2, take, "sums_read"), take)
             # (entering cell, its flag or None: always present; leaving cell, its flag)
             moves = {"trail": (x, None, p2, "n"), "lead": (lead_in, "n2g1", lead_out, "out")}
             if two_d:
@@ -555,7 +563,7 @@ class Cfar(wiring.Component):
                                            Mux((ctype_w2 == 1) == (lead > trail), lead, trail)),
                               1, "w3_s", unsigned(len(s_final)))
             if ranks:
-                xk = self._ranks(m, always, take, x, d, k, in_ref)
+                xk = self._ranks(m, always, take, x, d, d2, k, in_ref)
             if sums and ranks:
                 s_value = Mux(final["info"].ctype == 3, xk, s_sum)
             else:
@@ -734,7 +742,7 @@ class Cfar(wiring.Component):
             ]
         return m
 
-    def _ranks(self, m, always, take, x, d, k, in_ref):
+    def _ranks(self, m, always, take, x, d, d2, k, in_ref):
         """OS along range: ``X(k)`` of every cell, combinational from W3 registers.
 
         A chain of one-row delays holds, for lags ``t = 1 ... T``, each cell and the
@@ -755,7 +763,7 @@ class Cfar(wiring.Component):
             mem = _memory(m, f"rank_row{t}", len(din), big_m)      # written at d, read at d + 2
             write = mem.write_port()
             m.d.comb += [write.addr.eq(d), write.data.eq(din), write.en.eq(1)]
-            tap = _ahead(m, f"rank_row{t}", _read(m, mem, (d + 2)[:cb], take, f"rank_read{t}"),
+            tap = _ahead(m, f"rank_row{t}", _read(m, mem, d2, take, f"rank_read{t}"),
                          take)
             xs.append(tap[:p])
             stored.append(tap[p:])
