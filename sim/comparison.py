@@ -15,13 +15,12 @@ import numpy as np
 __all__ = ["Comparison"]
 
 
-def _rows(columns):
-    """``columns`` (dict of equal-length arrays, or one array) as a 2-D array of rows."""
-    if isinstance(columns, dict):
-        return np.stack([np.asarray(v).ravel() for v in columns.values()], axis=1) \
-            if columns else np.zeros((0, 0))
-    return np.asarray(columns).reshape(len(columns), -1) if np.ndim(columns) else \
-        np.asarray(columns).reshape(1, 1)
+def _rows(words):
+    """``words`` (a dict of equal-length column arrays, or a 1-D array of words) as a 2-D
+    array, one word a row."""
+    if isinstance(words, dict):
+        return np.stack([np.asarray(v).ravel() for v in words.values()], axis=1)
+    return np.asarray(words).reshape(-1, 1)
 
 
 @dataclass
@@ -34,7 +33,7 @@ class Comparison:
 
     def words(self, name, model, gateware):
         """Compare stream ``name``: ``model`` and ``gateware`` are dicts of column
-        arrays (one word a row) or arrays (one word an element). Words count up to the
+        arrays (one word a row) or 1-D arrays (one word an element). Words count up to the
         longer stream; each position where they differ, or that one stream lacks, is a
         differing word."""
         if isinstance(model, dict) and model.keys() != gateware.keys():

@@ -235,6 +235,9 @@ class Decoder:
     resync_bytes : int
         Bytes skipped outside accepted frames: garbage, damaged and truncated frames.
         After :meth:`finish`, ``bytes == resync_bytes + bytes of accepted frames``.
+    gaps : list of int
+        For each message the last :meth:`feed` or :meth:`finish` returned, the bytes
+        skipped just before its frame (0: it followed the previous frame directly).
     """
 
     def __init__(self):
@@ -244,6 +247,8 @@ class Decoder:
         self.counts = {layout.name: 0 for layout in _LAYOUTS.values()}
         self.crc_errors = 0
         self.resync_bytes = 0
+        self.gaps = []
+        self._gap = 0
 
     def feed(self, data):
         """Add ``data`` (bytes-like); return the list of messages it completed."""
@@ -255,17 +260,22 @@ class Decoder:
         """End of stream: decode what can still be decoded and skip the rest."""
         return self._scan(final=True)
 
+    def _skip(self, count):
+        self.resync_bytes += count
+        self._gap += count
+
     def _scan(self, final):
         buf, pos, out = self._buf, 0, []
+        self.gaps = []
         while pos < len(buf):
             start = buf.find(SYNC, pos)
             if start < 0:
                 # A sync word may still begin in the last len(SYNC) - 1 bytes.
                 stop = len(buf) if final else max(pos, len(buf) - len(SYNC) + 1)
-                self.resync_bytes += stop - pos
+                self._skip(stop - pos)
                 pos = stop
                 break
-            self.resync_bytes += start - pos
+            self._skip(start - pos)
             pos = start
             status = self._candidate(buf, pos)
             if status is None:
@@ -273,11 +283,13 @@ class Decoder:
                     break
                 status = False  # truncated by the end of the stream
             if status is False:
-                self.resync_bytes += 1
+                self._skip(1)
                 pos += 1
                 continue
             message, end = status
             out.append(message)
+            self.gaps.append(self._gap)
+            self._gap = 0
             self.frames += 1
             self.counts[_LAYOUTS[_KIND_OF[type(message)]].name] += 1
             pos = end

@@ -7,7 +7,11 @@ next one runs) — and then sent as the datagrams :func:`amaradar.host.asterix.a
 of them (one per CPI, more if they overflow one), the first with the system
 configuration message. The radar timing comes from the link (the status frame,
 or the options that override it); a CPI that ends before it is known is not sent,
-and counted.
+and counted. A track goes out in its plot's record only when the CPI's frames
+arrived whole: if the decoder skipped bytes before one of the CPI's frames (a lost
+or damaged frame shifts the plot indices that tracks name; a gap before a CPI's
+first frame counts for the CPI before it too), or a track names a plot that did
+not arrive, it goes out in a record of its own.
 """
 
 import socket
@@ -15,7 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..spec.link import Plot, Track
+from ..spec.link import Detection, Plot, Track
 from ..spec.physics import SPEED_OF_LIGHT
 from .asterix import asterix_records
 
@@ -36,6 +40,28 @@ def parse_udp_address(text):
         raise ValueError(f"asterix-udp host {host!r} cannot be resolved: {error.strerror}") \
             from None
     return info[0][0], info[0][4]
+
+
+def _columns(messages, cls, cpi):
+    """The fields of ``messages`` (all of class ``cls``) as int64 columns, ``cpi`` the
+    session's (unwrapped) CPI."""
+    columns = {name: np.array([getattr(m, name) for m in messages], dtype=np.int64)
+               for name in cls._fields}
+    columns["cpi"][:] = cpi
+    return columns
+
+
+def _plot_links(tracks, plots, whole):
+    """``tracks`` with their links to the CPI's plots cut (``plot`` = 0: a record of its
+    own) where they cannot be trusted: all of them unless the CPI arrived ``whole``,
+    and any naming a plot beyond the ``plots`` that arrived or one already claimed."""
+    seen = set()
+    for row, plot in enumerate(tracks["plot"]):
+        if not whole or plot > plots or plot in seen:
+            tracks["plot"][row] = 0
+        elif plot:
+            seen.add(int(plot))
+    return tracks
 
 
 def _radar(timing, cpi):
@@ -66,12 +92,16 @@ class AsterixUdp:
         self.site, self.simulated = site, simulated
         self.datagrams = self.unsent_cpis = self.skipped = 0
         self._cpi, self._reports, self._tracks, self._configured = None, [], [], False
+        self._damaged = False
 
-    def report(self, cpi, message, timing):
-        """Hold ``message`` (a Detection, Plot or Track of the session's CPI ``cpi``),
-        first sending the CPI held if this one is another."""
+    def report(self, cpi, message, timing, gap):
+        """Hold ``message`` (a Detection, Plot or Track of the session's CPI ``cpi``, after
+        ``gap`` bytes the decoder skipped), first sending the CPI held if this one is
+        another."""
+        self._damaged = self._damaged or gap > 0
         if self._cpi is not None and cpi != self._cpi:
             self.flush(timing)
+            self._damaged = gap > 0
         self._cpi = cpi
         (self._tracks if isinstance(message, Track) else self._reports).append(message)
 
@@ -85,18 +115,12 @@ class AsterixUdp:
         if timing is None:
             self.unsent_cpis += 1
             return
-        kind = "plots" if tracks or isinstance(reports[0], Plot) else "detections"
-        same = [m for m in reports if isinstance(m, Plot) == (kind == "plots")]
-        columns = {name: np.array([getattr(m, name) for m in same], dtype=np.int64)
-                   for name in type(reports[0])._fields} if same else \
-            {name: np.zeros(0, dtype=np.int64) for name in Plot._fields}
-        columns["cpi"] = np.full(len(same), cpi, dtype=np.int64)
-        track_columns = None
-        if tracks:
-            track_columns = {name: np.array([getattr(t, name) for t in tracks], dtype=np.int64)
-                             for name in type(tracks[0])._fields}
-            track_columns["cpi"][:] = cpi
-        datagrams = asterix_records(_radar(timing, cpi), self.site, columns, kind,
+        kind = Plot if tracks or isinstance(reports[0], Plot) else Detection
+        columns = _columns([m for m in reports if isinstance(m, kind)], kind, cpi)
+        track_columns = _plot_links(_columns(tracks, Track, cpi), len(columns["cpi"]),
+                                    not self._damaged) if tracks else None
+        datagrams = asterix_records(_radar(timing, cpi), self.site, columns,
+                                    "plots" if kind is Plot else "detections",
                                     tracks=track_columns, simulated=self.simulated, cpis=[cpi],
                                     configuration=not self._configured)
         self.skipped += datagrams.skipped

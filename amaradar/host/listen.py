@@ -389,9 +389,11 @@ class _Session:
         self.last_detection = None
 
     def take(self, messages):
-        for message in messages:
+        """Write and send ``messages``, which the decoder's last call returned."""
+        for message, gap in zip(messages, self.decoder.gaps):
             if self.sender is not None and not isinstance(message, Status):
-                self.sender.report(self.radar.peek(message.cpi), message, self.radar.timing())
+                self.sender.report(self.radar.peek(message.cpi), message, self.radar.timing(),
+                                   gap)
             if isinstance(message, Detection):
                 self.reports.report(message, self.radar.row(message))
                 self.last_detection = message

@@ -86,3 +86,24 @@ def test_bad_site_file_is_one_line(tmp_path, capsys):
                  "--asterix-udp", "127.0.0.1:8600", "--site", str(tmp_path / "site.toml")]) == 2
     err = capsys.readouterr().err
     assert "site.sac" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_lost_plot_frame_does_not_stop_the_stream(tmp_path, receiver):
+    """A damaged plot frame in CPI 0: that CPI's tracks go out in records of their own
+    (the plot indices they name can no longer be trusted), every CPI is still sent,
+    and the datagrams decode."""
+    plots, tracks = builtin_plots_and_tracks()
+    stream = bytearray(link_stream(plots, tracks))
+    first_plot = len(link_stream({"cpi": []}, {"cpi": []}))
+    stream[first_plot + 8] ^= 0x01                       # inside CPI 0's first plot frame
+    (tmp_path / "link.bin").write_bytes(bytes(stream))
+    stdout = io.StringIO()
+    assert run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path, stdout=stdout,
+                      asterix_udp=f"127.0.0.1:{receiver.getsockname()[1]}", site=Site()) == 0
+    datagrams = _received(receiver)
+    assert len(datagrams) == SCENARIO.radar.cpis
+    records = [r for r in pyobelix.iter_records(b"".join(datagrams), strict=True)
+               if r["cat"] == 48]
+    survivors = int((plots["cpi"] == 0).sum()) - 1      # CPI 0's plots that arrived
+    assert len(records) == len(tracks["cpi"]) + survivors
+    assert "CRC errors      1" in stdout.getvalue()

@@ -167,3 +167,15 @@ def test_incomplete_frame_waits_for_more_bytes():
     assert decoder.feed(frame[:-1]) == []
     assert decoder.resync_bytes == 0
     assert decoder.feed(frame[-1:]) == [Status(*range(11))]
+
+
+def test_gaps_name_the_bytes_skipped_before_each_message():
+    one, two = encode(Detection(1, 1, 1, 1, 1)), encode(Detection(2, 2, 2, 2, 2))
+    decoder = Decoder()
+    assert decoder.feed(b"xyz" + one + two[:5]) == [Detection(1, 1, 1, 1, 1)]
+    assert decoder.gaps == [3]
+    damaged = bytearray(one)
+    damaged[-1] ^= 1
+    assert decoder.feed(two[5:] + bytes(damaged) + two) == [Detection(2, 2, 2, 2, 2)] * 2
+    assert decoder.gaps == [0, len(one)]
+    assert decoder.finish() == [] and decoder.gaps == []
