@@ -320,14 +320,14 @@ def test_cocotb_bit_exact():
 
 
 def test_rtl_engine_long_run(associations):
-    """150 CPIs of the built-in scenario's radar at 32 tracks and 32 plots: three
+    """200 CPIs of the built-in scenario's radar at 32 tracks and 32 plots: three
     targets (two fast, folded) among 26 false plots per CPI, which keep the track file
     full; with stalls on both sides every report, the flags and the counters; without,
     the cycles of the run, CPI by CPI as :meth:`Tracker.cpi_cycles` says."""
     radar = tracker_radar(load_scenario().radar)
     cfg = TrackerConfig(radar=radar, max_tracks=32, max_plots=32, max_speed_mps=4000)
     dut = Tracker(cfg, power_bits=POWER_BITS)
-    cpis = 150
+    cpis = 200
     steps = np.arange(cpis)
     rate = np.array([[-3200.0], [-2700.0], [240.0]]) / radar.rate_scale_mps * np.ones(cpis)
     ranges = np.array([[8539.0], [6404.0], [3002.0]]) + rate * steps
