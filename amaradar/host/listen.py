@@ -7,7 +7,9 @@ new bytes otherwise, and once more at the end — and every report becomes a row
 the output folder: a detection or a plot a row of ``detections.csv`` (in the
 schema of the first of the two to arrive: a link carries one chain's reports; the
 other kind is counted as skipped), a track a row of ``tracks.csv`` (written once a
-track frame arrives).
+track frame arrives). A report that the last status frame makes impossible (a
+pulse, range or Doppler beyond the chain's, an unknown track status) is counted as
+implausible and not written: a second check behind the CRC.
 
 detections.csv
 --------------
@@ -81,6 +83,7 @@ from ..spec.records import POSITION_FRAC
 from .asterix_udp import AsterixUdp, parse_udp_address
 from .site import Site
 from .writers.rows import (DETECTION_CSV_COLUMNS, PLOT_CSV_COLUMNS, TRACK_CSV_COLUMNS,
+                           TRACK_STATUS_NAMES,
                            detection_range_m, detection_row, plot_row, plot_velocity_mps,
                            power_db, track_row, track_velocity_mps)
 
@@ -362,6 +365,25 @@ class _Radar:
                          self._range_m(track.range_pos / (1 << POSITION_FRAC)), velocity)
 
 
+def _plausible(message, status):
+    """Whether a report's fields fit the chain that the last ``status`` frame describes
+    (its ``range_bins`` L and ``pulses`` M; 0 or no status: unknown, not checked): a
+    detection's pulse below M and range bin below L; a plot's or track's range below L
+    cells; a plot's Doppler below M bins; a track's status a known one. A frame whose
+    CRC passed by chance seldom also passes these."""
+    if status is None:
+        return True
+    length, pulses = status.range_bins, status.pulses
+    cells = length << POSITION_FRAC
+    if isinstance(message, Detection):
+        return (not pulses or message.pulse < pulses) and \
+            (not length or message.range_bin < length)
+    if isinstance(message, Plot):
+        return (not length or message.range_pos < cells) and \
+            (not pulses or message.doppler_pos < pulses << POSITION_FRAC)
+    return message.status < len(TRACK_STATUS_NAMES) and (not length or message.range_pos < cells)
+
+
 class _Screen:
     """Shows the table: redrawn in place on a terminal, appended otherwise."""
 
@@ -387,10 +409,15 @@ class _Session:
         self.screen = _Screen(stdout)
         self.sender = sender
         self.last_detection = None
+        self.implausible = 0
 
     def take(self, messages):
-        """Write and send ``messages``, which the decoder's last call returned."""
+        """Write and send ``messages``, which the decoder's last call returned; a report
+        that the last status frame makes impossible is counted, not written."""
         for message, gap in zip(messages, self.decoder.gaps):
+            if not isinstance(message, Status) and not _plausible(message, self.radar.status):
+                self.implausible += 1
+                continue
             if self.sender is not None and not isinstance(message, Status):
                 self.sender.report(self.radar.peek(message.cpi), message, self.radar.timing(),
                                    gap)
@@ -429,7 +456,8 @@ class _Session:
             f"  detection frames {d.counts['detection']:>8}   status frames {d.counts['status']:>6}",
             f"  plot frames {d.counts['plot']:>13}   track frames {d.counts['track']:>7}"
             + (f"   skipped (other chain's kind) {self.reports.skipped}"
-               if self.reports.skipped else ""),
+               if self.reports.skipped else "")
+            + (f"   implausible {self.implausible}" if self.implausible else ""),
         ]
         if self.sender is not None:
             lines.append(f"  ASTERIX datagrams sent {self.sender.datagrams:>6}   CPIs unsent "
