@@ -7,9 +7,11 @@ intervals are computed from the sums, :mod:`amaradar.host.sweep_stats`):
   in the receive window (range lines of the range-only chain, CPIs of the
   range-Doppler chain), and those with a detection on it (within one range bin;
   a plot within the gates of :mod:`amaradar.sim.world.plot_metrics`);
-- ``cells``, ``false``: cells tested away from every target (the compressed
-  pulse's extent either side of each excluded) and the detections or plots
-  there (as :func:`~amaradar.sim.world.metrics.score` and
+- ``cells``, ``false``: cells tested in homogeneous noise, away from every
+  target (the compressed pulse's extent either side of each excluded) and from
+  the matched filter's fill at the start of the line
+  (:func:`~amaradar.sim.world.metrics.fill_edge_bins`), and the detections or
+  plots there (as :func:`~amaradar.sim.world.metrics.score` and
   :func:`~amaradar.sim.world.plot_metrics.plot_score` count them);
 - ``range_sq``, ``velocity_sq``, ``errors``: squared range (m) and velocity
   (m/s) errors of the plots on target 0, and their count;
@@ -89,8 +91,7 @@ def _plot_counts(scenario, config, plots):
     m = r.pulses_per_cpi
     counts = _empty()
     s = plot_score(scenario, plots, cells_tested_per_cpi=config.tested_cells_per_cpi)
-    near = min(len(scenario.targets) * (2 * r.pulse_samples + 1) * m, config.tested_cells_per_cpi)
-    counts.update(cells=r.cpis * (config.tested_cells_per_cpi - near), false=s.false_plots)
+    counts.update(cells=s.noise_cells_tested, false=s.false_plots)
     cpi = np.asarray(plots["cpi"], dtype=np.int64)
     rng = np.asarray(plots["range_pos"], dtype=np.float64) / (1 << POSITION_FRAC)
     dop = np.asarray(plots["doppler_pos"], dtype=np.float64) / (1 << POSITION_FRAC)

@@ -5,8 +5,11 @@ A target's *truth bin* on a range line is where its compressed peak belongs:
 N - 1 samples added). A detection is *on* a target when it lies within one range
 bin of that truth bin; it is *near* a target when it lies within the compressed
 pulse's extent (N bins either side), where range sidelobes of a strong echo may
-cross the threshold. Every other detection is a *false* detection: noise that
-crossed the threshold.
+cross the threshold. A detection whose CFAR window reaches into the matched
+filter's fill at the start of the line is an *edge* detection
+(:func:`fill_edge_bins`). Every other detection is a *false* detection: noise
+that crossed the threshold in a homogeneous background, whose rate the design
+Pfa sets.
 """
 
 import math
@@ -17,7 +20,7 @@ import numpy as np
 from ...spec.physics import SPEED_OF_LIGHT
 
 __all__ = ["truth_bins", "score", "Score", "TargetScore", "detectable_lines", "poisson_quantile",
-           "ideal_snr_db"]
+           "ideal_snr_db", "fill_edge_bins", "fill_edge_cells"]
 
 # Ideal SNR after compression above which a target must be detected.
 DETECTABLE_SNR_DB = 20.0
@@ -46,6 +49,26 @@ def detectable_lines(scenario, target_index):
     return (delay >= r.pulse_samples) & (delay + r.pulse_samples <= r.line_samples - 1)
 
 
+def fill_edge_bins(scenario):
+    """``E``: range bins below ``E = (P - 1) + N + G`` test against the matched filter's fill.
+
+    A range line starts at the transmit pulse, so its compressed bins 0 ... P-2
+    (``P`` pulse samples) are partial sums over fewer than ``P`` noise samples and
+    hold less noise power than the rest. A cell whose reference window (``N +
+    G`` bins either side) touches them sees a noise edge, not the homogeneous
+    background its factor was designed for: an SO or CA threshold there is low
+    and its false-alarm rate is above the design Pfa. These cells count neither
+    as noise cells nor as false alarms; they are reported as edge alarms.
+    """
+    c = scenario.cfar
+    return scenario.radar.pulse_samples - 1 + c.reference_cells + c.guard_cells
+
+
+def fill_edge_cells(scenario, tested_cells_per_line):
+    """Tested cells of one line (or one Doppler column) below :func:`fill_edge_bins`."""
+    return min(scenario.radar.pulse_samples - 1, tested_cells_per_line)
+
+
 @dataclass
 class TargetScore:
     target_id: int
@@ -64,6 +87,7 @@ class Score:
     targets: list
     false_detections: int
     near_target_detections: int
+    edge_detections: int
     noise_cells_tested: int
     expected_false: float
     allowed_false: int
@@ -73,6 +97,7 @@ class Score:
             "targets": [dict(vars(t), detected_fraction=t.detected_fraction) for t in self.targets],
             "false_detections": self.false_detections,
             "near_target_detections": self.near_target_detections,
+            "edge_detections": self.edge_detections,
             "noise_cells_tested": self.noise_cells_tested,
             "expected_false": self.expected_false,
             "allowed_false": self.allowed_false,
@@ -112,12 +137,15 @@ def score(scenario, detections, *, tested_cells_per_line, pfa_factor=1.0):
             target_id=tid, ideal_snr_db=ideal_snr_db(scenario, target),
             lines_required=int(required.sum()), lines_detected=int((hit & required).sum()),
             mean_abs_bin_error=float(errors.mean()) if len(errors) else float("nan")))
+    edge = ~near & (k < fill_edge_bins(scenario))
     near_cells = min(len(scenario.targets) * (2 * extent + 1), tested_cells_per_line)
-    cells = r.lines * (tested_cells_per_line - near_cells)
+    edge_cells = fill_edge_cells(scenario, tested_cells_per_line)
+    cells = r.lines * max(tested_cells_per_line - near_cells - edge_cells, 0)
     expected = scenario.cfar.pfa * pfa_factor * cells
     allowed = poisson_quantile(FALSE_ALARM_CONFIDENCE, expected)
-    return Score(targets=targets, false_detections=int((~near).sum()),
-                 near_target_detections=int(near.sum()), noise_cells_tested=cells,
+    return Score(targets=targets, false_detections=int((~near & ~edge).sum()),
+                 near_target_detections=int(near.sum()), edge_detections=int(edge.sum()),
+                 noise_cells_tested=cells,
                  expected_false=expected, allowed_false=allowed)
 
 

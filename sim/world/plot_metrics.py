@@ -8,7 +8,10 @@ Doppler the truth bin is ``M/2 + f_d M / PRF`` folded into ``[0, M)``, with
 ``RANGE_GATE_CELLS`` (plus half the target's range walk over the CPI) and
 ``DOPPLER_GATE_BINS`` (circularly) of its truth; *near* a target when it lies
 within the compressed pulse's extent in range at any Doppler (range sidelobes
-of a strong echo); every other plot is *false*.
+of a strong echo); *edge* when its peak's CFAR window reaches into the
+matched filter's fill (:func:`~amaradar.sim.world.metrics.fill_edge_bins`);
+every other plot is *false*, counted against the noise cells tested away from
+the targets and the edge.
 """
 
 import math
@@ -18,7 +21,8 @@ import numpy as np
 
 from ...spec.records import POSITION_FRAC
 from .echo_physics import doppler_hz, echo_delay_s
-from .metrics import DETECTABLE_SNR_DB, FALSE_ALARM_CONFIDENCE, detectable_lines, poisson_quantile
+from .metrics import (DETECTABLE_SNR_DB, FALSE_ALARM_CONFIDENCE, detectable_lines, fill_edge_bins,
+                      fill_edge_cells, poisson_quantile)
 
 __all__ = ["RANGE_GATE_CELLS", "DOPPLER_GATE_BINS", "plot_truth", "plot_score", "PlotScore"]
 
@@ -69,7 +73,9 @@ class PlotScore:
     targets: list
     false_plots: int
     near_target_plots: int
+    edge_plots: int
     cells_tested: int
+    noise_cells_tested: int
     expected_false: float
     allowed_false: int
 
@@ -77,7 +83,8 @@ class PlotScore:
         return {
             "targets": [dict(vars(t), detected_fraction=t.detected_fraction) for t in self.targets],
             "false_plots": self.false_plots, "near_target_plots": self.near_target_plots,
-            "cells_tested": self.cells_tested, "expected_false": self.expected_false,
+            "edge_plots": self.edge_plots, "cells_tested": self.cells_tested,
+            "noise_cells_tested": self.noise_cells_tested, "expected_false": self.expected_false,
             "allowed_false": self.allowed_false,
         }
 
@@ -109,10 +116,14 @@ def plot_score(scenario, plots, *, cells_tested_per_cpi, pfa_factor=1.0):
             cpis_detected=int((hit & required).sum()),
             rms_range_cells=_rms(range_error[on]), rms_doppler_bins=_rms(doppler_error[on]),
             range_walk_cells=float(truth["walk_cells"][tid].max()) if r.cpis else 0.0))
-    cells = r.cpis * cells_tested_per_cpi
-    expected = scenario.cfar.pfa * pfa_factor * cells
-    return PlotScore(targets=targets, false_plots=int((~near).sum()),
-                     near_target_plots=int(near.sum()), cells_tested=cells,
+    edge = ~near & (rng < fill_edge_bins(scenario))
+    near_cells = min(len(scenario.targets) * (2 * r.pulse_samples + 1) * m, cells_tested_per_cpi)
+    edge_cells = fill_edge_cells(scenario, cells_tested_per_cpi // m) * m
+    noise_cells = r.cpis * max(cells_tested_per_cpi - near_cells - edge_cells, 0)
+    expected = scenario.cfar.pfa * pfa_factor * noise_cells
+    return PlotScore(targets=targets, false_plots=int((~near & ~edge).sum()),
+                     near_target_plots=int(near.sum()), edge_plots=int(edge.sum()),
+                     cells_tested=r.cpis * cells_tested_per_cpi, noise_cells_tested=noise_cells,
                      expected_false=expected,
                      allowed_false=poisson_quantile(FALSE_ALARM_CONFIDENCE, expected))
 
