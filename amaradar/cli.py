@@ -17,6 +17,10 @@ from .spec.link import LINK_BAUD
 __all__ = ["main", "UsageError"]
 
 
+#: the most worker processes of a local sweep cluster per core (more only queue)
+_MAX_WORKERS_PER_CORE = 4
+
+
 class UsageError(Exception):
     """Bad user input: printed as one line, exit status 2."""
 
@@ -26,39 +30,47 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _path(text):
+    """An argparse type: a path, not empty (argparse's Path would make ``''`` the current
+    folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("a path must not be empty")
+    return Path(text)
+
+
 def _parser():
     parser = _Parser(prog="amaradar", description="Radar gateware in Amaranth HDL.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sim = commands.add_parser("sim", help="run a scenario through the gateware and the model")
-    sim.add_argument("--scenario", type=Path, help="scenario TOML file (default: built-in)")
+    sim.add_argument("--scenario", type=_path, help="scenario TOML file (default: built-in)")
     sim.add_argument("--engine", choices=("reference", "rtl"), default="rtl",
                      help="rtl: the generated Verilog in Verilator, checked against the "
                           "reference model; reference: the bit-exact numpy model only")
-    sim.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    sim.add_argument("--out", type=_path, default=Path("out"), help="output folder (default: out)")
     sim.add_argument("--quiet", action="store_true", help="no progress or summary on the terminal")
     sim.add_argument("--record", action="store_true",
                      help="also write the ADC samples as a SigMF recording (OUT/adc.sigmf-*)")
-    sim.add_argument("--iq", type=Path, metavar="REC.sigmf-meta",
+    sim.add_argument("--iq", type=_path, metavar="REC.sigmf-meta",
                      help="run the chain on a SigMF recording instead of the scenario's echoes")
     sim.add_argument("--iq-full-scale", type=float, default=1.0, metavar="X",
                      help="complex float amplitude of the ADC's full scale (default 1.0)")
-    sim.add_argument("--asterix", type=Path, metavar="FILE",
+    sim.add_argument("--asterix", type=_path, metavar="FILE",
                      help="write the reports as ASTERIX CAT034/CAT048 records (raw .ast)")
-    sim.add_argument("--pcap", type=Path, metavar="FILE",
+    sim.add_argument("--pcap", type=_path, metavar="FILE",
                      help="with --asterix: the same datagrams as UDP packets (port 8600) in a pcap")
 
     build = commands.add_parser("build", help="make a bitstream with the YoWASP tools")
     build.add_argument("--board", required=True, help=", ".join(board_names()))
-    build.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    build.add_argument("--out", type=_path, default=Path("build"), help="output folder (default: build)")
 
     listen = commands.add_parser("listen", help="decode the report link of a board")
     source = listen.add_mutually_exclusive_group(required=True)
     source.add_argument("--port", help="serial device, e.g. /dev/ttyUSB1")
-    source.add_argument("--replay", type=Path, help="recorded byte stream to decode instead")
+    source.add_argument("--replay", type=_path, help="recorded byte stream to decode instead")
     listen.add_argument("--baud", type=int, default=LINK_BAUD,
                         help=f"baud rate (default: {LINK_BAUD}, every board's)")
-    listen.add_argument("--out", type=Path, default=Path("listen"), help="output folder (default: listen)")
+    listen.add_argument("--out", type=_path, default=Path("listen"), help="output folder (default: listen)")
     listen.add_argument("--sample-rate", type=float, help="Hz; overrides the status frames")
     listen.add_argument("--pri", type=float, help="seconds; overrides the status frames")
     listen.add_argument("--pulses", type=int, help="pulses per CPI; overrides the status frames")
@@ -66,28 +78,28 @@ def _parser():
                         help="carrier frequency in Hz, for the radial velocity of plots")
     listen.add_argument("--asterix-udp", metavar="HOST:PORT",
                         help="also send each CPI's reports there as ASTERIX datagrams")
-    listen.add_argument("--site", type=Path, metavar="FILE",
+    listen.add_argument("--site", type=_path, metavar="FILE",
                         help="TOML file whose [site] names the radar for ASTERIX (e.g. the scenario)")
     listen.add_argument("--simulated", action="store_true",
                         help="mark the ASTERIX reports simulated (a board's on-chip echoes)")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
 
     sweep = commands.add_parser("sweep", help="Monte-Carlo sweep of a scenario grid on Dask")
-    sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
+    sweep.add_argument("sweep_file", type=_path, metavar="SWEEP.toml",
                        help="base scenario, grid, runs per point, figures")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="Dask scheduler of an existing cluster (default: a local cluster)")
     sweep.add_argument("--workers", type=int, metavar="N",
                        help="worker processes of the local cluster (default: one per core)")
-    sweep.add_argument("--out", type=Path, default=Path("sweep"), metavar="DIR",
+    sweep.add_argument("--out", type=_path, default=Path("sweep"), metavar="DIR",
                        help="output folder (default: sweep)")
     sweep.add_argument("--engine", choices=("reference", "rtl"), default="reference",
                        help="reference: the bit-exact numpy model; rtl: the gateware in "
                             "Verilator, each task checked against the model")
 
     verilog = commands.add_parser("verilog", help="write the chain's Verilog")
-    verilog.add_argument("--scenario", type=Path, help="scenario TOML file (default: built-in)")
-    verilog.add_argument("--out", type=Path, required=True, help="Verilog file to write")
+    verilog.add_argument("--scenario", type=_path, help="scenario TOML file (default: built-in)")
+    verilog.add_argument("--out", type=_path, required=True, help="Verilog file to write")
     return parser
 
 
@@ -109,7 +121,16 @@ def _load_scenario(path):
     try:
         return load_scenario(path)
     except ScenarioError as e:
-        raise UsageError(str(e)) from None
+        raise _in_file("--scenario", path, e) from None
+
+
+def _in_file(option, path, error):
+    """A :class:`UsageError` of ``error``, a problem in the file ``path`` of ``option``,
+    saying which file unless its message does."""
+    message = str(error)
+    if path is None or str(path) in message:
+        return UsageError(message)
+    return UsageError(f"{option} {str(path)!r}: {message}")
 
 
 def _sim(args):
@@ -141,7 +162,9 @@ def _sim(args):
         report = run_sim(scenario, engine=args.engine, out_dir=args.out, quiet=args.quiet,
                          source=source, site=site, record=args.record, asterix=args.asterix,
                          pcap=args.pcap)
-    except (SiteError, RecordingError, ScenarioError) as e:
+    except (SiteError, ScenarioError) as e:
+        raise _in_file("--scenario", args.scenario, e) from None
+    except RecordingError as e:
         raise UsageError(str(e)) from None
     return 0 if report["bit_exact"] is not False else 1
 
@@ -157,11 +180,15 @@ def _verilog(args):
     try:
         text = chain_verilog(scenario)
     except ScenarioError as e:
-        raise UsageError(str(e)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise _in_file("--scenario", args.scenario, e) from None
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        tmp.replace(out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"--out {str(out)!r}: cannot write it: {e.strerror}") from None
     print(f"wrote {out} ({len(text.splitlines())} lines)")
     return 0
 
@@ -194,8 +221,10 @@ def _sweep(args):
     from .host.sweep_store import SweepStore
     if args.workers is not None and args.scheduler is not None:
         raise UsageError("--workers sizes the local cluster; it cannot be given with --scheduler")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, not {args.workers}")
+    most = _MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if args.workers is not None and not 1 <= args.workers <= most:
+        raise UsageError(f"--workers must be from 1 to {most} ({_MAX_WORKERS_PER_CORE} per "
+                         f"core of this machine), not {args.workers}")
     try:
         sweep = load_sweep(args.sweep_file)
     except SweepError as e:

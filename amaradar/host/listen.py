@@ -189,10 +189,19 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     return 0
 
 
+#: the ranges of the radar options: beyond them a row's numbers overflow or mean nothing
+_LIMITS = {"sample_rate": (1.0, 1e12), "pri": (1e-9, 3600.0), "carrier": (1.0, 1e13)}
+
+
 def _positive(name, value, unit):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not value > 0 or math.isinf(value)):
-        raise ListenError(f"{name} must be a positive number of {unit}, not {value!r}")
+    """Check that ``value`` (None: not given) is a finite number > 0, within ``_LIMITS``."""
+    if value is None:
+        return
+    low, high = _LIMITS.get(name, (0.0, math.inf))
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or not low <= value <= high or math.isinf(value)):
+        allowed = f"from {low:g} to {high:g}" if name in _LIMITS else "a positive number of"
+        raise ListenError(f"{name} must be {allowed} {unit}, not {value!r}")
 
 
 def _open_port(port, baud):
@@ -290,8 +299,8 @@ class _Radar:
         _positive("carrier", carrier, "Hz")
         self.carrier = carrier
         if pulses is not None and (not isinstance(pulses, int) or isinstance(pulses, bool)
-                                   or pulses < 1):
-            raise ListenError(f"pulses must be a positive integer, not {pulses!r}")
+                                   or not 1 <= pulses < 1 << 16):
+            raise ListenError(f"pulses must be an integer from 1 to 65535, not {pulses!r}")
         self.options = {"sample_rate": sample_rate, "pri": pri, "pulses": pulses}
         self.status = None
         self._last_cpi = None
