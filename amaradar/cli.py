@@ -72,6 +72,10 @@ def _parser():
                         help="mark the ASTERIX reports simulated (a board's on-chip echoes)")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
 
+    keygen = commands.add_parser("keygen", help="make a site's key for authenticated feeds")
+    keygen.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="key file to create (never overwritten), e.g. SAC-SIC.key")
+
     sweep = commands.add_parser("sweep", help="Monte-Carlo sweep of a scenario grid on Dask")
     sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml",
                        help="base scenario, grid, runs per point, figures")
@@ -188,6 +192,16 @@ def _listen(args):
         raise UsageError(str(e)) from None
 
 
+def _keygen(args):
+    from .host.feed_auth import FeedKeyError, write_new_key
+    try:
+        write_new_key(args.out)
+    except FeedKeyError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {args.out} (32 random bytes, readable by its owner only)")
+    return 0
+
+
 def _sweep(args):
     from .host.sweep import connect, run_sweep
     from .host.sweep_file import SweepError, load_sweep
@@ -218,7 +232,7 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen,
-                    "sweep": _sweep}
+                    "sweep": _sweep, "keygen": _keygen}
         return commands[args.command](args)
     except UsageError as e:
         print(f"amaradar: error: {e}", file=sys.stderr)
