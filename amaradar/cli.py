@@ -70,6 +70,9 @@ def _parser():
                         help="TOML file whose [site] names the radar for ASTERIX (e.g. the scenario)")
     listen.add_argument("--simulated", action="store_true",
                         help="mark the ASTERIX reports simulated (a board's on-chip echoes)")
+    listen.add_argument("--key", type=Path, metavar="FILE",
+                        help="with --asterix-udp: the site's key file (amaradar keygen); "
+                             "every datagram goes out sealed (sequence number and MAC)")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
 
     keygen = commands.add_parser("keygen", help="make a site's key for authenticated feeds")
@@ -187,7 +190,7 @@ def _listen(args):
                           pulses=args.pulses, carrier=args.carrier, duration=args.duration,
                           asterix_udp=args.asterix_udp,
                           site=None if args.site is None else load_site(args.site),
-                          simulated=args.simulated)
+                          simulated=args.simulated, key=args.key)
     except (ListenError, SiteError) as e:
         raise UsageError(str(e)) from None
 

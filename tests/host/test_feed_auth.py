@@ -16,6 +16,8 @@ from amaradar.cli import main
 from amaradar.host.feed_auth import (HEADER_BYTES, MAC_BYTES, OVERHEAD_BYTES, Accepted,
                                      FeedKeyError, FeedSealer, FeedVerifier, Rejection,
                                      load_key, load_key_folder, seal, write_new_key)
+from link_streams import SCENARIO, builtin_plots_and_tracks, link_stream
+from udp_datagrams import received, receiver  # noqa: F401 (a fixture)
 
 NORTH, SOUTH, STRANGER = (25, 1), (25, 2), (7, 7)
 KEYS = {NORTH: bytes(range(32)), SOUTH: bytes(range(100, 140))}
@@ -134,7 +136,7 @@ def test_any_bytes_give_a_reason_or_a_datagram_that_was_sent(datagrams, window):
     assert sum(verifier.counts.values()) == len(datagrams)
 
 
-def test_over_a_real_udp_socket_exactly_the_good_datagrams_are_accepted():
+def test_over_a_real_udp_socket_exactly_the_good_datagrams_are_accepted(receiver):
     """A sender thread sends a mixed stream to a bound socket; the receiver runs the
     verifier on what arrives: the good datagrams come out, in order, the rest counted."""
     sealer = FeedSealer(NORTH, KEYS[NORTH], first_sequence=1000)
@@ -151,8 +153,6 @@ def test_over_a_real_udp_socket_exactly_the_good_datagrams_are_accepted():
         kind = list(bad)[i % len(bad)]
         stream += [good, bad[kind](i, good)]
         expected += ["accepted", kind]
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5.0)
     address = receiver.getsockname()
 
@@ -166,9 +166,8 @@ def test_over_a_real_udp_socket_exactly_the_good_datagrams_are_accepted():
     thread.start()
     verifier = FeedVerifier(KEYS, window=64)
     outcomes = []
-    with receiver:
-        while (datagram := receiver.recv(65535)) != b"":
-            outcomes.append(verifier.verify(datagram))
+    while (datagram := receiver.recv(65535)) != b"":
+        outcomes.append(verifier.verify(datagram))
     thread.join()
     assert [o if isinstance(o, Rejection) else "accepted" for o in outcomes] == expected
     assert [o.payload for o in outcomes if isinstance(o, Accepted)] == \
@@ -231,3 +230,62 @@ def test_short_keys_and_bad_sites_are_refused_in_code():
         FeedSealer((256, 1), KEYS[NORTH])
     with pytest.raises(ValueError, match="window must be an integer from 1 to 65536, not 0"):
         FeedVerifier(KEYS, window=0)
+
+
+def _listen(tmp_path, receiver, *options):
+    """``amaradar listen`` of the built-in scenario's link stream to ``receiver`` as site
+    25/1; its exit status and the datagrams that arrived."""
+    (tmp_path / "site.toml").write_text("[site]\nsac = 25\nsic = 1\n")
+    link = tmp_path / "link.bin"
+    if not link.exists():
+        link.write_bytes(link_stream(*builtin_plots_and_tracks()))
+    out = tmp_path / ("sealed" if options else "bare")
+    status = main(["listen", "--replay", str(link), "--out", str(out),
+                   "--asterix-udp", "127.0.0.1:%d" % receiver.getsockname()[1],
+                   "--site", str(tmp_path / "site.toml"), *options])
+    return status, received(receiver)
+
+
+def test_listen_with_a_key_sends_the_same_datagrams_sealed(tmp_path, receiver, capsys):
+    status, bare = _listen(tmp_path, receiver)
+    assert status == 0 and len(bare) == SCENARIO.radar.cpis
+    write_new_key(tmp_path / "25-1.key")
+    status, sealed = _listen(tmp_path, receiver, "--key", str(tmp_path / "25-1.key"))
+    assert status == 0
+    verifier = FeedVerifier(load_key_folder(tmp_path))
+    accepted = [verifier.verify(datagram) for datagram in sealed]
+    assert all(isinstance(a, Accepted) and a.site == (25, 1) for a in accepted)
+    assert [a.payload for a in accepted] == bare                    # byte for byte
+    first = accepted[0].sequence
+    assert [a.sequence for a in accepted] == list(range(first, first + len(bare)))
+    assert f"sealed, next sequence {first + len(bare)}" in capsys.readouterr().out
+    status, again = _listen(tmp_path, receiver, "--key", str(tmp_path / "25-1.key"))
+    assert [type(verifier.verify(d)) for d in again] == [Accepted] * len(bare)   # a restart
+    assert verifier.counts["accepted"] == 2 * len(bare) and sum(verifier.counts.values()) == \
+        2 * len(bare)
+
+
+@pytest.mark.parametrize("key_text, message", [
+    ("00" * 16, "holds 16 bytes; it must hold one line of at least 64 hexadecimal digits"),
+    ("not a key", "must hold one line of at least 64 hexadecimal digits"),
+    (None, "does not exist"),
+])
+def test_bad_key_files_are_one_line_exit_2_nothing_sent(tmp_path, receiver, capsys, key_text,
+                                                        message):
+    key = tmp_path / "site.key"
+    if key_text is not None:
+        key.write_text(key_text)
+    status, sent = _listen(tmp_path, receiver, "--key", str(key))
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert sent == [] and not (tmp_path / "sealed").exists()
+
+
+def test_a_key_without_asterix_udp_is_one_line_exit_2(tmp_path, capsys):
+    write_new_key(tmp_path / "site.key")
+    (tmp_path / "link.bin").write_bytes(b"")
+    assert main(["listen", "--replay", str(tmp_path / "link.bin"), "--out", str(tmp_path / "out"),
+                 "--key", str(tmp_path / "site.key")]) == 2
+    err = capsys.readouterr().err
+    assert "key needs asterix-udp: it seals the ASTERIX datagrams" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
