@@ -8,11 +8,13 @@ import os
 import socket
 import threading
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amaradar.cli import main
+from amaradar.host.asterix import MAX_DATAGRAM
 from amaradar.host.feed_auth import (HEADER_BYTES, MAC_BYTES, OVERHEAD_BYTES, Accepted,
                                      FeedKeyError, FeedSealer, FeedVerifier, Rejection,
                                      load_key, load_key_folder, seal, write_new_key)
@@ -289,3 +291,19 @@ def test_a_key_without_asterix_udp_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "key needs asterix-udp: it seals the ASTERIX datagrams" in err
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_sealed_cpi_too_large_for_one_datagram_is_split_to_fit(tmp_path, receiver, capsys):
+    """8000 plots in one CPI make more ASTERIX than one UDP datagram holds: sealed, each
+    datagram, envelope included, stays within 65507 bytes and none is lost."""
+    plots, _ = builtin_plots_and_tracks()
+    first = plots["cpi"] == 0
+    many = {name: np.resize(column[first], 8000) for name, column in plots.items()}
+    (tmp_path / "link.bin").write_bytes(link_stream(many, {"cpi": many["cpi"][:0]}))
+    write_new_key(tmp_path / "25-1.key")
+    status, sealed = _listen(tmp_path, receiver, "--key", str(tmp_path / "25-1.key"))
+    assert status == 0 and len(sealed) >= 2
+    assert max(map(len, sealed)) <= MAX_DATAGRAM
+    verifier = FeedVerifier(load_key_folder(tmp_path))
+    assert all(isinstance(verifier.verify(d), Accepted) for d in sealed)
+    assert "CPIs unsent    0" in capsys.readouterr().out
