@@ -82,7 +82,14 @@ def _parser():
                         help="TOML file whose [site] names the radar for ASTERIX (e.g. the scenario)")
     listen.add_argument("--simulated", action="store_true",
                         help="mark the ASTERIX reports simulated (a board's on-chip echoes)")
+    listen.add_argument("--key", type=Path, metavar="FILE",
+                        help="with --asterix-udp: the site's key file (amaradar keygen); "
+                             "every datagram goes out sealed (sequence number and MAC)")
     listen.add_argument("--duration", type=float, help="stop listening after this many seconds")
+
+    keygen = commands.add_parser("keygen", help="make a site's key for authenticated feeds")
+    keygen.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="key file to create (never overwritten), e.g. SAC-SIC.key")
 
     sweep = commands.add_parser("sweep", help="Monte-Carlo sweep of a scenario grid on Dask")
     sweep.add_argument("sweep_file", type=_path, metavar="SWEEP.toml",
@@ -210,9 +217,19 @@ def _listen(args):
                           pulses=args.pulses, carrier=args.carrier, duration=args.duration,
                           asterix_udp=args.asterix_udp,
                           site=None if args.site is None else load_site(args.site),
-                          simulated=args.simulated)
+                          simulated=args.simulated, key=args.key)
     except (ListenError, SiteError) as e:
         raise UsageError(str(e)) from None
+
+
+def _keygen(args):
+    from .host.feed_auth import FeedKeyError, write_new_key
+    try:
+        write_new_key(args.out)
+    except FeedKeyError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {args.out} (32 random bytes, readable by its owner only)")
+    return 0
 
 
 def _sweep(args):
@@ -247,7 +264,7 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen,
-                    "sweep": _sweep}
+                    "sweep": _sweep, "keygen": _keygen}
         return commands[args.command](args)
     except UsageError as e:
         print(f"amaradar: error: {e}", file=sys.stderr)

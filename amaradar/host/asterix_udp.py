@@ -12,6 +12,10 @@ arrived whole: if the decoder skipped bytes before one of the CPI's frames (a lo
 or damaged frame shifts the plot indices that tracks name; a gap before a CPI's
 first frame counts for the CPI before it too), or a track names a plot that did
 not arrive, it goes out in a record of its own.
+
+With a :class:`amaradar.host.feed_auth.FeedSealer` every datagram goes out sealed
+(sequence number and MAC, :mod:`amaradar.host.feed_auth`), its ASTERIX payload kept
+within what a UDP datagram holds with the envelope around it.
 """
 
 import socket
@@ -21,7 +25,8 @@ import numpy as np
 
 from ..spec.link import Detection, Plot, Track
 from ..spec.physics import SPEED_OF_LIGHT
-from .asterix import asterix_records
+from .asterix import MAX_DATAGRAM, asterix_records
+from .feed_auth import OVERHEAD_BYTES
 
 __all__ = ["parse_udp_address", "AsterixUdp"]
 
@@ -84,12 +89,14 @@ class AsterixUdp:
         CPIs whose reports were dropped: the timing was unknown, or the send failed.
     skipped : int
         Reports left out of the records (range outside I048/040).
+    sealer : FeedSealer or None
+        Seals each datagram when given (``sealer.next_sequence`` numbers the next).
     """
 
-    def __init__(self, address, site, *, simulated=False):
+    def __init__(self, address, site, *, simulated=False, sealer=None):
         family, self.address = address
         self.socket = socket.socket(family, socket.SOCK_DGRAM)
-        self.site, self.simulated = site, simulated
+        self.site, self.simulated, self.sealer = site, simulated, sealer
         self.datagrams = self.unsent_cpis = self.skipped = 0
         self._cpi, self._reports, self._tracks, self._configured = None, [], [], False
         self._damaged = False
@@ -119,14 +126,17 @@ class AsterixUdp:
         columns = _columns([m for m in reports if isinstance(m, kind)], kind, cpi)
         track_columns = _plot_links(_columns(tracks, Track, cpi), len(columns["cpi"]),
                                     not self._damaged) if tracks else None
+        room = MAX_DATAGRAM - (0 if self.sealer is None else OVERHEAD_BYTES)
         datagrams = asterix_records(_radar(timing, cpi), self.site, columns,
                                     "plots" if kind is Plot else "detections",
                                     tracks=track_columns, simulated=self.simulated, cpis=[cpi],
-                                    configuration=not self._configured)
+                                    configuration=not self._configured,
+                                    max_datagram=room)
         self.skipped += datagrams.skipped
         try:
             for datagram in datagrams:
-                self.socket.sendto(datagram, self.address)
+                self.socket.sendto(datagram if self.sealer is None else self.sealer.seal(datagram),
+                                   self.address)
                 self.datagrams += 1
         except OSError:
             self.unsent_cpis += 1

@@ -57,7 +57,9 @@ ASTERIX
 With ``asterix_udp`` the reports also go out live as ASTERIX CAT034/CAT048
 datagrams, one per CPI once it ends (:mod:`amaradar.host.asterix_udp`), with the
 ``site`` given (default: the defaults of ``[site]``, with ``start_utc`` the time
-listen starts).
+listen starts). With ``key`` (the site's key file) every datagram goes out sealed
+(:mod:`amaradar.host.feed_auth`), as SAC/SIC of the ``site``, numbered from the time
+listen starts in microseconds.
 
 Running and stopping
 --------------------
@@ -81,6 +83,7 @@ from ..spec.link import LINK_BAUD, Decoder, Detection, Plot, Status, Track
 from ..spec.physics import SPEED_OF_LIGHT
 from ..spec.records import POSITION_FRAC
 from .asterix_udp import AsterixUdp, parse_udp_address
+from .feed_auth import FeedKeyError, FeedSealer, load_key
 from .site import Site
 from .writers.rows import (DETECTION_CSV_COLUMNS, PLOT_CSV_COLUMNS, TRACK_CSV_COLUMNS,
                            TRACK_STATUS_NAMES,
@@ -99,7 +102,7 @@ class ListenError(Exception):
 
 def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
                sample_rate=None, pri=None, pulses=None, carrier=None, duration=None, refresh=0.5,
-               asterix_udp=None, site=None, simulated=False):
+               asterix_udp=None, site=None, simulated=False, key=None):
     """Decode the report link into ``out_dir/detections.csv`` (and ``tracks.csv``) while
     showing a live table.
 
@@ -134,6 +137,9 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
         The radar's site for ASTERIX (default: see the module docstring).
     simulated : bool
         Mark the ASTERIX reports simulated (a board playing its on-chip echo source).
+    key : str or path-like, optional
+        With ``asterix_udp``: the site's key file (:func:`amaradar.host.feed_auth.load_key`);
+        every datagram then goes out sealed.
 
     Returns
     -------
@@ -144,8 +150,8 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     ------
     ListenError
         Both or neither of ``port``/``replay``, a missing or unusable port or
-        file, an unsupported baud rate, a bad radar parameter, or an output
-        folder that cannot be written.
+        file, an unsupported baud rate, a bad radar parameter, a key without
+        ``asterix_udp`` or a bad key file, or an output folder that cannot be written.
     """
     if (port is None) == (replay is None):
         raise ListenError("give either a serial port or a replay file" if port is None
@@ -160,6 +166,13 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
             address = parse_udp_address(asterix_udp)
         except ValueError as error:
             raise ListenError(str(error)) from None
+    if key is not None:
+        if address is None:
+            raise ListenError("key needs asterix-udp: it seals the ASTERIX datagrams")
+        try:
+            key = load_key(key)
+        except FeedKeyError as error:
+            raise ListenError(str(error)) from None
     if port is not None:
         source, name = _open_port(port, baud), f"port {port} at {baud} baud"
     else:
@@ -171,7 +184,8 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
         raise
     if address is not None:
         site = site or replace(Site(), start_utc=datetime.now(timezone.utc))
-        sender = AsterixUdp(address, site, simulated=simulated)
+        sealer = None if key is None else FeedSealer((site.sac, site.sic), key)
+        sender = AsterixUdp(address, site, simulated=simulated, sealer=sealer)
     else:
         sender = None
     with source, reports:
@@ -470,7 +484,9 @@ class _Session:
         ]
         if self.sender is not None:
             lines.append(f"  ASTERIX datagrams sent {self.sender.datagrams:>6}   CPIs unsent "
-                         f"{self.sender.unsent_cpis:>4}   reports out of range {self.sender.skipped}")
+                         f"{self.sender.unsent_cpis:>4}   reports out of range {self.sender.skipped}"
+                         + ("" if self.sender.sealer is None else
+                            f"   sealed, next sequence {self.sender.sealer.next_sequence}"))
         s = self.radar.status
         if s is None:
             lines.append("  last status: none yet")

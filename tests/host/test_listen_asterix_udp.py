@@ -3,7 +3,6 @@ UDP socket, equal byte for byte to what `amaradar sim --asterix` writes for the 
 plots and tracks; bad addresses are one line, exit 2, nothing written."""
 
 import io
-import socket
 
 import pyobelix
 import pytest
@@ -12,25 +11,7 @@ from amaradar.cli import main
 from amaradar.host.listen import run_listen
 from amaradar.host.site import Site
 from link_streams import SCENARIO, builtin_plots_and_tracks, link_stream
-
-
-@pytest.fixture
-def receiver():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5.0)
-    yield sock
-    sock.close()
-
-
-def _received(sock):
-    datagrams = []
-    sock.settimeout(0.5)
-    try:
-        while True:
-            datagrams.append(sock.recv(65535))
-    except TimeoutError:
-        return datagrams
+from udp_datagrams import received, receiver  # noqa: F401 (a fixture)
 
 
 def test_datagrams_equal_what_sim_writes(tmp_path, receiver):
@@ -42,7 +23,7 @@ def test_datagrams_equal_what_sim_writes(tmp_path, receiver):
     stdout = io.StringIO()
     assert run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=stdout,
                       asterix_udp=f"127.0.0.1:{port}", site=Site(), simulated=True) == 0
-    datagrams = _received(receiver)
+    datagrams = received(receiver)
     assert len(datagrams) == SCENARIO.radar.cpis
     assert b"".join(datagrams) == ast.read_bytes()
     records = list(pyobelix.iter_records(b"".join(datagrams), strict=True))
@@ -58,7 +39,7 @@ def test_a_cpi_before_the_timing_is_known_is_counted_not_sent(tmp_path, receiver
     stdout = io.StringIO()
     run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path, stdout=stdout,
                asterix_udp=f"127.0.0.1:{receiver.getsockname()[1]}", site=Site())
-    assert _received(receiver) == []
+    assert received(receiver) == []
     assert f"CPIs unsent {SCENARIO.radar.cpis:>4}" in stdout.getvalue()
 
 
@@ -100,7 +81,7 @@ def test_a_lost_plot_frame_does_not_stop_the_stream(tmp_path, receiver):
     stdout = io.StringIO()
     assert run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path, stdout=stdout,
                       asterix_udp=f"127.0.0.1:{receiver.getsockname()[1]}", site=Site()) == 0
-    datagrams = _received(receiver)
+    datagrams = received(receiver)
     assert len(datagrams) == SCENARIO.radar.cpis
     records = [r for r in pyobelix.iter_records(b"".join(datagrams), strict=True)
                if r["cat"] == 48]
