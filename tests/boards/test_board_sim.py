@@ -28,7 +28,7 @@ from amaradar.sim.models.waveform.echo_source import echo_lines
 from amaradar.sim.models.link.report_framer import report_framer
 from amaradar.sim.engines.rtl_engine import RtlEngine
 from amaradar.sim.world.scenario import parse_scenario
-from amaradar.spec.records import STATUS_FLAGS
+from amaradar.boards.top import STATUS_FLAGS
 from amaradar.boards.registry import board_names, get_board
 
 CPIS = 2
