@@ -72,11 +72,12 @@ class _Domain(Elaboratable):
 
 
 def memories(fragment, prefix=""):
-    """``{"path.to.ram": MemoryData}`` of every RAM in an elaborated ``fragment``."""
+    """``{"path.to.ram": MemoryData}`` of every RAM (a memory with a write port) in an
+    elaborated ``fragment``; ROMs are left out."""
     found = {}
     for sub, name, _ in fragment.subfragments:
         path = f"{prefix}{name}"
-        if isinstance(sub, MemoryInstance):
+        if isinstance(sub, MemoryInstance) and sub._write_ports:
             found[path] = sub._data
         found.update(memories(sub, path + "."))
     return found
