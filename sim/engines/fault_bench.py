@@ -123,7 +123,7 @@ def run_with_fault(dut, inputs, *, fault, trigger, p_in_stall=0.3, p_out_stall=0
 
     def inject(ctx):
         if isinstance(fault, Upset):
-            row = memories(fragment)[fault.memory][fault.address]
+            row = Value.cast(memories(fragment)[fault.memory][fault.address])
             ctx.set(row, ctx.get(row) ^ (1 << fault.bit))
 
     async def bench(ctx):

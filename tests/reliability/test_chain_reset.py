@@ -13,21 +13,7 @@ from amaradar.sim.chain import cfar_ports, chain_config, reference_chain
 from amaradar.sim.engines.fault_bench import Reset, run_with_fault
 from amaradar.sim.engines.rtl_chain import chain_component, frame_iq
 from amaradar.sim.world.scenario import parse_scenario, receive_iq
-from scenarios import SMALL
-
-#: One CPI of 3 lines of 200 samples, a 64-sample LFM: the FFT compressor (n = 256).
-LONG_PULSE = SMALL.replace("pulse_width_s = 1.6e-6", "pulse_width_s = 6.4e-6").replace(
-    "pri_s = 12e-6", "pri_s = 20e-6").replace("range_m = 800.0", "range_m = 1300.0").replace(
-    "range_m = 1250.0", "range_m = 1900.0")
-
-#: A small range-Doppler scenario: 2 CPIs of 8 lines of 60 samples.
-DOPPLER = SMALL.replace("pulses_per_cpi = 3", "pulses_per_cpi = 8").replace(
-    "pri_s = 12e-6", "pri_s = 6e-6").replace("range_m = 1250.0", "range_m = 500.0") + """
-[doppler]
-window = "hamming"
-mti = "none"
-"""
-
+from scenarios import SMALL, SMALL_DOPPLER, SMALL_LONG_PULSE
 
 def _words(words):
     return [int.from_bytes(row.tobytes(), "little") for row in words]
@@ -56,8 +42,8 @@ def _assert_model(chain, words, ref, cpis):
 
 
 @pytest.mark.parametrize("text,choices,cpi", [
-    (SMALL, {}, 0), (SMALL, {}, 1), (LONG_PULSE, {"compressor": "fft"}, 1), (DOPPLER, {}, 0),
-    (DOPPLER, {}, 1),
+    (SMALL, {}, 0), (SMALL, {}, 1), (SMALL_LONG_PULSE, {"compressor": "fft"}, 1),
+    (SMALL_DOPPLER, {}, 0), (SMALL_DOPPLER, {}, 1),
 ], ids=["range-cpi0", "range-cpi1", "range-fft-cpi1", "doppler-cpi0", "doppler-cpi1"])
 def test_reset_inside_a_cpi_then_bit_exact(text, choices, cpi):
     config, iq, ports, ref = _setup(text, **choices)
