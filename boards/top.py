@@ -16,13 +16,14 @@ from ..hdl.waveform.echo_source import AMPLITUDE_LAG, EchoSource
 from ..hdl.radar_chain import RadarChain
 from ..hdl.link.report_framer import ReportFramer
 from ..hdl.link.uart_tx import UartTx
+from ..spec import records
 from ..spec.checks import check_integer
 
 __all__ = ["EchoPreset", "STATUS_FLAGS", "BoardCore", "BoardTop"]
 
-#: Bits of :attr:`BoardCore.flags` (and of the status frame's ``flags``), LSB first.
-STATUS_FLAGS = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
-              "echo_overflow")
+#: Bits of :attr:`BoardCore.flags` (the status frame's ``flags`` but the framer's own
+#: ``reset``), LSB first.
+STATUS_FLAGS = tuple(name for name in records.STATUS_FLAGS if name != "reset")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,10 @@ Status payload (type 0x02, 30 bytes; a frame is 36 bytes)
 offset  bytes  field            meaning
 ======  =====  ===============  ==============================================
 0       2      cpi              CPI counter of the chain when the frame starts
-2       1      flags            sticky overflow flags of the chain (bitfield)
+2       1      flags            sticky overflow flags of the chain (bitfield,
+                                ``records.STATUS_FLAGS``); bit 5, ``reset``,
+                                is set in the first status frame after a
+                                reset (power-up included), and only there
 3       1      preset           echo-source preset playing in CPI ``cpi``
                                 (0 on a board without presets)
 4       4      dropped_samples  samples the chain lost (e.g. ADC input overrun)
@@ -66,7 +69,10 @@ offset  bytes  field            meaning
                                 ``c / 2 * (range_bin - (N - 1)) / sample_rate``
 ======  =====  ===============  ==============================================
 
-The counters saturate at their largest value; they never wrap.
+The counters saturate at their largest value; they never wrap. After a reset the
+gateware starts afresh: its CPI counter and its drop counters restart from 0, and its
+first status frame (sent right after the reset) carries the ``reset`` flag, so a
+host can tell a reset from a CPI counter that wrapped or a lost frame.
 
 Plot payload (type 0x04, 19 bytes; a frame is 25 bytes)
 -------------------------------------------------------

@@ -13,7 +13,7 @@ Each record is a tuple of :class:`Field`. From it are derived
 from dataclasses import dataclass
 
 __all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "POSITION_FRAC", "DETECTION", "HIT", "PLOT", "TRACK",
-           "STATUS", "STATUS_FLAGS",
+           "STATUS", "STATUS_FLAGS", "RESET_FLAG",
            "field_names", "link_fields", "csv_columns", "numpy_fields"]
 
 CPI_WIDTH = 16     # bits of the CPI counter carried by a report (wraps)
@@ -119,7 +119,8 @@ TRACK = (
 
 STATUS = (
     Field("cpi", 2, "CPI", "CPI counter of the chain when the frame starts"),
-    Field("flags", 1, "bits", "sticky overflow flags of the chain (STATUS_FLAGS, LSB first)"),
+    Field("flags", 1, "bits", "sticky overflow flags of the chain and the reset flag "
+          "(STATUS_FLAGS, LSB first)"),
     Field("preset", 1, "", "echo-source preset playing in CPI cpi (0 without presets)"),
     Field("dropped_samples", 4, "samples", "samples the chain lost (e.g. ADC input overrun)"),
     Field("dropped_cap", 4, "reports", "detections dropped by the per-CPI report cap"),
@@ -131,9 +132,13 @@ STATUS = (
     Field("pulse_samples", 2, "samples", "transmit pulse length N (0: unknown)"),
 )
 
-#: Bits of the status ``flags`` field, LSB first.
+#: Bits of the status ``flags`` field, LSB first: the chain's sticky overflow flags, then
+#: ``reset``, which the framer sets in the first status frame after a reset (power-up
+#: included) and in no other.
 STATUS_FLAGS = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
-                "echo_overflow")
+                "echo_overflow", "reset")
+#: The bit of :data:`STATUS_FLAGS`' ``reset`` in the status ``flags`` field.
+RESET_FLAG = 1 << STATUS_FLAGS.index("reset")
 
 
 def field_names(record):

@@ -40,6 +40,21 @@ radial_velocity_mps = 300.0
 snr_db = 6.0
 """
 
+#: SMALL with 3 CPIs of 3 lines of 200 samples and a 64-sample LFM (the FFT compressor
+#: when asked for, n = 256).
+SMALL_LONG_PULSE = SMALL.replace("pulse_width_s = 1.6e-6", "pulse_width_s = 6.4e-6").replace(
+    "pri_s = 12e-6", "pri_s = 20e-6").replace("range_m = 800.0", "range_m = 1300.0").replace(
+    "range_m = 1250.0", "range_m = 1900.0").replace("cpis = 2", "cpis = 3")
+
+#: A small range-Doppler scenario: 3 CPIs of 8 lines of 60 samples.
+SMALL_DOPPLER = SMALL.replace("pulses_per_cpi = 3", "pulses_per_cpi = 8").replace(
+    "pri_s = 12e-6", "pri_s = 6e-6").replace("range_m = 1250.0", "range_m = 500.0").replace(
+    "cpis = 2", "cpis = 3") + """
+[doppler]
+window = "hamming"
+mti = "none"
+"""
+
 
 def builtin_doc(*, doppler=True):
     """The built-in scenario's document; ``doppler=False``: without its range-Doppler

@@ -1,7 +1,8 @@
 """``amaradar listen``: decode the report link from a serial port or a replay file.
 
 The bytes are decoded as they arrive (:class:`amaradar.spec.link.Decoder`); a table of
-what arrived (frames per type, CRC errors, resync bytes, the last status) is shown
+what arrived (frames per type, CRC errors, resync bytes, the resets the status
+frames' ``reset`` flag tells, the last status) is shown
 on ``stdout`` — redrawn in place on a terminal, printed at each refresh that saw
 new bytes otherwise, and once more at the end — and every report becomes a row in
 the output folder: a detection or a plot a row of ``detections.csv`` (in the
@@ -80,6 +81,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..spec.link import LINK_BAUD, Decoder, Detection, Plot, Status, Track
+from ..spec.records import RESET_FLAG
 from ..spec.physics import SPEED_OF_LIGHT
 from ..spec.records import POSITION_FRAC
 from .asterix_udp import AsterixUdp, parse_udp_address
@@ -433,6 +435,7 @@ class _Session:
         self.sender = sender
         self.last_detection = None
         self.implausible = 0
+        self.resets = 0
 
     def take(self, messages):
         """Write and send ``messages``, which the decoder's last call returned; a report
@@ -452,6 +455,7 @@ class _Session:
             elif isinstance(message, Track):
                 self.reports.track(self.radar.track_row(message))
             elif isinstance(message, Status):
+                self.resets += bool(message.flags & RESET_FLAG)
                 self.radar.unwrap(message.cpi)
                 self.radar.status = message
 
@@ -476,7 +480,8 @@ class _Session:
             f"amaradar listen: {self.name}",
             f"  bytes {d.bytes:>10}   frames {d.frames:>8}   CRC errors {d.crc_errors:>6}"
             f"   resync bytes {d.resync_bytes:>8}",
-            f"  detection frames {d.counts['detection']:>8}   status frames {d.counts['status']:>6}",
+            f"  detection frames {d.counts['detection']:>8}   status frames {d.counts['status']:>6}"
+            f"   resets {self.resets:>4}",
             f"  plot frames {d.counts['plot']:>13}   track frames {d.counts['track']:>7}"
             + (f"   skipped (other chain's kind) {self.reports.skipped}"
                if self.reports.skipped else "")

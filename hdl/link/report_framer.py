@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ...spec.link import (CRC, CRC_BYTES, DETECTION_FIELDS, HEADER_BYTES, STATUS_FIELDS, SYNC,
                           TYPE_DETECTION, TYPE_STATUS)
 from ..formats import detection_layout
-from ...spec.records import CPI_WIDTH, PULSE_WIDTH
+from ...spec.records import CPI_WIDTH, PULSE_WIDTH, RESET_FLAG
 from ...spec.checks import check_integer
 
 __all__ = ["ReportFramer"]
@@ -36,8 +36,9 @@ class ReportFramer(wiring.Component):
 
     The byte layout is the one documented in ``amaradar.spec.link``. Each accepted
     detection becomes one detection frame; a status frame is sent once right after
-    reset (so the host learns the configuration at power-up) and once after every
-    ``heartbeat`` strobe.
+    reset (so the host learns the configuration at power-up, and that a reset
+    happened: that frame, and only that one, has the ``reset`` bit of ``flags`` set)
+    and once after every ``heartbeat`` strobe.
 
     The radar chain is never stalled: ``i.ready`` is always 1. Instead:
 
@@ -71,7 +72,9 @@ class ReportFramer(wiring.Component):
         status frame waits to start request that one frame only.
     cpi, flags, preset, dropped_samples, range_bins, pulses, sample_rate, pri, pulse_samples : In(8 * bytes)
         Status of the chain, copied into a status frame when the frame starts; the
-        widths are those of the status payload table of ``amaradar.spec.link``.
+        widths are those of the status payload table of ``amaradar.spec.link``. The
+        frame's ``flags`` is ``flags`` ORed with the ``reset`` bit
+        (``records.RESET_FLAG``) in the first frame after reset.
     dropped_cap : Out(32)
         Detections dropped by the cap since reset; saturates at 2**32 - 1.
     dropped_full : Out(32)
@@ -156,6 +159,7 @@ class ReportFramer(wiring.Component):
         is_status = Signal()
         crc_at = Mux(is_status, HEADER_BYTES + lengths[TYPE_STATUS], HEADER_BYTES + lengths[TYPE_DETECTION])
         status_pending = Signal(init=1)
+        first_status = Signal(init=1)
         accept = self.o.valid & self.o.ready
         m.d.comb += [
             self.o.payload.eq(Mux(index == crc_at, crc.crc[8:],
@@ -170,10 +174,12 @@ class ReportFramer(wiring.Component):
                     m.d.sync += self.o.valid.eq(0)
         with m.Elif(status_pending):
             status = {name: getattr(self, name) for name, _ in STATUS_FIELDS}
+            status["flags"] = self.flags | Mux(first_status, RESET_FLAG, 0)
             m.d.comb += crc.start.eq(1)
             m.d.sync += [
                 frame.eq(_frame(TYPE_STATUS, STATUS_FIELDS, status, width)),
                 index.eq(0), is_status.eq(1), self.o.valid.eq(1), status_pending.eq(0),
+                first_status.eq(0),
             ]
         with m.Elif(queue.r_rdy):
             queued = data.View(self._layout, queue.r_data)

@@ -38,6 +38,12 @@ class UartTx(wiring.Component):
     exactly ``divisor`` clocks; back-to-back bytes take ``10 * divisor`` clocks
     each (``i.ready`` rises in the last clock of a stop bit).
 
+    Reset: the line idles (high) for one character, ``10 * divisor`` clocks, before
+    the first byte, so that a receiver that saw a character cut by a reset has
+    finished reading it (as a garbled byte) before the next start bit; without
+    this pause it would take that start bit for a data bit and lose the bytes
+    that follow.
+
     Model
     -----
     The 8N1 frame itself; tests decode ``tx`` back to bytes.
@@ -50,10 +56,11 @@ class UartTx(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        busy = Signal()
-        bits = Signal(9)            # data bits still to send, then the stop bit
-        left = Signal(range(10))    # bits of ``bits`` still to send
-        timer = Signal(range(self._divisor))
+        # Out of reset: ``busy`` sending a character of ten idle bits.
+        busy = Signal(init=1)
+        bits = Signal(9, init=0x1FF)        # data bits still to send, then the stop bit
+        left = Signal(range(10), init=9)    # bits of ``bits`` still to send
+        timer = Signal(range(self._divisor), init=self._divisor - 1)
         bit_done = timer == 0
         m.d.comb += self.i.ready.eq(~busy | (bit_done & (left == 0)))
         with m.If(busy):

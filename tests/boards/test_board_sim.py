@@ -23,13 +23,11 @@ from amaradar.boards.build import board_config, board_core, echo_preset, sample_
 from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
 from amaradar.host.listen import run_listen
 from amaradar.host.writers.outputs import write_detections
-from amaradar.sim.chain import reference_chain
-from amaradar.sim.models.waveform.echo_source import echo_lines
 from amaradar.sim.models.link.report_framer import report_framer
 from amaradar.sim.engines.rtl_engine import RtlEngine
 from amaradar.sim.world.scenario import parse_scenario
-from amaradar.spec.records import STATUS_FLAGS
 from amaradar.boards.registry import board_names, get_board
+from board_reference import reference_cpis
 
 CPIS = 2
 PLAYED = (0, 1, 1)      # the preset of CPI 0, 1, 2
@@ -66,29 +64,11 @@ def _run(board, cpis, **stalls):
         max_cycles=cpis * cpi_clocks, drain_cycles=cpis * cpi_clocks, **stalls)
 
 
-def _reference_cpis(config, preset, cpis):
-    """Detections of the first ``cpis`` CPIs and the flags of the models."""
-    M = config.pulses_per_cpi
-    iq, overflow, _ = echo_lines(
-        pulse=np.array(preset.pulse), pulse_width=preset.pulse_width,
-        line_length=config.line_length, pulses_per_cpi=M,
-        targets=preset.tables[0], noise_scale=preset.noise_scale, seed=preset.seed,
-        lines=cpis * M, width=config.adc_width, full_output=True,
-        switches=[(cpi * M, preset.tables[PLAYED[cpi]]) for cpi in range(1, len(PLAYED))
-                  if PLAYED[cpi] != PLAYED[cpi - 1]])
-    result = reference_chain(config, iq)
-    flags = {**result.status, "echo_overflow": bool(overflow.any())}
-    d = result.detections
-    detections = [Detection(*(int(d[name][n]) for name in Detection._fields))
-                  for n in range(len(d["cpi"]))]
-    return detections, sum(flags[name] << bit for bit, name in enumerate(STATUS_FLAGS))
-
-
 @pytest.fixture(scope="module", params=board_names())
 def board_run(request):
     board = get_board(request.param)
     config, preset = board_config(board), echo_preset(board)
-    return board, config, _run(board, CPIS + 1), _reference_cpis(config, preset, CPIS)
+    return board, config, _run(board, CPIS + 1), reference_cpis(config, preset, CPIS, PLAYED)
 
 
 def test_link_bytes_decode_cleanly(board_run):
@@ -170,7 +150,7 @@ def test_a_slow_link_drops_whole_reports_and_counts_them():
     assert decoder.crc_errors == 0 and decoder.resync_bytes == 0
     framed = [msg for msg in messages if isinstance(msg, Detection)]
     # the reference over one CPI more than the run has fully seen
-    detections, _ = _reference_cpis(config, preset, CPIS + 1)
+    detections, _ = reference_cpis(config, preset, CPIS + 1, PLAYED)
     assert set(framed) <= set(detections)
     passed = {cpi: min(board.report_cap, sum(d.cpi == cpi for d in detections))
               for cpi in range(CPIS + 1)}

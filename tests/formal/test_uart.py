@@ -55,12 +55,14 @@ class _UartFrames(wiring.Component):
 
 
 def test_uart_sends_every_byte_as_one_frame(tmp_path):
-    result = prove(_UartFrames(divisor=2), mode="bmc", depth=30, cover_depth=30,
+    # the idle character after reset (20 clocks), then frames of 20 clocks: the depth
+    # sees a whole frame, the cover two
+    result = prove(_UartFrames(divisor=2), mode="bmc", depth=48, cover_depth=64,
                    workdir=tmp_path)
     assert result.status == "PASS", (result.failed, result.log[-2000:])
     assert result.counts == {"assume": 2, "assert": 1, "cover": 1}
 
 
 def test_uart_check_fails_on_a_wrong_stop_bit(tmp_path):
-    result = prove(_UartFrames(divisor=2, broken=True), mode="bmc", depth=30, workdir=tmp_path)
+    result = prove(_UartFrames(divisor=2, broken=True), mode="bmc", depth=48, workdir=tmp_path)
     assert result.status == "FAIL"

@@ -7,6 +7,7 @@ from amaranth.sim import Simulator
 from amaradar.hdl.formats import detection_layout, pack
 from amaradar.hdl.link.report_framer import ReportFramer
 from amaradar.spec.link import STATUS_FIELDS, Decoder, Detection, Status
+from amaradar.spec.records import RESET_FLAG
 from amaradar.sim.models.link.report_framer import report_framer
 
 from amaradar.sim.engines.streams import StreamProtocolError, cocotb_stream, simulate_stream
@@ -29,7 +30,7 @@ def _detections(rng, n_cpi, per_cpi, first_cpi=0):
 
 
 def _status(rng, cpi):
-    return Status(cpi=cpi, flags=rng.getrandbits(8), preset=rng.getrandbits(8),
+    return Status(cpi=cpi, flags=rng.getrandbits(8) & ~RESET_FLAG, preset=rng.getrandbits(8),
                   dropped_samples=rng.getrandbits(32),
                   dropped_cap=0, dropped_full=0, range_bins=1 << RANGE_BITS, pulses=64,
                   sample_rate=rng.getrandbits(32), pri=rng.getrandbits(32),
@@ -119,7 +120,7 @@ def test_detections_bit_exact(p_in_stall, p_out_stall):
                           p_out_stall=p_out_stall, seed=1, ports={**_ports(boot), "heartbeat": 0})
     assert out == expect.tolist()
     decoder = Decoder()
-    assert decoder.feed(bytes(out)) == [boot, *detections]
+    assert decoder.feed(bytes(out)) == [boot._replace(flags=boot.flags | RESET_FLAG), *detections]
 
 
 def test_heartbeats_and_cap_bit_exact():
@@ -141,6 +142,8 @@ def test_heartbeats_and_cap_bit_exact():
     statuses = [m for m in messages if isinstance(m, Status)]
     assert statuses[-1].dropped_cap == dropped
     assert [s.cpi for s in statuses] == [0, 1, 2, 3, 4]
+    # the first status frame after reset, and only that one, says a reset happened
+    assert [s.flags & RESET_FLAG for s in statuses] == [RESET_FLAG, 0, 0, 0, 0]
 
 
 def test_cap_restarts_when_cpi_changes_back():

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ....spec.link import Detection, Status, encode
+from ....spec.records import RESET_FLAG
 
 __all__ = ["report_framer"]
 
@@ -23,7 +24,8 @@ def report_framer(events, *, cap):
         and holds the framer's status input ports at the clock the frame starts;
         its ``dropped_cap`` and ``dropped_full`` are ignored and replaced by the
         framer's own counters. The gateware sends a status frame right after
-        reset, so a run from reset starts with a ``Status``.
+        reset, so a run from reset starts with a ``Status``; the first ``Status``
+        has the ``reset`` bit (``records.RESET_FLAG``) ORed into its ``flags``.
     cap : int
         Most detection frames per CPI (a new CPI starts when ``cpi`` changes from
         one detection to the next).
@@ -36,10 +38,12 @@ def report_framer(events, *, cap):
         Detections dropped by the cap.
     """
     out = bytearray()
-    cpi, taken, dropped_cap = None, 0, 0
+    cpi, taken, dropped_cap, reset = None, 0, 0, RESET_FLAG
     for event in events:
         if isinstance(event, Status):
-            out += encode(event._replace(dropped_cap=dropped_cap, dropped_full=0))
+            out += encode(event._replace(flags=event.flags | reset, dropped_cap=dropped_cap,
+                                         dropped_full=0))
+            reset = 0
         elif isinstance(event, Detection):
             if event.cpi != cpi:
                 cpi, taken = event.cpi, 0

@@ -1,0 +1,27 @@
+"""The model of a board's reports: what the echo source plays, through the model chain."""
+
+import numpy as np
+
+from amaradar.boards.top import STATUS_FLAGS
+from amaradar.sim.chain import reference_chain
+from amaradar.sim.models.waveform.echo_source import echo_lines
+from amaradar.spec.link import Detection
+
+
+def reference_cpis(config, preset, cpis, played=(0,)):
+    """Detections of the first ``cpis`` CPIs of a board and the flags of the models
+    (``BoardCore.flags``); CPI ``k`` plays preset ``played[k]`` (the last one on)."""
+    M = config.pulses_per_cpi
+    iq, overflow, _ = echo_lines(
+        pulse=np.array(preset.pulse), pulse_width=preset.pulse_width,
+        line_length=config.line_length, pulses_per_cpi=M,
+        targets=preset.tables[played[0]], noise_scale=preset.noise_scale, seed=preset.seed,
+        lines=cpis * M, width=config.adc_width, full_output=True,
+        switches=[(cpi * M, preset.tables[played[cpi]]) for cpi in range(1, len(played))
+                  if played[cpi] != played[cpi - 1]])
+    result = reference_chain(config, iq)
+    flags = {**result.status, "echo_overflow": bool(overflow.any())}
+    d = result.detections
+    detections = [Detection(*(int(d[name][n]) for name in Detection._fields))
+                  for n in range(len(d["cpi"]))]
+    return detections, sum(flags[name] << bit for bit, name in enumerate(STATUS_FLAGS))
