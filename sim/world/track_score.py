@@ -6,8 +6,8 @@ matched filter's delay, as the track reports give them. The estimates of a CPI
 are its confirmed and coasting tracks (tentative ones are not yet reported as
 tracks); the truth is every target of the scenario that the radar sees then (all,
 but outside a site's sector). OSPA and GOSPA use the cut-off ``OSPA_C_CELLS``
-range cells and order ``OSPA_P``. A track is *on* a target in a CPI when the optimal assignment of that CPI pairs them closer than
-the cut-off; from that:
+range cells and order ``OSPA_P``. A track is *on* a target in a CPI when the
+optimal assignment of that CPI pairs them closer than the cut-off; from that:
 
 - ``cpis_to_confirm``: the first CPI (from 0) with a track on the target, plus 1;
 - ``breaks``: how often the track on a target changes its id or disappears after
