@@ -225,3 +225,24 @@ def test_rtl_engine_is_bit_exact_at_every_site(tmp_path):
         for name in ("detections.csv", "tracks.csv", "asterix.ast"):
             assert (tmp_path / "rtl" / site / name).read_bytes() == \
                 (tmp_path / "ref" / site / name).read_bytes()
+
+
+def test_the_example_is_what_it_says():
+    """two_sites.toml: sites 150 km apart; every target inside both sectors and the
+    unambiguous range on every pulse; targets 0 and 1 cross in range as the west site
+    sees them; range cells of at most 150 m."""
+    doc = example_doc(cpis=30)
+    scenario = parse_scenario(doc)
+    r = scenario.radar
+    geometries = site_geometries(parse_sites(doc["site"]))
+    assert np.linalg.norm(geometries[1].position_m) == pytest.approx(150e3, rel=1e-3)
+    assert r.range_bin_m <= 150
+    times = np.arange(r.lines) * r.pri_s
+    west, east = site_scenarios(scenario, geometries)
+    for site in (west, east):
+        for target in site.targets:
+            assert target.visible_at(times).all()
+            assert target.range_at(times).max() < r.unambiguous_range_m
+    gap = west.targets[0].range_at(times) - west.targets[1].range_at(times)
+    assert gap[0] > 0 > gap[-1]
+    assert len(scenario.targets) == 3
