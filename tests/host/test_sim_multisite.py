@@ -246,3 +246,12 @@ def test_the_example_is_what_it_says():
     gap = west.targets[0].range_at(times) - west.targets[1].range_at(times)
     assert gap[0] > 0 > gap[-1]
     assert len(scenario.targets) == 3
+
+
+def test_a_sweep_refuses_several_sites(tmp_path):
+    from amaradar.host.sweep_file import SweepError, load_sweep
+    write_toml(tmp_path / "two.toml", example_doc(cpis=1))
+    path = tmp_path / "sweep.toml"
+    path.write_text('base = "two.toml"\nruns = 1\nfigures = ["pfa"]\n[grid]\n"cfar.pfa" = [1e-4]\n')
+    with pytest.raises(SweepError, match=r"base scenario has \[\[site\]\] tables"):
+        load_sweep(path)
