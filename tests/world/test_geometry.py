@@ -97,3 +97,26 @@ def test_built_from_wgs84_and_the_radar_equation():
     traj = Trajectory((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
     assert azimuth_deg(traj, site, 0.0) == pytest.approx(270.0)
     assert snr_scale_db(100e3, 200e3) == pytest.approx(-40 * math.log10(2))
+
+
+def test_rate_and_acceleration_are_the_derivatives_of_the_range_anywhere():
+    """Random sites and motions (ranges 10 to 300 km, up to 3 km/s and 50 m/s²): the
+    radial velocity and acceleration equal central differences of the range."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    coordinate = st.floats(-2e5, 2e5)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.tuples(coordinate, coordinate, st.floats(0, 3e4)),
+           st.tuples(*[st.floats(-3e3, 3e3)] * 3), st.tuples(*[st.floats(-50, 50)] * 3),
+           st.tuples(coordinate, coordinate, st.floats(-2e3, 2e3)), st.floats(0, 5))
+    def check(position, velocity, accel, site_position, t):
+        site = SiteGeometry("s", site_position, IDENTITY, 0.0, 360.0)
+        traj = Trajectory(position, velocity, accel)
+        if np.linalg.norm(traj.state_at(t)[0] - np.asarray(site_position)) < 1e4:
+            return
+        h = 1e-3
+        before, now, after = (line_of_sight(traj, site, t + d) for d in (-h, 0.0, h))
+        assert now[1] == pytest.approx((after[0] - before[0]) / (2 * h), abs=1e-3)
+        assert now[2] == pytest.approx((after[1] - before[1]) / (2 * h), abs=1e-3)
+    check()
