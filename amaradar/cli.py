@@ -154,6 +154,8 @@ def _sim(args):
     scenario = None if args.iq is not None and args.scenario is None else \
         _load_scenario(args.scenario)
     _writable_dir(args.out)
+    if scenario is not None and scenario.multisite:
+        return _sim_sites(args, scenario)
     for option, path in (("--asterix", args.asterix), ("--pcap", args.pcap)):
         if path is not None:
             if path.is_dir():
@@ -172,6 +174,23 @@ def _sim(args):
     except (SiteError, ScenarioError) as e:
         raise _in_file("--scenario", args.scenario, e) from None
     except RecordingError as e:
+        raise UsageError(str(e)) from None
+    return 0 if report["bit_exact"] is not False else 1
+
+
+def _sim_sites(args, scenario):
+    """``amaradar sim`` on a scenario with ``[[site]]``: every site's run."""
+    from .host.multisite import run_multisite
+    from .host.site import SiteError, load_sites
+    from .sim.world.scenario import ScenarioError
+    for option, given in (("--iq", args.iq), ("--asterix", args.asterix)):
+        if given is not None:
+            raise UsageError(f"{option} is for one site; a scenario with [[site]] writes each "
+                             "site's ASTERIX to OUT/<site>/asterix.ast from its own echoes")
+    try:
+        report = run_multisite(scenario, load_sites(args.scenario), engine=args.engine,
+                               out_dir=args.out, quiet=args.quiet, record=args.record)
+    except (SiteError, ScenarioError) as e:
         raise UsageError(str(e)) from None
     return 0 if report["bit_exact"] is not False else 1
 

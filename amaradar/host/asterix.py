@@ -40,8 +40,8 @@ CAT048, one record per report
 
 Times and ranges
 ----------------
-Time of day: UTC seconds since midnight, ``start_utc`` of the site plus the time
-of the report, in 1/128 s (wraps at midnight). A detection's time is its pulse's
+Time of day: UTC seconds since midnight, the site's first pulse (``start_utc +
+time_offset_s``) plus the time of the report, in 1/128 s (wraps at midnight). A detection's time is its pulse's
 transmit time ``(cpi M + pulse) PRI``; a plot's and a track's the CPI's middle
 pulse ``(cpi M + M // 2) PRI`` (as ``plot_truth`` takes it). Ranges: the echo's
 leading edge, ``c / 2 (cell - (N - 1)) / fs`` (``cell = range_bin``, or

@@ -38,11 +38,11 @@ Global
     ================================  =======================================
 Capture
     One, at sample 0: ``core:frequency`` (the carrier, Hz) and ``core:datetime``
-    (the site's ``start_utc``).
+    (the site's first pulse, ``start_utc + time_offset_s``).
 Annotations
     One per CPI: ``core:sample_start``, ``core:sample_count`` (``M * L``),
     ``core:label`` (``"CPI n"``), ``amaradar:cpi`` and ``amaradar:time_s`` (its
-    first pulse, s after ``start_utc``).
+    first pulse, s after the site's first pulse).
 
 What :class:`RecordingSource` reads
 -----------------------------------
@@ -201,7 +201,7 @@ def write_recording(path_stem, scenario, iq, site=None):
     info.update(_extension_globals(scenario, site))
     meta = sigmf.SigMFFile(data_file=data_path, global_info=info)
     meta.add_capture(0, metadata={sigmf.FREQUENCY_KEY: r.carrier_hz,
-                                  sigmf.DATETIME_KEY: format_utc(site.start_utc)})
+                                  sigmf.DATETIME_KEY: format_utc(site.first_pulse_utc)})
     for cpi in range(r.cpis):
         meta.add_annotation(cpi * m * length, m * length, metadata={
             sigmf.LABEL_KEY: f"CPI {cpi}", _NS + "cpi": cpi,

@@ -139,6 +139,8 @@ def load_sweep(path):
         scenario = parse_scenario(_copy(base))
     except ScenarioError as e:
         raise SweepError(f"base scenario: {e}") from None
+    if scenario.multisite:
+        raise SweepError("base scenario has [[site]] tables: a sweep runs one site")
     for point in sweep.points():
         try:
             parse_scenario(sweep.scenario_doc(point, sweep.runs - 1))

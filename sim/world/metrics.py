@@ -42,11 +42,13 @@ def ideal_snr_db(scenario, target):
 
 
 def detectable_lines(scenario, target_index):
-    """Lines on which the target's whole echo lies inside the receive window."""
+    """Lines on which the target is visible and its whole echo lies inside the receive window."""
     r = scenario.radar
     times = np.arange(r.lines) * r.pri_s
-    delay = 2 * scenario.targets[target_index].range_at(times) / SPEED_OF_LIGHT * r.sample_rate_hz
-    return (delay >= r.pulse_samples) & (delay + r.pulse_samples <= r.line_samples - 1)
+    target = scenario.targets[target_index]
+    delay = 2 * target.range_at(times) / SPEED_OF_LIGHT * r.sample_rate_hz
+    return (delay >= r.pulse_samples) & (delay + r.pulse_samples <= r.line_samples - 1) \
+        & target.visible_at(times)
 
 
 def fill_edge_bins(scenario):

@@ -38,7 +38,8 @@ def plot_truth(scenario):
     dict of ndarray, each of shape (targets, cpis)
         ``time_s``, ``range_m``, ``velocity_mps``, ``range_cell`` (fractional, with
         the filter delay), ``doppler_bin`` (fractional, folded into ``[0, M)``),
-        ``walk_cells`` (range walk over the CPI, in cells).
+        ``walk_cells`` (range walk over the CPI, in cells), ``visible`` (bool: inside
+        the site's sector).
     """
     r = scenario.radar
     m = r.pulses_per_cpi
@@ -49,8 +50,9 @@ def plot_truth(scenario):
     cells = echo_delay_s(ranges) * r.sample_rate_hz + (r.pulse_samples - 1)
     doppler = (m / 2 + doppler_hz(velocity, r.wavelength_m) / r.doppler_bin_hz) % m
     walk = r.range_walk_m(velocity) / r.range_bin_m
+    visible = np.array([t.visible_at(times) for t in scenario.targets], dtype=bool).reshape(shape)
     return {"time_s": np.broadcast_to(times, shape), "range_m": ranges, "velocity_mps": velocity,
-            "range_cell": cells, "doppler_bin": doppler, "walk_cells": walk}
+            "range_cell": cells, "doppler_bin": doppler, "walk_cells": walk, "visible": visible}
 
 
 @dataclass

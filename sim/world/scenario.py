@@ -56,6 +56,13 @@ A scenario is a TOML file in SI units::
     radial_accel_mps2 = 0         # optional
     swerling = 0                  # optional: 0 steady, 1 fluctuating from CPI to CPI
 
+    [[site]]                      # two or more (amaradar.host.site): then the targets are
+    [[target]]                    # planar, in the first site's east-north-up frame:
+    position_m = [60e3, 85e3]     # east, north[, up] at t = 0 (up 0 if absent)
+    velocity_mps = [-900, -2400]
+    accel_mps2 = [0, 30]          # optional
+    snr_db = 5                    # at the first site (others: .multisite)
+
     [[clutter]]                   # any number: a patch of distributed clutter
     range_start_m = 8000.0
     range_stop_m = 20000.0
@@ -85,13 +92,14 @@ import numpy as np
 from ...hdl.waveform.barker_code import BARKER13
 from ...spec.physics import SPEED_OF_LIGHT
 from .echo_physics import carrier_phase_turns, doppler_hz, echo_amplitude, echo_delay_s
+from .geometry import Trajectory
 from ...spec.records import CPI_WIDTH, PULSE_WIDTH
 from ..models.detect.cfar import reference_count
 from ..models.track.tracker import TrackerModel
 from ..tracking import tracker_config
 
 __all__ = [
-    "ScenarioError", "Radar", "Cfar", "Target", "Tracking", "Scenario",
+    "ScenarioError", "Radar", "Cfar", "Target", "PlanarTarget", "Tracking", "Scenario",
     "load_scenario", "parse_scenario", "default_scenario_text", "receive_iq",
 ]
 
@@ -245,6 +253,26 @@ class Target:
     def velocity_at(self, t):
         return self.radial_velocity_mps + self.radial_accel_mps2 * t
 
+    def visible_at(self, t):
+        """Whether the radar sees the target at ``t``: always (one site, no sector)."""
+        return np.ones(np.shape(t), dtype=bool)
+
+
+@dataclass(frozen=True)
+class PlanarTarget:
+    """A target of a multi-site scenario, in the first site's east-north-up frame:
+    (east, north, up) at t = 0 in m, m/s, m/s² (up 0 when two numbers are given);
+    ``snr_db`` at the first site (:mod:`.multisite` scales it for the others)."""
+    position_m: tuple
+    velocity_mps: tuple
+    snr_db: float
+    accel_mps2: tuple = (0.0, 0.0, 0.0)
+    swerling: int = 0
+
+    @property
+    def trajectory(self):
+        return Trajectory(self.position_m, self.velocity_mps, self.accel_mps2)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -254,6 +282,7 @@ class Scenario:
     doppler: Doppler = None          # None: the range-only chain
     clutter: tuple = field(default_factory=tuple)
     tracker: Tracking = None         # with [doppler]: the defaults unless [tracker] is given
+    multisite: bool = False          # [[site]]: planar targets, run per site (.multisite)
 
     def as_dict(self):
         cfar = asdict(self.cfar)
@@ -290,6 +319,8 @@ _TRACKER_KEYS = {name: (kind, False) for name, kind in Tracking.__annotations__.
 _TARGET_KEYS = {"range_m": (float, True), "radial_velocity_mps": (float, True),
                 "snr_db": (float, True), "radial_accel_mps2": (float, False),
                 "swerling": (int, False)}
+_PLANAR_KEYS = {"position_m": (tuple, True), "velocity_mps": (tuple, True),
+                "snr_db": (float, True), "accel_mps2": (tuple, False), "swerling": (int, False)}
 SWERLING_CASES = (0, 1)
 
 # Limits that the gateware formats impose.
@@ -332,6 +363,12 @@ def _section(table, name, keys, where):
         elif kind is bool:
             ok = isinstance(value, bool)
             expected = "true or false"
+        elif kind is tuple:             # a vector (east, north[, up]); up 0 if absent
+            ok = isinstance(value, list) and len(value) in (2, 3) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                for x in value)
+            value = tuple(float(x) for x in value + [0.0] * (3 - len(value))) if ok else value
+            expected = "a list of 2 or 3 finite numbers (east, north[, up])"
         else:
             ok = isinstance(value, str)
             expected = "a string"
@@ -508,10 +545,13 @@ def parse_scenario(doc):
     cfar.setdefault("os_k", max(1, 2 * cfar["reference_cells"] * 3 // 4))
     cfar = Cfar(**cfar)
     _check_cfar(cfar, radar, doppler)
-    targets = tuple(Target(**t) for t in _array(doc, "target", _TARGET_KEYS))
-    duration = radar.duration_s
+    multisite = isinstance(doc.get("site"), list)
+    targets = _targets(doc, multisite)
     for i, t in enumerate(targets):
-        _check_target(t, i, radar, duration)
+        if isinstance(t, PlanarTarget):
+            _check_planar_target(t, i)
+        else:
+            _check_target(t, i, radar, radar.duration_s)
     clutter = tuple(Clutter(**c) for c in _array(doc, "clutter", _CLUTTER_KEYS))
     for i, c in enumerate(clutter):
         _check_clutter(c, i, radar)
@@ -521,7 +561,38 @@ def parse_scenario(doc):
         _check_tracker(tracker, radar)
     elif "tracker" in doc:
         raise ScenarioError("[tracker] needs a [doppler] section (the tracker takes plots)")
-    return Scenario(radar, cfar, targets, doppler, clutter, tracker)
+    return Scenario(radar, cfar, targets, doppler, clutter, tracker, multisite)
+
+
+def _targets(doc, multisite):
+    """The ``[[target]]`` tables: all one-dimensional (``range_m``) without ``[[site]]``,
+    all planar (``position_m``) with it."""
+    raw = doc.get("target", [])
+    raw = raw if isinstance(raw, list) else []     # _array refuses it below
+    planar = [isinstance(t, dict) and bool(set(t) & {"position_m", "velocity_mps", "accel_mps2"})
+              for t in raw]
+    for i, is_planar in enumerate(planar):
+        if is_planar != planar[0]:
+            raise ScenarioError(f"target[{i}] is {'planar' if is_planar else 'one-dimensional'} "
+                                f"but target[0] is not: the targets must all be planar "
+                                f"(position_m) or all one-dimensional (range_m)")
+        if is_planar and not multisite:
+            raise ScenarioError(f"target[{i}].position_m needs two or more [[site]] tables "
+                                "(a planar target lies in the first site's east-north-up frame)")
+        if not is_planar and multisite:
+            raise ScenarioError(f"target[{i}] is one-dimensional (range_m): with [[site]] give "
+                                "position_m and velocity_mps in the first site's east-north-up frame")
+    if multisite:
+        return tuple(PlanarTarget(**t) for t in _array(doc, "target", _PLANAR_KEYS))
+    return tuple(Target(**t) for t in _array(doc, "target", _TARGET_KEYS))
+
+
+def _check_planar_target(t, index):
+    """What a planar target's keys allow alone; its ranges are checked per site."""
+    where = f"target[{index}]"
+    lo, hi = SNR_DB_RANGE
+    _require(lo <= t.snr_db <= hi, f"{where}.snr_db must be {lo:g} to {hi:g}, not {t.snr_db!r}")
+    _require(t.swerling in SWERLING_CASES, f"{where}.swerling must be 0 or 1, not {t.swerling}")
 
 
 def _array(doc, name, keys):
@@ -588,7 +659,8 @@ def transmit_pulse_ideal(radar):
 def receive_iq(scenario):
     """The ADC samples of every range line of the scenario.
 
-    Each target's echo is the ideal transmitted pulse delayed by ``2 R / c``
+    Each target's echo (on the pulses where the target is ``visible_at`` the pulse's
+    time: outside a site's sector it gives none) is the ideal transmitted pulse delayed by ``2 R / c``
     (fractional delays, range held over one pulse), scaled to ``snr_db`` against
     the noise, shifted by its Doppler frequency ``-2 v / lambda`` within the pulse
     and rotated by the carrier phase ``-4 pi R / lambda`` from pulse to pulse. A
@@ -619,6 +691,8 @@ def receive_iq(scenario):
         amplitude = echo_amplitude(target.snr_db, sigma) * _fluctuation(r, target, index)
         for n in range(lines):
             t_n = n * r.pri_s
+            if not target.visible_at(t_n):
+                continue
             rng_m = target.range_at(t_n)
             delay = echo_delay_s(rng_m)
             doppler = doppler_hz(target.velocity_at(t_n), r.wavelength_m)

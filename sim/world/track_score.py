@@ -4,10 +4,10 @@ Tracks and truth are compared in range at each CPI's middle pulse (the time of
 the CPI's plots, :func:`~.plot_metrics.plot_truth`), in range cells with the
 matched filter's delay, as the track reports give them. The estimates of a CPI
 are its confirmed and coasting tracks (tentative ones are not yet reported as
-tracks); the truth is every target of the scenario. OSPA and GOSPA use the
-cut-off ``OSPA_C_CELLS`` range cells and order ``OSPA_P``. A track is *on* a
-target in a CPI when the optimal assignment of that CPI pairs them closer than
-the cut-off; from that:
+tracks); the truth is every target of the scenario that the radar sees then (all,
+but outside a site's sector). OSPA and GOSPA use the cut-off ``OSPA_C_CELLS``
+range cells and order ``OSPA_P``. A track is *on* a target in a CPI when the
+optimal assignment of that CPI pairs them closer than the cut-off; from that:
 
 - ``cpis_to_confirm``: the first CPI (from 0) with a track on the target, plus 1;
 - ``breaks``: how often the track on a target changes its id or disappears after
@@ -85,14 +85,15 @@ def track_score(scenario, tracks):
     ospa_m, gospa_m, missed, false = [], [], [], []
     for k in range(r.cpis):
         rows = np.flatnonzero(shown & (cpi == k % (1 << CPI_WIDTH)))
-        x, y = truth["range_cell"][:, k], ranges[rows]
+        seen = np.flatnonzero(truth["visible"][:, k])
+        x, y = truth["range_cell"][seen, k], ranges[rows]
         ospa_m.append(ospa(x, y, c=c, p=OSPA_P) * cell_m)
         g = gospa(x, y, c=c, p=OSPA_P)
         gospa_m.append(g.distance * cell_m)
         missed.append(g.missed)
         false.append(g.false)
         for i, j in _pairs(x, y, c):
-            row = rows[j]
+            i, row = seen[i], rows[j]
             on[i, k] = ids[row]
             used.add(int(ids[row]))
             if tracks["unfolded"][row]:

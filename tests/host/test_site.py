@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from amaradar.host.site import Site, SiteError, format_utc, load_site, parse_site
+from amaradar.host.site import (Site, SiteError, format_utc, load_site, parse_site, parse_sites,
+                                site_from_document)
 
 
 def test_defaults():
@@ -81,3 +82,39 @@ def test_site_must_be_a_table():
     with pytest.raises(SiteError, match=r"^\[site\] must be a table, not list$"):
         parse_site([1])
     assert issubclass(SiteError, ValueError)
+
+
+def test_time_offset_moves_the_first_pulse():
+    site = parse_site({"start_utc": "2026-06-30T12:00:00Z", "time_offset_s": 0.0125})
+    assert site.start_time_of_day_s == pytest.approx(12 * 3600 + 0.0125)
+    assert site.time_of_day_s(1.0) == pytest.approx(12 * 3600 + 1.0125)
+    assert site.start_posix_s == pytest.approx(parse_site({"start_utc": "2026-06-30T12:00:00Z"})
+                                               .start_posix_s + 0.0125)
+    assert parse_site(site.as_dict()) == site
+
+
+def test_several_sites():
+    sites = parse_sites([{"name": "west", "start_utc": "2026-06-30T12:00:00Z"},
+                         {"name": "east", "sac": 7, "time_offset_s": 0.5}])
+    assert [s.name for s in sites] == ["west", "east"]
+    assert sites[1].start_utc == sites[0].start_utc and sites[1].time_offset_s == 0.5
+    with pytest.raises(SiteError, match=r"one site is needed here"):
+        site_from_document({"site": [{}, {}]})
+
+
+@pytest.mark.parametrize("tables, message", [
+    ([{"name": "a"}], r"\[\[site\]\] must be two or more tables"),
+    ([{"name": "a"}, {"name": "a"}], r"site\[1\].name 'a' is already a site's"),
+    ([{"name": "a"}, {"name": "x/y"}], r"site\[1\].name must be a folder name"),
+    ([{"name": "a"}, {"name": ".."}], r"site\[1\].name must be a folder name"),
+    ([{"name": "a"}, {"name": "b", "time_offset_s": -1}],
+     r"site\[1\].time_offset_s must be a number from 0 to 86400, not -1"),
+    ([{"name": "a"}, {"name": "b", "sic": 300}], r"site\[1\].sic must be an integer"),
+    ([{"name": "a"}, {"name": "b", "bogus": 1}], r"unknown key site\[1\].bogus"),
+    ([{"name": "a"}, {"name": "b", "start_utc": "2026-02-01T00:00:00Z"}],
+     r"site\[1\].start_utc must equal site\[0\].start_utc"),
+])
+def test_bad_sites_are_one_line(tables, message):
+    with pytest.raises(SiteError, match=message) as e:
+        parse_sites(tables)
+    assert "\n" not in str(e.value)
