@@ -33,11 +33,11 @@ RANGE_SIGMA_M, RATE_SIGMA_MPS = 15.0, 1.5
 
 def feeds(targets, seed=1, south_silent=()):
     rng = np.random.default_rng(seed)
-    return [site_feed(POSITIONS[0], targets, cpis=CPIS, rng=rng, range_sigma_m=RANGE_SIGMA_M,
+    return dict(zip(("north", "south"), [site_feed(POSITIONS[0], targets, cpis=CPIS, rng=rng, range_sigma_m=RANGE_SIGMA_M,
                       rate_sigma_mps=RATE_SIGMA_MPS),
             site_feed(POSITIONS[1], targets, cpis=CPIS, rng=rng, offset_s=SOUTH_OFFSET_S,
                       first_track=20, range_sigma_m=RANGE_SIGMA_M, rate_sigma_mps=RATE_SIGMA_MPS,
-                      silent_cpis=south_silent)]
+                      silent_cpis=south_silent)]))
 
 
 def truth(targets):

@@ -38,8 +38,13 @@ def step_phase_s(reports, period_s):
 
 
 def decode_feeds(decoder, feeds, screen=screen_plain):
-    """Every report of ``feeds`` (iterables of datagrams), sorted by time."""
-    reports = [r for datagrams in feeds for d in datagrams for r in decoder.decode(d, screen)]
+    """Every report of ``feeds`` (``{site name: datagrams}``; the records of a named
+    feed must be that site's; those of the key ``None`` go through ``screen``), sorted
+    by time."""
+    reports = []
+    for name, datagrams in feeds.items():
+        named = screen if name is None else (lambda d, name=name: (name, d))
+        reports += [r for d in datagrams for r in decoder.decode(d, named)]
     return sorted(reports, key=lambda r: r.time_s)
 
 

@@ -34,8 +34,10 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
     ----------
     sites : list of Site
         The first is the frame's origin and the default defended point.
-    feeds : iterable of iterables of bytes
-        The datagrams of each feed (files or captured UDP), in any site order.
+    feeds : dict
+        ``{site name: datagrams}`` (bytes each: a file's or a site's UDP feed), and
+        ``{None: datagrams}`` for datagrams of any site (a shared UDP port), which
+        ``screen`` vets first (see :mod:`.feed`).
     out_dir : path
     truth : list of dict, optional
         ``truth.csv`` rows, for the scores in ``report.json``.
