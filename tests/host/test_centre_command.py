@@ -40,6 +40,20 @@ def test_files(inputs, tmp_path):
     assert report["system_tracks"] == 3 and report["rule"] == "both"
     assert all(t["rms_error_m"] <= 150 for t in report["score"]["targets"])
     assert report["sites"]["north"]["track_reports"] > 0
+    assert (tmp_path / "out" / "centre" / "map.png").stat().st_size > 10_000
+    # CAT062: one record per row of system_tracks.csv, decoded by libasterix
+    import asterix.generated as gen
+    from asterix.base import Bits, RawDatablock
+    with open(tmp_path / "out" / "centre" / "system_tracks.csv") as f:
+        rows = list(csv.DictReader(f))
+    blocks = RawDatablock.parse(Bits.from_bytes(
+        (tmp_path / "out" / "centre" / "cat062.ast").read_bytes()))
+    records = [r for b in blocks for r in gen.Cat_062_1_21.cv_uap.parse(b.get_raw_records())]
+    assert len(records) == len(rows)
+    first, row = records[0], rows[0]
+    assert first.get_item("040").as_uint() == int(row["system_track_id"])
+    x = first.get_item("100").variation.get_item("X").as_uint()
+    assert abs((x - (1 << 24) if x >= 1 << 23 else x) * 0.5 - float(row["east_m"])) <= 0.25
 
 
 @pytest.mark.parametrize("extra, message", [

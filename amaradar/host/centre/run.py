@@ -5,10 +5,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from .cat062 import cat062_blocks
 from .centre import CentreConfig
 from .decision import Decisions, JointRule
 from .feed import FeedDecoder, screen_plain
 from .geometry import site_positions
+from .map_figure import write_map
 from .replay import decode_feeds, replay, report_period_s
 from .score import score
 
@@ -64,10 +66,13 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
         config = CentreConfig(period_s=period)
     rule = rule or JointRule()
     decisions = Decisions(rule, [s.name for s in sites])
-    rows = []
+    rows, steps = [], []
 
     def on_step(time_s, centre):
-        rows.extend(centre.rows(time_s))
+        step_rows = centre.rows(time_s)
+        rows.extend(step_rows)
+        steps.append((time_s, step_rows, {t.track_id: time_s - t.last_update_s
+                                          for t in centre.tracks.values()}))
         decisions.step(time_s, centre.tracks.values())
 
     centre = replay(positions, reports, config, on_step)
@@ -79,6 +84,10 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
     with open(out / "declarations.jsonl", "w") as f:
         for entry in decisions.log:
             f.write(json.dumps(entry) + "\n")
+    with open(out / "cat062.ast", "wb") as f:
+        for block in cat062_blocks(steps, sites[0]):
+            f.write(block)
+    write_map(out / "map.png", positions, rows, reports, truth)
     contributions = Counter(s for row in rows for s in row["sites"].split("+") if s)
     report = {
         "period_s": config.period_s,
