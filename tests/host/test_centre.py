@@ -9,21 +9,12 @@ import pytest
 from amaradar.host.centre.decision import parse_rule
 from amaradar.host.centre.geometry import site_positions
 from amaradar.host.centre.run import run_centre
-from amaradar.host.centre.synthetic import PlanarTargets, site_feed
-from amaradar.host.site import parse_site
+from amaradar.host.centre.synthetic import PlanarTargets, crossing_sites, site_feed
 
-LAT, LON = 50.0, 10.0
-BASELINE_M = 150e3
 CPIS, PERIOD_S = 200, 0.1          # 25 pulses of 4 ms
-NORTH = parse_site({"name": "north", "sac": 1, "sic": 1, "latitude_deg": LAT,
-                    "longitude_deg": LON, "azimuth_deg": 45.0, "beamwidth_deg": 20.0})
-SOUTH = parse_site({"name": "south", "sac": 1, "sic": 2, "latitude_deg": LAT,
-                    "longitude_deg": LON + BASELINE_M / (111320 * math.cos(math.radians(LAT))),
-                    "azimuth_deg": 315.0, "beamwidth_deg": 20.0,
-                    "start_utc": "2026-01-01T00:00:00.05Z"})
-SITES = [NORTH, SOUTH]
-POSITIONS = site_positions(SITES)
 SOUTH_OFFSET_S = 0.05
+SITES = crossing_sites(150e3, offset_s=SOUTH_OFFSET_S)
+POSITIONS = site_positions(SITES)
 # Targets 0 and 1 cross in range as north sees them; all three in both beams.
 THREE = PlanarTargets(np.array([[70e3, 82e3], [83e3, 71e3], [74e3, 74e3]]),
                       np.array([[-900., -1000.], [-1300., -750.], [300., -1300.]]),

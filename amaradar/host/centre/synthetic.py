@@ -8,7 +8,9 @@ noise, at the middle pulse of the CPI, the site's clock starting at
 ``start_utc`` (so a later ``start_utc`` is a site whose CPIs are offset).
 """
 
+import math
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,8 +19,9 @@ from ...hdl.track.tables import STATE_FRAC
 from ...spec.physics import SPEED_OF_LIGHT
 from ...spec.records import POSITION_FRAC
 from ..asterix import asterix_records
+from ..site import parse_site
 
-__all__ = ["PlanarTargets", "site_feed"]
+__all__ = ["PlanarTargets", "site_feed", "crossing_sites"]
 
 _SAMPLE_RATE_HZ = 10e6      # 15 m range cells
 _PULSE_SAMPLES = 100
@@ -95,3 +98,20 @@ def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=
                 tracks[name].append(value)
     return asterix_records(scenario, position.site, plots, "plots", tracks=tracks,
                            simulated=True, cpis=sent)
+
+
+def crossing_sites(baseline_m, *, beamwidth_deg=20.0, offset_s=0.0, latitude_deg=50.0,
+                   longitude_deg=10.0):
+    """Two sites ``baseline_m`` apart west to east, "north" (SAC/SIC 1/1) looking
+    north-east and "south" (1/2) looking north-west: the beams cross at right angles
+    about ``baseline_m / 2`` east and north of the first. The second site's first
+    pulse is ``offset_s`` after the first's."""
+    east_deg = baseline_m / (111320 * math.cos(math.radians(latitude_deg)))
+    first = parse_site({"name": "north", "sac": 1, "sic": 1, "latitude_deg": latitude_deg,
+                        "longitude_deg": longitude_deg, "azimuth_deg": 45.0,
+                        "beamwidth_deg": beamwidth_deg})
+    second = parse_site({"name": "south", "sac": 1, "sic": 2, "latitude_deg": latitude_deg,
+                         "longitude_deg": longitude_deg + east_deg, "azimuth_deg": 315.0,
+                         "beamwidth_deg": beamwidth_deg,
+                         "start_utc": first.start_utc + timedelta(seconds=offset_s)})
+    return [first, second]
