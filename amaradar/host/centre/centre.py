@@ -18,9 +18,17 @@ So when a site's stream stops, its system tracks coast on the other sites'
 measurements, degrade, and take the same site tracks back when it resumes.
 
 New system tracks: pairings of site tracks across sites
-(:class:`~.association.PairingBook`), for site tracks no system track holds, or
-held by one that has no site track of the other site; a site track left alone for
-``single_after_s`` becomes a degraded system track of its own.
+(:class:`~.association.PairingBook`, judged over ``pairing_s`` with process noise
+``pairing_accel_sigma_mps2``), for site tracks no system track holds, or held by
+one that has no site track of the other site (a degraded track then becomes
+fused); a pairing waits while one of its site tracks misses up to three steps. A
+site track left alone for ``single_after_s`` becomes a degraded system track of its
+own: at its range along the boresight, cross-range sigma ``range * beamwidth /
+sqrt(12)``.
+
+Limits: ghosts are told from real targets by second-order kinematics; targets
+flying in formation (the same velocity) or very slow ones stay ambiguous for
+longer than ``pairing_s`` and then appear as degraded single-site tracks.
 """
 
 import math

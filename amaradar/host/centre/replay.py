@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from .centre import Centre, CentreConfig
-from .feed import FeedDecoder, screen_plain
+from .centre import Centre
+from .feed import screen_plain
 
 __all__ = ["report_period_s", "step_phase_s", "decode_feeds", "replay"]
 
