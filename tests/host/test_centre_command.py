@@ -56,6 +56,23 @@ def test_files(inputs, tmp_path):
     assert abs((x - (1 << 24) if x >= 1 << 23 else x) * 0.5 - float(row["east_m"])) <= 0.25
 
 
+def test_sites_as_toml_files_and_as_a_named_table(inputs, tmp_path):
+    names = []
+    for site in SITES:
+        table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in site.as_dict().items()
+                          if k != "name")
+        (tmp_path / f"{site.name}.toml").write_text(f"[site]\n{table}\n")
+        names += ["--site", f"{site.name}={tmp_path / (site.name + '.toml')}"]
+    common = ["--feed", f"north={inputs / 'north.ast'}", "--feed", f"south={inputs / 'south.ast'}"]
+    assert main(["centre", *names, *common, "--out", str(tmp_path / "a")]) == 0
+    (tmp_path / "named.json").write_text(json.dumps({s.name: s.as_dict() for s in SITES}))
+    assert main(["centre", "--sites", str(tmp_path / "named.json"), *common,
+                 "--out", str(tmp_path / "b")]) == 0
+    for out in ("a", "b"):
+        report = json.loads((tmp_path / out / "centre" / "report.json").read_text())
+        assert report["system_tracks"] == 3
+
+
 @pytest.mark.parametrize("extra, message", [
     (("--rule", "most"), "rule 'most' is not known"),
     (("--rule", "k_of_n:3"), "K must be from 1 to 2"),

@@ -34,15 +34,19 @@ def _pairs(option, values):
 
 
 def load_sites_json(path):
-    """The sites of ``sites.json``: a list of ``Site.as_dict()`` tables (or ``{"sites":
-    [...]}``); keys other than a site's (e.g. its ENU position) are ignored."""
+    """The sites of ``sites.json``: a list of ``Site.as_dict()`` tables, ``{"sites":
+    [...]}`` or ``{name: table}`` (in order); keys other than a site's (e.g. its ENU
+    position) are ignored."""
     try:
         doc = json.loads(open(path).read())
     except OSError as e:
         raise CentreInputError(f"--sites {str(path)!r}: {e.strerror}") from None
     except ValueError as e:
         raise CentreInputError(f"--sites {str(path)!r} is not JSON: {e}") from None
-    tables = doc.get("sites") if isinstance(doc, dict) else doc
+    tables = doc
+    if isinstance(doc, dict):
+        tables = doc["sites"] if "sites" in doc else \
+            [{"name": name, **t} if isinstance(t, dict) else t for name, t in doc.items()]
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise CentreInputError(f"--sites {str(path)!r} must hold a non-empty list of site tables")
     try:
