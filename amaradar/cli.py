@@ -253,9 +253,9 @@ def _centre(args):
                           time_to_reach_s=args.time_to_reach)
         feeds = load_feeds(args.feed, sites)
         truth = read_truth(args.truth) if args.truth is not None else None
-        if args.udp is not None:
-            feeds[None] = receive_udp(args.udp, args.duration)
-        report = run_centre(sites, feeds, args.out, truth=truth, rule=rule, progress=print)
+        live = receive_udp(args.udp, args.duration) if args.udp is not None else ()
+        report = run_centre(sites, feeds, args.out, truth=truth, rule=rule, progress=print,
+                            live=live)
     except (CentreInputError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"wrote {args.out / 'centre'}: {report['system_tracks']} system tracks, "

@@ -45,8 +45,9 @@ __all__ = ["CentreConfig", "SystemTrack", "Centre"]
 
 @dataclass(frozen=True)
 class CentreConfig:
-    """The centre's settings (units in the names)."""
-    period_s: float
+    """The centre's settings (units in the names; ``period_s`` None: found from the
+    reports, see :class:`~.replay.Stepper`)."""
+    period_s: float = None
     range_sigma_m: float = 20.0
     rate_sigma_mps: float = 2.0
     accel_sigma_mps2: float = 30.0

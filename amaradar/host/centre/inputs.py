@@ -103,7 +103,8 @@ def read_truth(path):
 
 
 def receive_udp(address, duration_s):
-    """The datagrams that reach ``address`` ("HOST:PORT", bound) within ``duration_s``."""
+    """The datagrams that reach ``address`` ("HOST:PORT", bound) within ``duration_s``,
+    yielded as they arrive (the port is bound at the first ``next``)."""
     try:
         family, where = parse_udp_address(address)
     except ValueError as e:
@@ -114,12 +115,11 @@ def receive_udp(address, duration_s):
     except OSError as e:
         sock.close()
         raise CentreInputError(f"--udp {address}: cannot listen there: {e.strerror}") from None
-    datagrams, end = [], time.monotonic() + duration_s
+    end = time.monotonic() + duration_s
     with sock:
         while (left := end - time.monotonic()) > 0:
             sock.settimeout(left)
             try:
-                datagrams.append(sock.recv(65535))
+                yield sock.recv(65535)
             except socket.timeout:
                 break
-    return datagrams

@@ -1,11 +1,13 @@
-"""Run the centre over recorded feeds: decode, find the update period, step."""
+"""Run the centre over the feeds: decode, find the update period, step."""
+
+from dataclasses import replace
 
 import numpy as np
 
 from .centre import Centre
 from .feed import screen_plain
 
-__all__ = ["report_period_s", "step_phase_s", "decode_feeds", "replay"]
+__all__ = ["report_period_s", "step_phase_s", "decode_feeds", "Stepper"]
 
 
 def report_period_s(reports):
@@ -48,25 +50,58 @@ def decode_feeds(decoder, feeds, screen=screen_plain):
     return sorted(reports, key=lambda r: r.time_s)
 
 
-def replay(positions, reports, config, on_step=None):
-    """Step a :class:`Centre` over time-sorted ``reports`` at ``config.period_s`` (the
-    instants at :func:`step_phase_s`), from the first report to the last;
-    ``on_step(time_s, centre)`` after each step. Returns the centre."""
-    centre = Centre(positions, config)
-    if not reports:
-        return centre
-    period = config.period_s
-    phase = step_phase_s(reports, period)
-    start = phase + np.ceil((reports[0].time_s - phase) / period) * period
-    steps = int(np.ceil((reports[-1].time_s - start) / period)) + 1
-    at = 0
-    for k in range(steps):
-        t = start + k * period
-        batch = []
-        while at < len(reports) and reports[at].time_s <= t + 1e-9:
-            batch.append(reports[at])
-            at += 1
-        centre.step(t, batch)
-        if on_step is not None:
-            on_step(t, centre)
-    return centre
+class Stepper:
+    """Step a :class:`Centre` as reports arrive, at ``config.period_s`` (None: the
+    fastest site's CPI, :func:`report_period_s`, once the reports span ``warmup_s``),
+    the instants at :func:`step_phase_s` of the reports then held.
+
+    The step at ``t`` runs once a report later than ``t + period`` has arrived (a
+    site's reports may come up to a period late); a report older than the step it
+    arrives for is used there, extrapolated back. ``on_step(time_s, centre)`` after
+    each step; :meth:`finish` steps up to the last report.
+    """
+
+    def __init__(self, positions, config, on_step=None, *, warmup_s=3.0):
+        self.positions, self.config, self.on_step = positions, config, on_step
+        self.warmup_s = warmup_s
+        self.centre, self.next_s, self.latest_s, self.held = None, None, -np.inf, []
+
+    def add(self, reports):
+        self.held.extend(reports)
+        self.latest_s = max([self.latest_s] + [r.time_s for r in reports])
+        if self.centre is None and self.held:
+            self._start(final=False)
+        if self.centre is not None:
+            self._run_until(self.latest_s - self.config.period_s)
+
+    def finish(self):
+        """Step up to the last report; returns the centre."""
+        if self.centre is None:
+            self._start(final=True)
+        if self.held:
+            self._run_until(max(r.time_s for r in self.held))
+        return self.centre
+
+    def _start(self, final):
+        period = self.config.period_s
+        times = [r.time_s for r in self.held]
+        if period is None:
+            if not final and (not times or max(times) - min(times) < self.warmup_s):
+                return
+            period = report_period_s(self.held) or 1.0
+        self.config = replace(self.config, period_s=period)
+        self.centre = Centre(self.positions, self.config)
+        if times:
+            phase = step_phase_s(self.held, period)
+            self.next_s = phase + np.ceil((min(times) - phase) / period) * period
+
+    def _run_until(self, until_s):
+        period = self.config.period_s
+        while self.next_s is not None and self.next_s <= until_s + 1e-9:
+            t = self.next_s
+            batch = [r for r in self.held if r.time_s <= t + 1e-9]
+            self.held = [r for r in self.held if r.time_s > t + 1e-9]
+            self.centre.step(t, batch)
+            if self.on_step is not None:
+                self.on_step(t, self.centre)
+            self.next_s = t + period

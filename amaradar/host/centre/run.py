@@ -11,7 +11,7 @@ from .decision import Decisions, JointRule
 from .feed import FeedDecoder, screen_plain
 from .geometry import site_positions
 from .map_figure import write_map
-from .replay import decode_feeds, replay, report_period_s
+from .replay import Stepper, decode_feeds
 from .score import score
 
 __all__ = ["COLUMNS", "run_centre"]
@@ -29,7 +29,7 @@ def _write_csv(path, rows):
 
 
 def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, progress=None,
-               screen=screen_plain):
+               screen=screen_plain, live=()):
     """Fuse the sites' feeds into system tracks and write ``out_dir/centre/``.
 
     Parameters
@@ -47,6 +47,9 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
         The joint decision (default: ``any``).
     config : CentreConfig, optional
         Default: the defaults, at the fastest site's CPI.
+    live : iterable of bytes
+        Datagrams of any site as they arrive (e.g. a UDP socket's), vetted by
+        ``screen`` and fused as they come, after ``feeds``.
     progress : callable, optional
         Called with one line of text per stage.
 
@@ -60,10 +63,6 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
     positions = site_positions(sites)
     decoder = FeedDecoder(sites)
     reports = decode_feeds(decoder, feeds, screen)
-    say(f"decoded {len(reports)} track reports from {len(sites)} sites")
-    if config is None:
-        period = report_period_s(reports) or 1.0
-        config = CentreConfig(period_s=period)
     rule = rule or JointRule()
     decisions = Decisions(rule, [s.name for s in sites])
     rows, steps = [], []
@@ -75,7 +74,15 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
                                           for t in centre.tracks.values()}))
         decisions.step(time_s, centre.tracks.values())
 
-    centre = replay(positions, reports, config, on_step)
+    stepper = Stepper(positions, config or CentreConfig(), on_step)
+    stepper.add(reports)
+    for datagram in live:
+        live_reports = decoder.decode(datagram, screen)
+        reports += live_reports
+        stepper.add(live_reports)
+    centre = stepper.finish()
+    config = stepper.config
+    say(f"decoded {len(reports)} track reports from {len(sites)} sites")
     say(f"{len(rows)} system track rows, {centre.next_id - 1} system tracks, "
         f"{sum(d['decision'] == 'declared' for d in decisions.log)} declarations")
     out = Path(out_dir) / "centre"
