@@ -2,6 +2,8 @@
 range rate's sign from the heading, tentative and coasting tracks marked, time
 unwrapped across midnight, and foreign, mismatched and damaged datagrams counted."""
 
+import math
+
 import pytest
 
 from amaradar.host.asterix import asterix_records
@@ -47,3 +49,37 @@ def test_rejections_are_counted(datagrams):
 def test_two_sites_with_one_source_are_refused():
     with pytest.raises(ValueError, match="share a SAC/SIC"):
         FeedDecoder([SITE, parse_site({**SITE.as_dict(), "name": "twin"})])
+
+
+def test_reports_fused_as_they_arrive_match_the_whole_file():
+    """The Stepper on one CPI's datagrams at a time, the second site's a CPI late,
+    gives the picture of the whole feeds at once."""
+    from amaradar.host.centre.centre import CentreConfig
+    from amaradar.host.centre.geometry import site_positions
+    from amaradar.host.centre.replay import Stepper, decode_feeds
+    from test_centre import SITES, THREE, feeds
+    data = feeds(THREE)
+    decoder = FeedDecoder(SITES)
+    rows = {"whole": [], "live": []}
+
+    def stepper(name):
+        return Stepper(site_positions(SITES), CentreConfig(),
+                       lambda t, centre: rows[name].extend(centre.rows(t)))
+    whole = stepper("whole")
+    whole.add(decode_feeds(decoder, data))
+    whole.finish()
+    live = stepper("live")
+    for north_datagram, south_datagram in zip(data["north"], [None] + list(data["south"])):
+        for datagram in (north_datagram, south_datagram):
+            if datagram is not None:
+                live.add(decoder.decode(datagram))
+    live.finish()
+
+    def at(name, time_s):
+        return [r for r in rows[name] if abs(r["time_s"] - time_s) < 0.05]
+    for a, b in zip(at("live", 10.0), at("whole", 10.0), strict=True):
+        assert a["system_track_id"] == b["system_track_id"] and a["sites"] == b["sites"]
+        dt = b["time_s"] - a["time_s"]          # the phases may differ a little
+        assert math.hypot(a["east_m"] + a["east_mps"] * dt - b["east_m"],
+                          a["north_m"] + a["north_mps"] * dt - b["north_m"]) < 10.0
+    assert len(at("live", 10.0)) == 3 and rows["live"][-1]["time_s"] >= 19.0
