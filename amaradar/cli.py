@@ -104,6 +104,25 @@ def _parser():
                        help="reference: the bit-exact numpy model; rtl: the gateware in "
                             "Verilator, each task checked against the model")
 
+    centre = commands.add_parser("centre", help="fuse several sites' ASTERIX into system tracks")
+    centre.add_argument("--feed", action="append", default=[], metavar="SITE=FILE.ast",
+                        help="a site's ASTERIX stream (repeatable)")
+    centre.add_argument("--udp", metavar="HOST:PORT",
+                        help="also receive the sites' datagrams there for --duration seconds")
+    centre.add_argument("--duration", type=float, help="seconds to receive with --udp")
+    centre.add_argument("--sites", type=Path, metavar="sites.json",
+                        help="the sites (Site tables; the first is the frame's origin)")
+    centre.add_argument("--site", action="append", default=[], metavar="SITE=FILE.toml",
+                        help="a site from a file's [site] (repeatable; instead of --sites)")
+    centre.add_argument("--truth", type=Path, metavar="truth.csv", help="truth, for the scores")
+    centre.add_argument("--rule", default="any", help="joint decision: any, all, both, k_of_n:K")
+    centre.add_argument("--closing-speed", type=float, default=300.0, metavar="M/S",
+                        help="threat: closing on the first site at least this fast (300)")
+    centre.add_argument("--time-to-reach", type=float, default=600.0, metavar="S",
+                        help="threat: reaching the first site within this time (600)")
+    centre.add_argument("--out", type=Path, default=Path("out"),
+                        help="output folder; results in OUT/centre (default: out)")
+
     verilog = commands.add_parser("verilog", help="write the chain's Verilog")
     verilog.add_argument("--scenario", type=_path, help="scenario TOML file (default: built-in)")
     verilog.add_argument("--out", type=_path, required=True, help="Verilog file to write")
@@ -279,11 +298,41 @@ def _sweep(args):
     return 0 if report["bit_exact"] is None or report["bit_exact"]["all"] else 1
 
 
+def _centre(args):
+    from .host.centre import run_centre
+    from .host.centre.decision import parse_rule
+    from .host.centre.inputs import (CentreInputError, load_feeds, load_site_files,
+                                     load_sites_json, read_truth, receive_udp)
+    if (args.sites is None) == (not args.site):
+        raise UsageError("give the sites with --sites FILE or with --site NAME=FILE (not both)")
+    if not args.feed and args.udp is None:
+        raise UsageError("give at least one --feed SITE=FILE.ast or --udp HOST:PORT")
+    if (args.udp is None) != (args.duration is None):
+        raise UsageError("--udp and --duration go together")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise UsageError(f"--duration must be a finite number > 0, not {args.duration!r}")
+    _writable_dir(args.out)
+    try:
+        sites = load_sites_json(args.sites) if args.sites else load_site_files(args.site)
+        rule = parse_rule(args.rule, len(sites), closing_mps=args.closing_speed,
+                          time_to_reach_s=args.time_to_reach)
+        feeds = load_feeds(args.feed, sites)
+        truth = read_truth(args.truth) if args.truth is not None else None
+        live = receive_udp(args.udp, args.duration) if args.udp is not None else ()
+        report = run_centre(sites, feeds, args.out, truth=truth, rule=rule, progress=print,
+                            live=live)
+    except (CentreInputError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {args.out / 'centre'}: {report['system_tracks']} system tracks, "
+          f"{len(report['declarations'])} declared threats")
+    return 0
+
+
 def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         commands = {"sim": _sim, "verilog": _verilog, "build": _build, "listen": _listen,
-                    "sweep": _sweep, "keygen": _keygen}
+                    "sweep": _sweep, "keygen": _keygen, "centre": _centre}
         return commands[args.command](args)
     except UsageError as e:
         print(f"amaradar: error: {e}", file=sys.stderr)

@@ -20,7 +20,8 @@ from scipy.optimize import linear_sum_assignment
 from ...hdl.track.tables import TrackerRadar
 from ...spec.records import CPI_WIDTH, PLOT, POSITION_FRAC, numpy_fields
 
-__all__ = ["PLOT_DTYPE", "Gospa", "ospa", "gospa", "ospa_series", "synthetic_plots"]
+__all__ = ["PLOT_DTYPE", "Gospa", "ospa", "gospa", "ospa_series", "assigned_pairs",
+           "synthetic_plots"]
 
 PLOT_DTYPE = np.dtype(numpy_fields(PLOT))
 """The models' dtype of a PLOT record (every field int64)."""
@@ -45,16 +46,23 @@ def _check(c, p):
 
 def _assignment(x, y, cap, p):
     """Optimal assignment of ``x`` to ``y`` under the cost ``min(|x - y|**p, cap)``:
-    ``(cost of each assigned pair, pair distances**p)``, one entry per pair."""
+    ``(rows, cols, cost of each assigned pair, pair distances**p)``, one entry per pair."""
     x, y = _points(x), _points(y)
     if len(x) == 0 or len(y) == 0:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"states of {x.shape[1]} and {y.shape[1]} dimensions cannot be compared")
     distance_p = np.linalg.norm(x[:, None, :] - y[None, :, :], axis=-1) ** p
     cost = np.minimum(distance_p, cap)
     rows, cols = linear_sum_assignment(cost)
-    return cost[rows, cols], distance_p[rows, cols]
+    return rows, cols, cost[rows, cols], distance_p[rows, cols]
+
+
+def assigned_pairs(x, y, *, c):
+    """Index pairs ``(i, j)`` of the optimal assignment of ``x`` to ``y`` (sets as for
+    :func:`ospa`, distances cut off at ``c``) whose distance is below ``c``."""
+    rows, cols, _, distance = _assignment(x, y, c, 1)
+    return [(int(i), int(j)) for i, j, d in zip(rows, cols, distance) if d < c]
 
 
 def ospa(x, y, *, c, p=1):
@@ -80,7 +88,7 @@ def ospa(x, y, *, c, p=1):
     m, n = len(_points(x)), len(_points(y))
     if m == 0 and n == 0:
         return 0.0
-    cost, _ = _assignment(x, y, c ** p, p)
+    _, _, cost, _ = _assignment(x, y, c ** p, p)
     return float(((cost.sum() + c ** p * abs(m - n)) / max(m, n)) ** (1 / p))
 
 
@@ -132,7 +140,7 @@ def gospa(x, y, *, c, p=1, alpha=2.0):
         raise ValueError(f"alpha must be in (0, 2], not {alpha!r}")
     m, n = len(_points(x)), len(_points(y))
     cap = 2 * c ** p / alpha
-    _, distance_p = _assignment(x, y, cap, p)
+    _, _, _, distance_p = _assignment(x, y, cap, p)
     kept = distance_p < cap
     localisation = float(distance_p[kept].sum())
     assigned = int(kept.sum())

@@ -20,12 +20,10 @@ optimal assignment of that CPI pairs them closer than the cut-off; from that:
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from ...hdl.track.tables import STATE_FRAC, STATUS_TENTATIVE
 from ...spec.records import CPI_WIDTH, POSITION_FRAC
 from .plot_metrics import plot_truth
-from .track_metrics import gospa, ospa
+from .track_metrics import assigned_pairs, gospa, ospa
 
 __all__ = ["OSPA_C_CELLS", "OSPA_P", "TrackScore", "track_score"]
 
@@ -56,15 +54,6 @@ class TrackScore:
                 "confirmed_tracks": self.confirmed_tracks}
 
 
-def _pairs(x, y, c):
-    """Indices ``(i, j)`` of the optimal assignment of ``x`` to ``y`` closer than ``c``."""
-    if len(x) == 0 or len(y) == 0:
-        return []
-    cost = np.minimum(np.abs(x[:, None] - y[None, :]), c)
-    rows, cols = linear_sum_assignment(cost)
-    return [(i, j) for i, j in zip(rows, cols) if cost[i, j] < c]
-
-
 def track_score(scenario, tracks):
     """Score ``tracks`` (dict of arrays with the fields of the TRACK record) of a
     range-Doppler run of ``scenario``."""
@@ -92,7 +81,7 @@ def track_score(scenario, tracks):
         gospa_m.append(g.distance * cell_m)
         missed.append(g.missed)
         false.append(g.false)
-        for i, j in _pairs(x, y, c):
+        for i, j in assigned_pairs(x, y, c=c):
             i, row = seen[i], rows[j]
             on[i, k] = ids[row]
             used.add(int(ids[row]))

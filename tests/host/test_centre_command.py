@@ -1,0 +1,122 @@
+"""``amaradar centre`` on files and on a real UDP socket; bad options."""
+
+import csv
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from amaradar.cli import main
+from amaradar.host.asterix import write_ast
+from test_centre import SITES, THREE, feeds, truth
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    for name, datagrams in feeds(THREE).items():
+        write_ast(folder / f"{name}.ast", datagrams)
+    (folder / "sites.json").write_text(json.dumps([s.as_dict() | {"enu_m": [0, 0, 0]}
+                                                   for s in SITES]))
+    rows = truth(THREE)
+    with open(folder / "truth.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def args(folder, out, *extra):
+    return ["centre", "--sites", str(folder / "sites.json"), "--feed",
+            f"north={folder / 'north.ast'}", "--feed", f"south={folder / 'south.ast'}",
+            "--truth", str(folder / "truth.csv"), "--out", str(out), *extra]
+
+
+def test_files(inputs, tmp_path):
+    assert main(args(inputs, tmp_path / "out", "--rule", "both")) == 0
+    report = json.loads((tmp_path / "out" / "centre" / "report.json").read_text())
+    assert report["system_tracks"] == 3 and report["rule"] == "both"
+    assert all(t["rms_error_m"] <= 150 for t in report["score"]["targets"])
+    assert report["sites"]["north"]["track_reports"] > 0
+    assert (tmp_path / "out" / "centre" / "map.png").stat().st_size > 10_000
+    # CAT062: one record per row of system_tracks.csv, decoded by libasterix
+    import asterix.generated as gen
+    from asterix.base import Bits, RawDatablock
+    with open(tmp_path / "out" / "centre" / "system_tracks.csv") as f:
+        rows = list(csv.DictReader(f))
+    blocks = RawDatablock.parse(Bits.from_bytes(
+        (tmp_path / "out" / "centre" / "cat062.ast").read_bytes()))
+    records = [r for b in blocks for r in gen.Cat_062_1_21.cv_uap.parse(b.get_raw_records())]
+    assert len(records) == len(rows)
+    first, row = records[0], rows[0]
+    assert first.get_item("040").as_uint() == int(row["system_track_id"])
+    x = first.get_item("100").variation.get_item("X").as_uint()
+    assert abs((x - (1 << 24) if x >= 1 << 23 else x) * 0.5 - float(row["east_m"])) <= 0.25
+
+
+def test_sites_as_toml_files_and_as_a_named_table(inputs, tmp_path):
+    names = []
+    for site in SITES:
+        table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in site.as_dict().items()
+                          if k != "name")
+        (tmp_path / f"{site.name}.toml").write_text(f"[site]\n{table}\n")
+        names += ["--site", f"{site.name}={tmp_path / (site.name + '.toml')}"]
+    common = ["--feed", f"north={inputs / 'north.ast'}", "--feed", f"south={inputs / 'south.ast'}"]
+    assert main(["centre", *names, *common, "--out", str(tmp_path / "a")]) == 0
+    (tmp_path / "named.json").write_text(json.dumps({s.name: s.as_dict() for s in SITES}))
+    assert main(["centre", "--sites", str(tmp_path / "named.json"), *common,
+                 "--out", str(tmp_path / "b")]) == 0
+    for out in ("a", "b"):
+        report = json.loads((tmp_path / out / "centre" / "report.json").read_text())
+        assert report["system_tracks"] == 3
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--rule", "most"), "rule 'most' is not known"),
+    (("--rule", "k_of_n:3"), "K must be from 1 to 2"),
+    (("--closing-speed", "-1"), "closing_mps must be a finite number > 0"),
+    (("--feed", "east=x.ast"), "no site 'east'"),
+    (("--udp", "localhost:0"), "--udp and --duration go together"),
+])
+def test_bad_options_exit_2_and_write_nothing(inputs, tmp_path, capsys, extra, message):
+    assert main(args(inputs, tmp_path / "out", *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_udp_with_corrupt_and_foreign_datagrams(inputs, tmp_path):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    data = feeds(THREE)
+    foreign = bytes(data["north"][1])
+    foreign = foreign.replace(bytes([1, 1]), bytes([9, 9]))       # SAC/SIC of no site
+    junk = [b"\x30\xff", b"\x30\x00\x10" + bytes(5), foreign]
+
+    def send():
+        time.sleep(0.5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i, datagrams in enumerate(zip(data["north"], data["south"])):
+                for d in datagrams:
+                    s.sendto(d, ("127.0.0.1", port))
+                if i < len(junk):
+                    s.sendto(junk[i], ("127.0.0.1", port))
+                if i % 20 == 0:
+                    time.sleep(0.01)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    code = main(["centre", "--sites", str(inputs / "sites.json"), "--udp", f"127.0.0.1:{port}",
+                 "--duration", "3", "--truth", str(inputs / "truth.csv"),
+                 "--out", str(tmp_path)])
+    sender.join()
+    assert code == 0
+    report = json.loads((tmp_path / "centre" / "report.json").read_text())
+    assert report["rejected"].get("undecodable", 0) >= 2
+    assert report["rejected"].get("foreign source", 0) >= 1
+    assert report["system_tracks"] == 3
+    assert all(t["rms_error_m"] <= 150 for t in report["score"]["targets"])
