@@ -16,9 +16,13 @@ Output folder ``OUT``:
 ``OUT/sites.json``
     Per site its ``[site]`` table (``Site.as_dict()``) and ``enu_m``, its position
     in the first site's frame.
+``OUT/centre/``
+    The joint centre (:func:`~amaradar.host.centre.run.run_centre`) on the sites'
+    ASTERIX streams, scored against ``truth.csv``: ``system_tracks.csv``,
+    ``cat062.ast``, ``map.png``, ``declarations.jsonl``, ``report.json``.
 ``OUT/report.json``
-    The engine, the sites with each one's ``bit_exact`` and folder, and
-    ``bit_exact`` of them all.
+    The engine, the sites with each one's ``bit_exact`` and folder, ``bit_exact``
+    of them all, and the centre's system-track count and OSPA/GOSPA score.
 
 Everything is written into a staging folder beside ``OUT`` and moved in at the
 end: a failed run leaves nothing half-written.
@@ -33,6 +37,9 @@ from pathlib import Path
 
 from ..sim.world.geometry import site_geometry
 from ..sim.world.multisite import TRUTH_ENU_COLUMNS, enu_truth_rows, site_scenarios
+from .centre.feed import read_ast
+from .centre.inputs import read_truth
+from .centre.run import run_centre
 from .run import run_sim
 
 __all__ = ["run_multisite", "site_geometries", "MULTISITE_REPORT_SCHEMA"]
@@ -78,10 +85,16 @@ def run_multisite(scenario, sites, *, engine, out_dir, quiet=False, record=False
         (staging / "sites.json").write_text(json.dumps(
             [dict(site.as_dict(), enu_m=list(g.position_m)) for site, g in zip(sites, geometries)],
             indent=2) + "\n")
+        centre = run_centre(sites, {site.name: read_ast(staging / site.name / "asterix.ast")
+                                    for site in sites},
+                            staging, truth=read_truth(staging / "truth.csv"),
+                            progress=None if quiet else print)
         exact = [e["bit_exact"] for e in entries]
         report = {"schema": MULTISITE_REPORT_SCHEMA, "engine": engine,
                   "bit_exact": None if engine != "rtl" else all(exact),
-                  "sites": entries, "scenario": scenario.as_dict()}
+                  "sites": entries, "scenario": scenario.as_dict(),
+                  "centre": {"system_tracks": centre["system_tracks"],
+                             "score": centre["score"]}}
         (staging / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         out_dir.mkdir(exist_ok=True)
         for entry in staging.iterdir():

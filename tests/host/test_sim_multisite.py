@@ -79,6 +79,20 @@ def test_outputs_of_every_site(reference_run):
     assert np.linalg.norm(sites[1]["enu_m"]) == pytest.approx(150e3, abs=50)
 
 
+def test_the_centre_reads_the_sites_streams(reference_run):
+    """OUT/centre/ holds the centre's files on the sites' ASTERIX, every record decoded."""
+    _, out = reference_run
+    centre = json.loads((out / "centre" / "report.json").read_text())
+    header = (out / "centre" / "system_tracks.csv").read_text().splitlines()[0]
+    assert header == ("time_s,system_track_id,east_m,north_m,east_mps,north_mps,"
+                      "sigma_east_m,sigma_north_m,sites")
+    for name in ("west", "east"):
+        assert centre["sites"][name]["track_reports"] > 0
+    assert centre["rejected"] == {}
+    report = json.loads((out / "report.json").read_text())
+    assert report["centre"]["system_tracks"] == centre["system_tracks"]
+
+
 def test_plots_lie_at_the_geometric_ranges(reference_run):
     """Every site's plots of each CPI against the range its geometry gives at the plot's
     time (site time plus its offset): within 1.5 range cells (the LFM's range-Doppler
