@@ -110,6 +110,9 @@ def _parser():
     centre.add_argument("--udp", metavar="HOST:PORT",
                         help="also receive the sites' datagrams there for --duration seconds")
     centre.add_argument("--duration", type=float, help="seconds to receive with --udp")
+    centre.add_argument("--keys", type=_path, metavar="DIR",
+                        help="with --udp: the sites' keys (SAC-SIC.key); only datagrams sealed "
+                             "with them are fused (amaradar listen --key)")
     centre.add_argument("--sites", type=Path, metavar="sites.json",
                         help="the sites (Site tables; the first is the frame's origin)")
     centre.add_argument("--site", action="append", default=[], metavar="SITE=FILE.toml",
@@ -301,6 +304,8 @@ def _sweep(args):
 def _centre(args):
     from .host.centre import run_centre
     from .host.centre.decision import parse_rule
+    from .host.centre.feed import authenticated_screen, screen_plain
+    from .host.feed_auth import FeedKeyError, FeedVerifier, load_key_folder
     from .host.centre.inputs import (CentreInputError, load_feeds, load_site_files,
                                      load_sites_json, read_truth, receive_udp)
     if (args.sites is None) == (not args.site):
@@ -311,16 +316,22 @@ def _centre(args):
         raise UsageError("--udp and --duration go together")
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError(f"--duration must be a finite number > 0, not {args.duration!r}")
+    if args.keys is not None and args.udp is None:
+        raise UsageError("--keys goes with --udp (files are not sealed)")
     _writable_dir(args.out)
     try:
         sites = load_sites_json(args.sites) if args.sites else load_site_files(args.site)
+        screen = screen_plain if args.keys is None else authenticated_screen(
+            FeedVerifier(load_key_folder(args.keys)), sites)
         rule = parse_rule(args.rule, len(sites), closing_mps=args.closing_speed,
                           time_to_reach_s=args.time_to_reach)
         feeds = load_feeds(args.feed, sites)
         truth = read_truth(args.truth) if args.truth is not None else None
         live = receive_udp(args.udp, args.duration) if args.udp is not None else ()
         report = run_centre(sites, feeds, args.out, truth=truth, rule=rule, progress=print,
-                            live=live)
+                            screen=screen, live=live)
+    except FeedKeyError as e:
+        raise UsageError(f"--keys: {e}") from None
     except (CentreInputError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"wrote {args.out / 'centre'}: {report['system_tracks']} system tracks, "

@@ -10,6 +10,7 @@ import pytest
 
 from amaradar.cli import main
 from amaradar.host.asterix import write_ast
+from amaradar.host.feed_auth import FeedSealer, load_key, seal, write_new_key
 from test_centre import SITES, THREE, feeds, truth
 
 
@@ -120,3 +121,63 @@ def test_udp_with_corrupt_and_foreign_datagrams(inputs, tmp_path):
     assert report["rejected"].get("foreign source", 0) >= 1
     assert report["system_tracks"] == 3
     assert all(t["rms_error_m"] <= 150 for t in report["score"]["targets"])
+
+
+def test_udp_sealed_feeds_drop_forged_replayed_corrupt_and_foreign(inputs, tmp_path):
+    """With --keys only datagrams sealed with a site's key are fused; forged (a wrong
+    key), replayed, corrupt and foreign (a site with no key) ones are counted and dropped."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    site_keys = {}
+    for site in SITES:
+        path = keys / f"{site.sac}-{site.sic}.key"
+        write_new_key(path)
+        site_keys[site.name] = ((site.sac, site.sic), load_key(path))
+    write_new_key(tmp_path / "other.key")
+    wrong = load_key(tmp_path / "other.key")
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    data = feeds(THREE)
+    sealers = {name: FeedSealer(site, key, first_sequence=1000)
+               for name, (site, key) in site_keys.items()}
+    bad = 4
+
+    def send():
+        time.sleep(0.5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i, pair in enumerate(zip(data["north"], data["south"])):
+                for name, d in zip(("north", "south"), pair):
+                    sealed = sealers[name].seal(bytes(d))
+                    s.sendto(sealed, ("127.0.0.1", port))
+                    if i < bad and name == "north":
+                        site = site_keys[name][0]
+                        s.sendto(sealed, ("127.0.0.1", port))                      # replayed
+                        s.sendto(seal(site, 10**9 + i, bytes(d), wrong), ("127.0.0.1", port))
+                        s.sendto(sealed[:-1], ("127.0.0.1", port))                 # corrupt
+                        s.sendto(seal((9, 9), i, bytes(d), wrong), ("127.0.0.1", port))
+                if i % 20 == 0:
+                    time.sleep(0.01)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    code = main(["centre", "--sites", str(inputs / "sites.json"), "--udp", f"127.0.0.1:{port}",
+                 "--duration", "3", "--keys", str(keys), "--truth", str(inputs / "truth.csv"),
+                 "--out", str(tmp_path / "out")])
+    sender.join()
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "centre" / "report.json").read_text())
+    assert report["rejected"] == {"replayed": bad, "forged": bad, "corrupt": bad, "foreign": bad}
+    assert report["system_tracks"] == 3
+    assert all(t["rms_error_m"] <= 150 for t in report["score"]["targets"])
+
+
+def test_keys_need_udp_and_a_good_folder(inputs, tmp_path, capsys):
+    assert main(args(inputs, tmp_path / "out", "--keys", str(tmp_path))) == 2
+    assert "--keys goes with --udp" in capsys.readouterr().err
+    assert main(["centre", "--sites", str(inputs / "sites.json"), "--udp", "127.0.0.1:0",
+                 "--duration", "1", "--keys", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("amaradar: error: --keys") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..asterix import NAUTICAL_MILE_M
+from ..feed_auth import Accepted
 
 __all__ = ["SiteReport", "FeedDecoder", "screen_plain", "read_ast"]
 
@@ -48,6 +49,22 @@ class SiteReport:
 def screen_plain(datagram):
     """Accept every datagram and name no site: the records' SAC/SIC tell."""
     return None, datagram
+
+
+def authenticated_screen(verifier, sites):
+    """A screen that passes only what ``verifier`` (:class:`~amaradar.host.feed_auth.FeedVerifier`)
+    accepts, named by the site its envelope was sealed for; its rejection reasons
+    (``corrupt``, ``foreign``, ``forged``, ``replayed``, ``out_of_window``) are counted."""
+    names = {(site.sac, site.sic): site.name for site in sites}
+
+    def screen(datagram):
+        outcome = verifier.verify(datagram)
+        if not isinstance(outcome, Accepted):
+            return str(outcome)
+        if outcome.site not in names:
+            return "foreign"
+        return names[outcome.site], outcome.payload
+    return screen
 
 
 def _uint(item, name):
