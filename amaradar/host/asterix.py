@@ -46,7 +46,12 @@ transmit time ``(cpi M + pulse) PRI``; a plot's and a track's the CPI's middle
 pulse ``(cpi M + M // 2) PRI`` (as ``plot_truth`` takes it). Ranges: the echo's
 leading edge, ``c / 2 (cell - (N - 1)) / fs`` (``cell = range_bin``, or
 ``range_pos / 256`` of a plot or track), in 1/256 NM (1 NM = 1852 m). A track's
-velocity is ``range_rate 2**-16 (c / 2 fs) / (M PRI)``.
+velocity is ``range_rate 2**-16 (c / 2 fs) / (M PRI)``. The range of a plot that
+updated a track is corrected for the LFM's range-Doppler coupling, as the tracker
+corrects it, with the Doppler the track's range rate unfolds to (a closing target's
+plot lies ``f_d T / B`` early); an untracked plot's Doppler is folded and its range
+is not corrected, nor is any when ``scenario.radar.waveform`` is None (a board's
+link tells its timing, not its sweep).
 
 Every raw value is rounded half to even. A report whose range does not fit
 I048/040 (below 0 or at or beyond 256 NM) is not sent: the count is the result's
@@ -61,6 +66,7 @@ import numpy as np
 from ..hdl.track.tables import STATE_FRAC, STATUS_TENTATIVE
 from ..spec.checks import check_integer
 from ..spec.physics import SPEED_OF_LIGHT
+from ..sim.models.track.tracker import tracker_radar
 from ..spec.records import POSITION_FRAC
 from .writers.rows import detection_range_m
 
@@ -319,6 +325,8 @@ def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=Fal
         ranges = detection_range_m(rep["range_pos"] / scale, n, fs)
         times = (rep["cpi"] * m + m // 2) * r.pri_s
     mps_per_rate = r.range_bin_m / (m * r.pri_s) / (1 << STATE_FRAC)
+    coupling = 0.0 if r.waveform is None else \
+        tracker_radar(r).coupling_per_rate / (1 << STATE_FRAC)
 
     def track_item(row):
         range_m = float(detection_range_m(tracks["range_pos"][row] / scale, n, fs))
@@ -337,13 +345,13 @@ def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=Fal
             service.insert(0, _configuration_record(cat034, scenario, site, simulated))
         records = []
         for index, row in enumerate(order[starts[k]:stops[k]]):
-            rho = _rho(float(ranges[row]))
+            track_row = linked.get((cpi, index))
+            rho = _rho(float(ranges[row]) if track_row is None else float(detection_range_m(
+                rep["range_pos"][row] / scale + coupling * tracks["range_rate"][track_row], n, fs)))
             if rho is None:
                 out.skipped += 1
                 continue
-            track = None
-            if (cpi, index) in linked:
-                track = track_item(linked[(cpi, index)])[1]
+            track = None if track_row is None else track_item(track_row)[1]
             pam = _pam(int(rep["power"][row]), int(rep["threshold"][row]))
             records.append(_target_record(cat048, site, float(times[row]), rho, simulated,
                                           pam=pam, track=track))

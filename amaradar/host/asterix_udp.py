@@ -75,7 +75,7 @@ def _radar(timing, cpi):
     return SimpleNamespace(radar=SimpleNamespace(
         sample_rate_hz=fs, pri_s=pri_s, pulses_per_cpi=pulses, pulse_samples=n,
         pulse_width_s=n / fs, range_bin_m=SPEED_OF_LIGHT / (2 * fs),
-        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpi + 1))
+        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpi + 1, waveform=None))
 
 
 class AsterixUdp:

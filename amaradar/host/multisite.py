@@ -94,7 +94,7 @@ def run_multisite(scenario, sites, *, engine, out_dir, quiet=False, record=False
                   "bit_exact": None if engine != "rtl" else all(exact),
                   "sites": entries, "scenario": scenario.as_dict(),
                   "centre": {"system_tracks": centre["system_tracks"],
-                             "score": centre["score"]}}
+                             "score": centre["score"], "single_site": centre["single_site"]}}
         (staging / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         out_dir.mkdir(exist_ok=True)
         for entry in staging.iterdir():

@@ -220,6 +220,12 @@ class TrackerRadar:
         shift = hz_per_lsb * self.pulse_width_s / self.bandwidth_hz * sample_rate
         return shift if self.sweep == "up" else -shift
 
+    @property
+    def coupling_per_rate(self):
+        """Range correction (cells) of a plot of a target whose range rate is one cell per
+        CPI: the coupling of the Doppler that rate unfolds to."""
+        return self.coupling_per_doppler_lsb / self.rate_per_doppler_lsb
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrackerConfig:

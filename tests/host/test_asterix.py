@@ -156,6 +156,35 @@ def check_track(rec, track_id, confirmed, rate, rng_m):
     assert abs(rec["y"] - rng_m * math.cos(az) / NM) <= 1 / 128
 
 
+def coupling_cells(radar, cells_per_cpi):
+    """What an up-chirp's range-Doppler coupling takes off a plot of a target closing at
+    ``cells_per_cpi``: its Doppler ``f_d = -2 v / lambda`` times ``T fs / B``."""
+    velocity = cells_per_cpi * radar.range_bin_m / (radar.pulses_per_cpi * radar.pri_s)
+    doppler_hz = -2 * velocity / radar.wavelength_m
+    return doppler_hz * radar.pulse_width_s * radar.sample_rate_hz / radar.bandwidth_hz
+
+
+@pytest.mark.parametrize("waveform", ["lfm", "barker13"])
+def test_a_tracked_plots_range_is_corrected_for_the_chirps_coupling(waveform):
+    """A 2.6 km/s missile's plot of a 104 us, 0.5 MHz chirp lies 16 cells (237 m) early; the record of the plot that updated its track carries the corrected
+    range, the untracked plot's record and a Barker code's carry the plot's own."""
+    radar = {**SCENARIO.as_dict()["radar"], "bandwidth_hz": 0.5e6, "pulse_width_s": 104e-6,
+             "waveform": waveform}
+    scenario = parse_scenario({**SCENARIO.as_dict(), "radar": radar})
+    r = scenario.radar
+    plots = {k: v[:2] for k, v in PLOTS.items()}
+    tracks = {"cpi": np.array([0]), "track_id": np.array([9]), "status": np.array([1]),
+              "range_pos": np.array([3000 * 256]), "range_rate": np.array([round(-2.8 * 65536)]),
+              "plot": np.array([1])}
+    tracked, untracked = [rec for rec in decode(asterix_records(
+        scenario, SITE, plots, "plots", tracks=tracks)) if rec["cat"] == 48]
+    cell = plots["range_pos"] / 256 - (r.pulse_samples - 1)
+    shift = coupling_cells(r, -2.8) if waveform == "lfm" else 0.0
+    assert waveform == "barker13" or shift > 2 * RHO_LSB * NM / r.range_bin_m
+    assert abs(tracked["rho"] - (cell[0] + shift) * r.range_bin_m / NM) <= RHO_LSB / 2
+    assert abs(untracked["rho"] - cell[1] * r.range_bin_m / NM) <= RHO_LSB / 2
+
+
 def test_plots_with_a_hand_made_track_list():
     datagrams = asterix_records(SCENARIO, SITE, PLOTS, "plots", tracks=TRACKS, simulated=True)
     assert len(datagrams) == 3 and datagrams.skipped == 0
@@ -172,7 +201,8 @@ def test_plots_with_a_hand_made_track_list():
 
     cpi1 = check_service(decode([datagrams[1]]), 1, True)
     assert len(cpi1) == 2
-    check_target(cpi1[0], 16 * R.pri_s + mid, range_m(cell[2]), True, 10 ** 9, 10 ** 7)
+    check_target(cpi1[0], 16 * R.pri_s + mid, range_m(cell[2] + coupling_cells(R, CELLS_PER_CPI)),
+                 True, 10 ** 9, 10 ** 7)
     check_track(cpi1[0], 5, True, TRACKS["range_rate"][1], range_m(tcell[1]))
     check_target(cpi1[1], 16 * R.pri_s + mid, range_m(tcell[2]), True, typ=0)   # no detection
     check_track(cpi1[1], 4100, True, 40000, range_m(tcell[2]))

@@ -38,7 +38,7 @@ from itertools import combinations
 import numpy as np
 
 from .association import PairingBook
-from .estimator import Measurement, TrackFilter
+from .estimator import Measurement, TrackFilter, beam_sigma
 
 __all__ = ["CentreConfig", "SystemTrack", "Centre"]
 
@@ -139,7 +139,8 @@ class Centre:
                         continue
                 if time_s - self.last_seen.get(key, -math.inf) > c.member_memory_s:
                     self._release(track, site)
-            bearings = [used[0].position] if len(used) == 1 else []
+            bearings = [used[0].position] if len(used) == 1 and \
+                track.filter.bearing_sigma(used[0].position) > beam_sigma(used[0].position) else []
             track.filter.update(used, bearings)
             track.sites_now = tuple(sorted(m.position.name for m in used))
             for r in reports:
@@ -208,7 +209,7 @@ class Centre:
             point = position.boresight_point(m.range_m)
             along = position.boresight
             across = np.array([along[1], -along[0]])
-            cross_sigma = m.range_m * 2 * position.half_beam / math.sqrt(12)
+            cross_sigma = m.range_m * beam_sigma(position)
             p = np.zeros((4, 4))
             p[:2, :2] = m.range_sigma ** 2 * np.outer(along, along) + \
                 cross_sigma ** 2 * np.outer(across, across)
@@ -221,8 +222,6 @@ class Centre:
             self.next_id += 1
             self.owner[key] = track.track_id
             del self.free_since[key]
-            for book in self.books.values():
-                book.forget({key})
 
     # --- output -----------------------------------------------------------------------------
 

@@ -11,8 +11,11 @@ alone did), which is a few lines here and no fit for a fixed-``dim_z`` filter cl
   and range rate ``(p - s) . v / |p - s|``, noise ``range_sigma``, ``rate_sigma``.
 - One site alone: its bearing is somewhere in the beam, a pseudo-measurement at the
   boresight with the standard deviation of a uniform spread over the beam,
-  ``beamwidth / sqrt(12)``; the cross-range sigma of a degraded track is about
-  ``range * beamwidth / sqrt(12)``.
+  ``beamwidth / sqrt(12)`` (:func:`beam_sigma`), applied only while the filter knows
+  the bearing less well than that: a fused track that loses a site keeps its
+  position, dead-reckoned on the remaining site's range, until its cross-range
+  uncertainty grows to the beam's; a track seen by one site from the start has a
+  cross-range sigma of about ``range * beamwidth / sqrt(12)``.
 """
 
 import math
@@ -22,7 +25,13 @@ import numpy as np
 
 from .geometry import wrap_angle
 
-__all__ = ["Measurement", "TrackFilter"]
+__all__ = ["Measurement", "TrackFilter", "beam_sigma"]
+
+
+def beam_sigma(position):
+    """Standard deviation (rad) of a bearing spread uniformly over the beam of
+    ``position`` (SitePosition): ``beamwidth / sqrt(12)``."""
+    return 2 * position.half_beam / math.sqrt(12)
 
 
 @dataclass(frozen=True)
@@ -79,12 +88,22 @@ class TrackFilter:
             r += [m.range_sigma ** 2, m.rate_sigma ** 2]
         for p in bearings:
             de, dn = p.offset(self.x[0], self.x[1])
-            ground2 = de * de + dn * dn
             y.append(float(wrap_angle(p.azimuth - math.atan2(de, dn))))
-            h.append(np.array([dn / ground2, -de / ground2, 0.0, 0.0]))
-            r.append((2 * p.half_beam) ** 2 / 12)
+            h.append(self._bearing_row(p))
+            r.append(beam_sigma(p) ** 2)
         y, h = np.array(y), np.array(h)
         return y, h, h @ self.P @ h.T + np.diag(r)
+
+    def _bearing_row(self, position):
+        """Jacobian row of the bearing from ``position`` (SitePosition)."""
+        de, dn = position.offset(self.x[0], self.x[1])
+        ground2 = de * de + dn * dn
+        return np.array([dn / ground2, -de / ground2, 0.0, 0.0])
+
+    def bearing_sigma(self, position):
+        """Standard deviation (rad) of the bearing from ``position`` that ``P`` implies."""
+        h = self._bearing_row(position)
+        return math.sqrt(float(h @ self.P @ h))
 
     def nis(self, measurements, bearings=()):
         """Normalised innovation squared of the measurements (before updating)."""

@@ -12,7 +12,7 @@ from .feed import FeedDecoder, screen_plain
 from .geometry import site_positions
 from .map_figure import write_map
 from .replay import Stepper, decode_feeds
-from .score import score
+from .score import score, site_errors
 
 __all__ = ["COLUMNS", "run_centre"]
 
@@ -110,6 +110,7 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
         "declarations": [d for d in decisions.log if d["decision"] == "declared"],
         "withheld": [d for d in decisions.log if d["decision"] == "withheld"],
         "score": None if truth is None else score(rows, truth),
+        "single_site": None if truth is None else site_errors(reports, positions, truth),
     }
     (out / "report.json").write_text(json.dumps(report, indent=1))
     report["rows"] = rows

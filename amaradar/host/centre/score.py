@@ -8,6 +8,10 @@ OSPA and GOSPA (:mod:`amaradar.sim.world.track_metrics`) use the cut-off
 assignment pairs them closer than ``c_m``; per target: ``rms_error_m`` over the
 steps it has a track on it, ``track_ids`` (the ids ever on it) and ``swaps`` (how
 often the id on it changes).
+
+What one site alone would say, for comparison (:func:`site_errors`): each measured
+report of a site track placed at its range along the site's boresight, against the
+target whose range from the site is nearest the report's at its time.
 """
 
 from collections import defaultdict
@@ -16,7 +20,7 @@ import numpy as np
 
 from ...sim.world.track_metrics import assigned_pairs, gospa, ospa
 
-__all__ = ["OSPA_C_M", "truth_at", "score"]
+__all__ = ["OSPA_C_M", "truth_at", "score", "site_errors"]
 
 OSPA_C_M = 2000.0
 
@@ -34,6 +38,33 @@ def truth_at(truth_rows, times_s):
         valid = (times_s >= t[0] - 1e-9) & (times_s <= t[-1] + 1e-9)
         out[target] = (np.stack([np.interp(times_s, t, e), np.interp(times_s, t, n)], axis=1),
                        valid)
+    return out
+
+
+def site_errors(reports, positions, truth_rows, *, gate_m=OSPA_C_M):
+    """``{site: {"reports": n, "rms_error_m": e}}``: the error of each site's own estimate
+    (range plus boresight) of the measured ``reports`` (SiteReport) of the sites
+    ``positions`` (SitePosition); a report farther than ``gate_m`` in range from every
+    target is left out (a false track)."""
+    by_site = defaultdict(list)
+    for r in reports:
+        if r.measured:
+            by_site[r.site].append(r)
+    out = {}
+    for p in positions:
+        mine = by_site.get(p.name, [])
+        truth = truth_at(truth_rows, [r.time_s for r in mine])
+        errors = []
+        for k, r in enumerate(mine):
+            points = np.array([pos[k] for pos, valid in truth.values() if valid[k]]).reshape(-1, 2)
+            if not len(points):
+                continue
+            miss = np.abs(p.range_m(points[:, 0], points[:, 1]) - r.range_m)
+            if miss.min() <= gate_m:
+                errors.append(float(np.hypot(*(p.boresight_point(r.range_m)
+                                                - points[int(np.argmin(miss))]))))
+        out[p.name] = {"reports": len(errors),
+                       "rms_error_m": float(np.sqrt(np.mean(np.square(errors)))) if errors else None}
     return out
 
 

@@ -58,7 +58,7 @@ def _radar(pri_s, pulses, cpis):
         sample_rate_hz=_SAMPLE_RATE_HZ, pri_s=pri_s, pulses_per_cpi=pulses,
         pulse_samples=_PULSE_SAMPLES, pulse_width_s=_PULSE_SAMPLES / _SAMPLE_RATE_HZ,
         range_bin_m=SPEED_OF_LIGHT / (2 * _SAMPLE_RATE_HZ),
-        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpis))
+        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpis, waveform=None))
 
 
 def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=25,
