@@ -109,13 +109,15 @@ def _cpi_groups(cpis, processes):
     return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def run_rtl_chain(config, iq, *, progress=None, processes=None):
+def run_rtl_chain(config, iq, *, progress=None, processes=None, first_cpi=0):
     """Run ``iq`` through ``RadarChain(config)`` in Verilator.
 
     Parameters
     ----------
     processes : int, optional
         Parallel Verilator processes (default: one per CPU core, at most one per CPI).
+    first_cpi : int, optional
+        The number of ``iq``'s first CPI in the run (a block of a longer run).
 
     Returns
     -------
@@ -164,7 +166,7 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
         if config.doppler:     # plots, without the CPI-end words
             keep = found.pop("cpi_end") == 0
             found = {name.removeprefix("plot."): value[keep] for name, value in found.items()}
-        found["cpi"] = (found["cpi"] + first) % (1 << CPI_WIDTH)
+        found["cpi"] = (found["cpi"] + first_cpi + first) % (1 << CPI_WIDTH)
         parts.append(found)
     detections = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     status = {name: any(bool(r.status[name]) for r in runs) for name in engine.status}
@@ -182,20 +184,25 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
     return ChainResult(detections, status), info
 
 
-def compare_rtl_chain(config, iq, reference, compressed, *, progress=None, processes=None):
+def compare_rtl_chain(config, iq, reference, compressed, *, progress=None, processes=None,
+                      first_cpi=0, comparison=None):
     """Run the chain (:func:`run_rtl_chain`) and its compressor alone
     (:func:`run_rtl_compressor`) in Verilator and compare them with the models:
     ``reference`` (``reference_chain``'s result) and ``compressed`` (``compress``'s).
+    ``iq`` may be a block of a longer run that starts at CPI ``first_cpi``: the counts
+    then add to those of ``comparison``, the blocks compared so far.
 
     Returns the gateware's ``ChainResult``, the :class:`Comparison` (streams
     ``compressed_samples`` and ``plots`` or ``detections``; flags; dropped samples)
     and the run figures (:func:`run_rtl_chain`'s, with the compressor's as
     ``compressor``; ``timings`` holds both).
     """
-    rtl, info = run_rtl_chain(config, iq, progress=progress, processes=processes)
+    rtl, info = run_rtl_chain(config, iq, progress=progress, processes=processes,
+                              first_cpi=first_cpi)
     samples, info["compressor"] = run_rtl_compressor(config, iq)
     info["timings"].update(info["compressor"].pop("timings"))
-    comparison = Comparison(dropped_samples=rtl.status["dropped_samples"])
+    comparison = Comparison() if comparison is None else comparison
+    comparison.dropped_samples += rtl.status["dropped_samples"]
     comparison.words("compressed_samples", compressed[0].ravel(), samples.ravel())
     comparison.words("plots" if config.doppler else "detections", reference.detections,
                      rtl.detections)
