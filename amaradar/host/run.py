@@ -29,7 +29,7 @@ __all__ = ["run_sim", "chain_verilog", "cpi_blocks", "check_fits", "output_bytes
 REPORT_SCHEMA = 1
 #: ADC samples a run's block holds (whole CPIs, at least one): the memory a run needs
 #: beyond the program's own is about this many times :data:`BYTES_PER_BLOCK_SAMPLE`.
-BLOCK_SAMPLES = 1 << 18
+BLOCK_SAMPLES = 1 << 17
 #: Memory per ADC sample of a block, bytes: the sample, its compressed and power words
 #: and the models' temporaries (bench/bench_sim_memory.py measures the real figure).
 BYTES_PER_BLOCK_SAMPLE = 400

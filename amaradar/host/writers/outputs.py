@@ -44,6 +44,7 @@ __all__ = ["Run", "RUN_WRITERS", "PLOT_WRITERS", "run_writers", "write_detection
            "plot_range_profile", "plot_detections", "profile_line", "profile_cpi"]
 
 TRUTH_COLUMNS = ("cpi", "time_s", "target_id", "range_m", "radial_velocity_mps")
+CSV_CHUNK_ROWS = 1 << 14    # rows a CSV writer converts at a time
 
 
 def detection_ranges(scenario, range_bin):
@@ -58,16 +59,18 @@ def _db(values):
 
 
 def write_detections(path, scenario, detections):
+    """``detections.csv`` (schema above), :data:`CSV_CHUNK_ROWS` rows at a time."""
     r = scenario.radar
-    line = detections["cpi"] * r.pulses_per_cpi + detections["pulse"]
-    columns = (detections["cpi"], detections["pulse"], (line * r.pri_s).tolist(),
-               detection_ranges(scenario, detections["range_bin"]).tolist(),
-               detections["range_bin"], detections["power"].tolist(),
-               detections["threshold"].tolist())
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(DETECTION_CSV_COLUMNS)
-        out.writerows(detection_row(*row) for row in zip(*columns))
+        for start in range(0, len(detections["cpi"]), CSV_CHUNK_ROWS):
+            part = {name: value[start:start + CSV_CHUNK_ROWS] for name, value in detections.items()}
+            line = part["cpi"] * r.pulses_per_cpi + part["pulse"]
+            columns = (part["cpi"], part["pulse"], (line * r.pri_s).tolist(),
+                       detection_ranges(scenario, part["range_bin"]).tolist(),
+                       part["range_bin"], part["power"].tolist(), part["threshold"].tolist())
+            out.writerows(detection_row(*row) for row in zip(*columns))
 
 
 def truth_rows(scenario):
