@@ -19,6 +19,7 @@ cannot wait, would have lost (the harness holds them, so the comparison with the
 model still sees every sample).
 """
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -66,6 +67,26 @@ def chain_component(config):
     return RadarChain(config)
 
 
+@functools.lru_cache(maxsize=8)
+def _built(config, part):
+    if part == "chain":
+        component = chain_component(config)
+        name = "doppler_chain" if config.doppler else "radar_chain"
+    else:
+        from ...hdl.radar_chain import pulse_compressor
+        component, name = pulse_compressor(config), part
+    return component, RtlEngine(component, name=name, key=design_key(config))
+
+
+def _engine(config, part):
+    """``(component, engine, rebuilt)``: the chain of ``config`` (``part`` "chain") or
+    its pulse compressor ("pulse_compressor") in Verilator, built once per process (a
+    run streamed in blocks runs every block on it); ``rebuilt``: this call compiled it."""
+    misses = _built.cache_info().misses
+    component, engine = _built(config, part)
+    return component, engine, engine.rebuilt and _built.cache_info().misses > misses
+
+
 def run_rtl_compressor(config, iq):
     """Run ``iq`` through the chain's pulse compressor alone, in Verilator, one process.
 
@@ -74,16 +95,14 @@ def run_rtl_compressor(config, iq):
     figures (``rebuilt``, ``cycles``, ``timings``: ``compressor_build_s``,
     ``compressor_run_s``).
     """
-    from ...hdl.radar_chain import pulse_compressor
     t0 = time.perf_counter()
-    component = pulse_compressor(config)
-    engine = RtlEngine(component, name="pulse_compressor", key=design_key(config))
+    component, engine, rebuilt = _engine(config, "pulse_compressor")
     t1 = time.perf_counter()
     run = engine.run(frame_iq(config, iq), drain_cycles=DRAIN_CYCLES + 5 * config.fft_size)
     words = unpack_bytes(component.o.payload.shape(), run.outputs)
     samples = words["data.i"] + 1j * words["data.q"]
     lines = len(samples) // iq.shape[1]
-    info = {"rebuilt": engine.rebuilt, "cycles": run.cycles,
+    info = {"rebuilt": rebuilt, "cycles": run.cycles,
             "timings": {"compressor_build_s": t1 - t0,
                         "compressor_run_s": time.perf_counter() - t1}}
     if len(samples) % iq.shape[1]:       # a partial line: keep every word for the count
@@ -128,12 +147,10 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None, first_cpi=0):
         ``timings`` (``rtl_build_s``, ``rtl_run_s``, ``rtl_total_s``).
     """
     t0 = time.perf_counter()
-    component = chain_component(config)
-    engine = RtlEngine(component, name="doppler_chain" if config.doppler else "radar_chain",
-                       key=design_key(config))
+    component, engine, rebuilt = _engine(config, "chain")
     t1 = time.perf_counter()
     if progress is not None:
-        progress.say("rtl: " + ("compiled the chain with Verilator" if engine.rebuilt
+        progress.say("rtl: " + ("compiled the chain with Verilator" if rebuilt
                                 else "chain build taken from the cache"))
     m = config.pulses_per_cpi
     groups = _cpi_groups(len(iq) // m, processes or os.cpu_count() or 1)
@@ -174,7 +191,7 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None, first_cpi=0):
     cycles = sum(r.cycles for r in runs)
     t3 = time.perf_counter()
     info = {
-        "rebuilt": engine.rebuilt,
+        "rebuilt": rebuilt,
         "processes": len(groups),
         "cycles": cycles,
         "cycles_per_sample": cycles / total,

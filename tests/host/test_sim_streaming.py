@@ -108,3 +108,13 @@ def test_the_estimate_counts_the_recording_exactly():
     r = scenario.radar
     assert output_bytes(scenario, record=True) - output_bytes(scenario) == \
         4 * r.lines * r.line_samples
+
+
+def test_a_long_run_is_a_valid_scenario():
+    """The run's length has no limit of its own (the old one refused 2**26 samples)."""
+    doc = tomllib.loads(SMALL)
+    doc["radar"]["cpis"] = 65_536
+    doc["target"] = []                  # SMALL's targets would leave the range in 2.4 s
+    r = parse_scenario(doc).radar
+    assert r.lines * r.line_samples == 65_536 * 3 * 120
+    assert len(cpi_blocks(r)) == -(-65_536 // (run_module.BLOCK_SAMPLES // (3 * 120)))
