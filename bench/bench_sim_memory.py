@@ -9,10 +9,11 @@ rtl engine at shorter lengths, after a warm-up run that builds the Verilator mod
 into the cache), and measures for each run:
 
 - peak resident memory of the child (``os.wait4``'s ``ru_maxrss``);
-- wall time.
+- wall time, and CPU time (user + system, the child and the Verilator processes it
+  waited for), which the other jobs of a shared machine disturb much less.
 
-Time per CPI at a length ``N`` is ``(t(N) - t(8)) / (N - 8)``: the start-up (imports,
-the CFAR factor's solver, figures) cancels. Acceptance: peak memory at the longest
+Time per CPI at a length ``N`` is ``(t(N) - t(8)) / (N - 8)`` of the CPU time: the
+start-up (imports, the CFAR factor's solver, figures) cancels. Acceptance: peak memory at the longest
 length within 1.5x of that at 8 CPIs, and the time per CPI at the longest length
 within 20 % of that at the middle one. Writes bench/results/sim_memory.json.
 Usage: ``python3 bench/bench_sim_memory.py`` (a few minutes on one core).
@@ -72,7 +73,7 @@ RUNS = [
 
 
 def run_sim(folder, kind, engine, cpis):
-    """One ``amaradar sim`` child: its peak RSS (bytes) and wall time (s)."""
+    """One ``amaradar sim`` child: its peak RSS (bytes), wall and CPU time (s)."""
     path = folder / f"{kind}_{cpis}.toml"
     path.write_text(SCENARIO.format(cpis=cpis, doppler=DOPPLER if kind == "range_doppler" else ""))
     out = folder / f"out_{kind}_{engine}_{cpis}"
@@ -87,6 +88,7 @@ def run_sim(folder, kind, engine, cpis):
         raise SystemExit(f"amaradar sim ({kind}, {engine}, {cpis} CPIs) exited with {child.returncode}")
     report = json.loads((out / "report.json").read_text())
     return {"cpis": cpis, "peak_rss_bytes": usage.ru_maxrss * 1024, "seconds": seconds,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
             "samples": report["counts"]["samples"], "bit_exact": report["bit_exact"]}
 
 
@@ -101,10 +103,11 @@ def main():
                 run = run_sim(Path(tmp), kind, engine, cpis)
                 runs.append(run)
                 print(f"{kind:>13} {engine:>9} {cpis:>5} CPIs: peak RSS "
-                      f"{run['peak_rss_bytes'] / 2**20:6.1f} MiB, {run['seconds']:7.1f} s",
+                      f"{run['peak_rss_bytes'] / 2**20:6.1f} MiB, {run['seconds']:7.1f} s, "
+                      f"CPU {run['cpu_seconds']:7.1f} s",
                       flush=True)
             base, middle, longest = runs
-            per_cpi = [(r["seconds"] - base["seconds"]) / (r["cpis"] - base["cpis"])
+            per_cpi = [(r["cpu_seconds"] - base["cpu_seconds"]) / (r["cpis"] - base["cpis"])
                        for r in (middle, longest)]
             entry = {
                 "scenario": kind, "engine": engine, "runs": runs,

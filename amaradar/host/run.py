@@ -49,7 +49,7 @@ def chain_verilog(scenario):
 class _Progress:
     def __init__(self, quiet):
         self.quiet = quiet
-        self.start = time.perf_counter()
+        self.start = self.last_block = time.perf_counter()
 
     def say(self, text):
         if not self.quiet:
@@ -62,9 +62,12 @@ class _Progress:
                   file=sys.stderr, flush=True)
 
     def block(self, index, blocks, cpis_done, cpis):
-        """One line per block of a run in several: CPIs done, time left at this pace."""
-        if not self.quiet and blocks > 1:
-            spent = time.perf_counter() - self.start
+        """A line after a block of a run in several, at most one a second and the last:
+        CPIs done, time left at this pace."""
+        now = time.perf_counter()
+        if not self.quiet and blocks > 1 and (now - self.last_block >= 1 or index == blocks - 1):
+            self.last_block = now
+            spent = now - self.start
             left = spent / cpis_done * (cpis - cpis_done)
             self.say(f"block {index + 1} of {blocks}: {cpis_done} of {cpis} CPIs "
                      f"({100 * cpis_done / cpis:5.1f} %), about {left:.0f} s left")
