@@ -163,7 +163,7 @@ def _in_file(option, path, error):
 
 
 def _sim(args):
-    from .host.run import run_sim
+    from .host.run import RunDoesNotFit, run_sim
     from .host.sigmf_io import RecordingError, RecordingSource, recording_site
     from .host.site import SiteError, load_site
     from .sim.world.scenario import ScenarioError
@@ -195,7 +195,7 @@ def _sim(args):
                          pcap=args.pcap)
     except (SiteError, ScenarioError) as e:
         raise _in_file("--scenario", args.scenario, e) from None
-    except RecordingError as e:
+    except (RecordingError, RunDoesNotFit) as e:
         raise UsageError(str(e)) from None
     return 0 if report["bit_exact"] is not False else 1
 
@@ -203,6 +203,7 @@ def _sim(args):
 def _sim_sites(args, scenario):
     """``amaradar sim`` on a scenario with ``[[site]]``: every site's run."""
     from .host.multisite import run_multisite
+    from .host.run import RunDoesNotFit
     from .host.site import SiteError, load_sites
     from .sim.world.scenario import ScenarioError
     for option, given in (("--iq", args.iq), ("--asterix", args.asterix)):
@@ -212,7 +213,7 @@ def _sim_sites(args, scenario):
     try:
         report = run_multisite(scenario, load_sites(args.scenario), engine=args.engine,
                                out_dir=args.out, quiet=args.quiet, record=args.record)
-    except (SiteError, ScenarioError) as e:
+    except (SiteError, ScenarioError, RunDoesNotFit) as e:
         raise UsageError(str(e)) from None
     return 0 if report["bit_exact"] is not False else 1
 

@@ -199,20 +199,23 @@ def compress(config, iq):
     return matched_filter(iq, config.taps_array, **args)
 
 
-def reference_chain(config, iq, *, keep_power=False, compressed=None):
+def reference_chain(config, iq, *, keep_power=False, compressed=None, first_cpi=0):
     """Run the bit-exact models over ``iq`` (complex ints, lines x samples).
 
     Lines are grouped into CPIs of ``config.pulses_per_cpi`` in order, as the
-    framing of the gateware's input stream marks them. ``compressed``: the result of
-    :func:`compress` when the caller has it already.
+    framing of the gateware's input stream marks them; the first is CPI
+    ``first_cpi`` (CPIs are independent in the chain: a run cut into blocks of
+    whole CPIs gives, block after block, what it gives whole). ``compressed``: the
+    result of :func:`compress` when the caller has it already.
     """
     y, mf_overflow = compress(config, iq) if compressed is None else compressed
     if config.doppler:
-        return _doppler_chain(config, y, bool(np.any(mf_overflow)), keep_power)
+        return _doppler_chain(config, y, bool(np.any(mf_overflow)), keep_power, first_cpi)
     p, p_overflow = power(y, sample_width=config.mf_output_width)
     m = config.pulses_per_cpi
     parts = [ca_cfar(p[start:start + m], reference_cells=config.reference_cells,
-                     guard_cells=config.guard_cells, scale=config.cfar_scale, cpi=start // m,
+                     guard_cells=config.guard_cells, scale=config.cfar_scale,
+                     cpi=first_cpi + start // m,
                      peaks=config.cfar_peaks)
              for start in range(0, len(p), m)]
     found = np.concatenate(parts)
@@ -232,7 +235,7 @@ def cfar_ports(config):
                 scale=config.cfar_scale)
 
 
-def _doppler_chain(config, y, mf_overflow, keep_power):
+def _doppler_chain(config, y, mf_overflow, keep_power, first_cpi):
     """The range-Doppler half of :func:`reference_chain` on compressed lines ``y``."""
     m, length = config.pulses_per_cpi, config.line_length
     cpis = len(y) // m
@@ -246,7 +249,7 @@ def _doppler_chain(config, y, mf_overflow, keep_power):
     maps = p.reshape(cpis, length, m)
     ports = cfar_ports(config)
     ports["cfar_type"] = config.cfar_type
-    words = cfar_stream(list(maps), ports)
+    words = cfar_stream(list(maps), ports, first_cpi=first_cpi)
     plots, extractor = plot_extractor(words.astype(HIT_WORD_DTYPE), doppler_bins=m,
                                       max_clusters=config.max_clusters)
     plots = plots[plots["cpi_end"] == 0]

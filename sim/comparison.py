@@ -35,15 +35,16 @@ class Comparison:
         """Compare stream ``name``: ``model`` and ``gateware`` are dicts of column
         arrays (one word a row) or 1-D arrays (one word an element). Words count up to the
         longer stream; each position where they differ, or that one stream lacks, is a
-        differing word."""
+        differing word. A run compared block by block adds each block's counts."""
         if isinstance(model, dict) and model.keys() != gateware.keys():
             raise ValueError(f"stream {name}: the engines' fields differ "
                              f"({sorted(model)} against {sorted(gateware)})")
         a, b = _rows(model), _rows(gateware)
         common = min(len(a), len(b))
         equal = np.all(a[:common] == b[:common], axis=1) if common else np.zeros(0, dtype=bool)
-        self.compared[name] = max(len(a), len(b))
-        self.differing[name] = int(common - equal.sum()) + abs(len(a) - len(b))
+        self.compared[name] = self.compared.get(name, 0) + max(len(a), len(b))
+        self.differing[name] = (self.differing.get(name, 0) + int(common - equal.sum())
+                                + abs(len(a) - len(b)))
 
     def flags(self, model, gateware):
         """Compare the sticky flags the model has (``gateware`` may hold more)."""

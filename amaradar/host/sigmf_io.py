@@ -80,7 +80,7 @@ import numpy as np
 from ..sim.world.scenario import MAX_CPIS, ScenarioError, parse_scenario
 from .site import Site, SiteError, format_utc, parse_site
 
-__all__ = ["RecordingError", "RecordingSource", "EXTENSION", "EXTENSION_VERSION", "TIMING_KEYS",
+__all__ = ["RecordingError", "RecordingSource", "RecordingWriter", "EXTENSION", "EXTENSION_VERSION", "TIMING_KEYS",
            "integer_datatype", "write_recording", "scenario_from_recording", "recording_site"]
 
 EXTENSION = "amaradar"
@@ -121,9 +121,9 @@ def _recorder():
         return "amaradar"
 
 
-def _check_iq(iq, radar):
+def _check_iq(iq, radar, lines):
     iq = np.asarray(iq)
-    expected = (radar.lines, radar.line_samples)
+    expected = (lines, radar.line_samples)
     if iq.shape != expected:
         raise ValueError(f"iq must have shape {expected} (lines x line_samples), not {iq.shape}")
     parts = np.stack([iq.real, iq.imag]).astype(np.float64)
@@ -170,44 +170,79 @@ def write_recording(path_stem, scenario, iq, site=None):
 
     Raises ``ValueError`` when ``iq`` has the wrong shape or is not ADC samples.
     """
-    sigmf = _sigmf()
-    site = Site() if site is None else site
-    r = scenario.radar
-    parts = _check_iq(iq, r)
-    datatype = integer_datatype(r.adc_bits)
-    names = sigmf.sigmffile.get_sigmf_filenames(path_stem)
-    meta_path, data_path = names["meta_fn"], names["data_fn"]
+    _check_iq(iq, scenario.radar, scenario.radar.lines)
+    recording = RecordingWriter(path_stem, scenario, site)
+    try:
+        recording.append(iq)
+    finally:
+        recording.close()
+    return recording.finish()
 
-    component = np.dtype({"ci8": "i1", "ci16_le": "<i2", "ci32_le": "<i4"}[datatype])
-    interleaved = np.empty(2 * parts[0].size, dtype=component)
-    interleaved[0::2] = parts[0].ravel()
-    interleaved[1::2] = parts[1].ravel()
-    data_path.parent.mkdir(parents=True, exist_ok=True)
-    interleaved.tofile(data_path)
 
-    m, length = r.pulses_per_cpi, r.line_samples
-    info = {
-        sigmf.DATATYPE_KEY: datatype,
-        sigmf.SAMPLE_RATE_KEY: r.sample_rate_hz,
-        sigmf.NUM_CHANNELS_KEY: 1,
-        sigmf.RECORDER_KEY: _recorder(),
-        sigmf.DESCRIPTION_KEY: (f"ADC samples of radar site {site.name!r}: {r.cpis} CPIs of {m} "
-                                f"range lines of {length} samples, {r.adc_bits}-bit"),
-        sigmf.GEOLOCATION_KEY: {"type": "Point", "coordinates": [
-            site.longitude_deg, site.latitude_deg, site.altitude_m]},
-        sigmf.EXTENSIONS_KEY: [{"name": EXTENSION, "version": EXTENSION_VERSION,
-                                "optional": True}],
-    }
-    info.update(_extension_globals(scenario, site))
-    meta = sigmf.SigMFFile(data_file=data_path, global_info=info)
-    meta.add_capture(0, metadata={sigmf.FREQUENCY_KEY: r.carrier_hz,
-                                  sigmf.DATETIME_KEY: format_utc(site.first_pulse_utc)})
-    for cpi in range(r.cpis):
-        meta.add_annotation(cpi * m * length, m * length, metadata={
-            sigmf.LABEL_KEY: f"CPI {cpi}", _NS + "cpi": cpi,
-            _NS + "time_s": cpi * m * r.pri_s})
-    meta.tofile(meta_path, overwrite=True)      # validates against the SigMF schema first
-    return meta_path, data_path
+class RecordingWriter:
+    """A SigMF recording (the layout of :func:`write_recording`) written block by
+    block: :meth:`append` each block of whole CPIs in order, then :meth:`finish`
+    writes the metadata (and its ``core:sha512`` of the data file)."""
+
+    def __init__(self, path_stem, scenario, site=None):
+        names = _sigmf().sigmffile.get_sigmf_filenames(path_stem)
+        self.meta_path, self.data_path = names["meta_fn"], names["data_fn"]
+        self.scenario = scenario
+        self.site = Site() if site is None else site
+        self.lines = 0
+        r = scenario.radar
+        self._component = np.dtype({"ci8": "i1", "ci16_le": "<i2", "ci32_le": "<i4"}[
+            integer_datatype(r.adc_bits)])
+        self.data_path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.data_path, "wb")
+
+    def append(self, iq):
+        """Add the next range lines (whole CPIs) of the run; ``ValueError`` when ``iq``
+        is not ADC samples of whole CPIs of ``line_samples``."""
+        r = self.scenario.radar
+        if len(iq) % r.pulses_per_cpi or self.lines + len(iq) > r.lines:
+            raise ValueError(f"iq must be whole CPIs of the run's {r.lines} lines, not "
+                             f"{len(iq)} lines after {self.lines}")
+        parts = _check_iq(iq, r, len(iq))
+        interleaved = np.empty(2 * parts[0].size, dtype=self._component)
+        interleaved[0::2] = parts[0].ravel()
+        interleaved[1::2] = parts[1].ravel()
+        interleaved.tofile(self._file)
+        self.lines += len(iq)
+
+    def close(self):
+        """Close the data file (:meth:`finish` does it too)."""
+        self._file.close()
+
+    def finish(self):
+        """Close the data file and write the metadata; returns ``(meta_path, data_path)``."""
+        self.close()
+        sigmf, r, site = _sigmf(), self.scenario.radar, self.site
+        if self.lines != r.lines:
+            raise ValueError(f"the recording holds {self.lines} of the run's {r.lines} lines")
+        m, length = r.pulses_per_cpi, r.line_samples
+        info = {
+            sigmf.DATATYPE_KEY: integer_datatype(r.adc_bits),
+            sigmf.SAMPLE_RATE_KEY: r.sample_rate_hz,
+            sigmf.NUM_CHANNELS_KEY: 1,
+            sigmf.RECORDER_KEY: _recorder(),
+            sigmf.DESCRIPTION_KEY: (f"ADC samples of radar site {site.name!r}: {r.cpis} CPIs of {m} "
+                                    f"range lines of {length} samples, {r.adc_bits}-bit"),
+            sigmf.GEOLOCATION_KEY: {"type": "Point", "coordinates": [
+                site.longitude_deg, site.latitude_deg, site.altitude_m]},
+            sigmf.EXTENSIONS_KEY: [{"name": EXTENSION, "version": EXTENSION_VERSION,
+                                    "optional": True}],
+        }
+        info.update(_extension_globals(self.scenario, site))
+        meta = sigmf.SigMFFile(data_file=self.data_path, global_info=info)
+        meta.add_capture(0, metadata={sigmf.FREQUENCY_KEY: r.carrier_hz,
+                                      sigmf.DATETIME_KEY: format_utc(site.first_pulse_utc)})
+        for cpi in range(r.cpis):
+            meta.add_annotation(cpi * m * length, m * length, metadata={
+                sigmf.LABEL_KEY: f"CPI {cpi}", _NS + "cpi": cpi,
+                _NS + "time_s": cpi * m * r.pri_s})
+        meta.tofile(self.meta_path, overwrite=True)  # validates against the SigMF schema first
+        return self.meta_path, self.data_path
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -462,23 +497,27 @@ class RecordingSource:
         self.meta_path = self._recording.meta_path
         self.scenario = _effective_scenario(self._recording, scenario)
 
-    def read(self):
-        """``(iq, clipped)``: the samples as ``radar.lines`` x ``line_samples`` complex
-        integers (complex128) and the count of I or Q parts that saturated."""
+    def read(self, first_cpi=0, cpis=None):
+        """``(iq, clipped)``: the samples of ``cpis`` CPIs from CPI ``first_cpi`` (default:
+        all) as ``cpis * pulses_per_cpi`` x ``line_samples`` complex integers (complex128)
+        and the count of I or Q parts that saturated."""
         rec, r = self._recording, self.scenario.radar
-        count = r.lines * r.line_samples
+        cpis = r.cpis - first_cpi if cpis is None else cpis
+        per_cpi = r.pulses_per_cpi * r.line_samples
+        count, skip = cpis * per_cpi, first_cpi * per_cpi
         try:
             raw = np.fromfile(rec.data_path, dtype=rec.component, count=2 * count,
-                              offset=rec.offset)
+                              offset=rec.offset + 2 * skip * rec.component.itemsize)
         except OSError as e:
             rec.fail(f"cannot read data file {rec.data_path}: {e.strerror}")
         if raw.size < 2 * count:
-            rec.fail(f"data file {rec.data_path} ended after {raw.size // 2} of {count} samples")
+            rec.fail(f"data file {rec.data_path} ended after {skip + raw.size // 2} of "
+                     f"{r.lines * r.line_samples} samples")
         parts = raw.reshape(count, 2).T.astype(np.float64)
         full = 1 << (r.adc_bits - 1)
         if rec.is_float:
             if not np.all(np.isfinite(parts)):
-                index = int(np.argmin(np.all(np.isfinite(parts), axis=0)))
+                index = skip + int(np.argmin(np.all(np.isfinite(parts), axis=0)))
                 rec.fail(f"sample {index} is not a finite number")
             rounded = np.rint(parts / self.full_scale * full)
             high = rounded > full - 1
@@ -488,10 +527,11 @@ class RecordingSource:
         else:
             bad = (parts < -full) | (parts > full - 1)
             if np.any(bad):
-                index = int(np.argmax(np.any(bad, axis=0)))
-                i, q = parts[:, index]
+                column = int(np.argmax(np.any(bad, axis=0)))
+                i, q = parts[:, column]
+                index = skip + column
                 rec.fail(f"sample {index} ({i:.0f}, {q:.0f}) does not fit adc_bits = "
                          f"{r.adc_bits} ({-full} to {full - 1})")
             clipped = 0
-        iq = (parts[0] + 1j * parts[1]).reshape(r.lines, r.line_samples)
+        iq = (parts[0] + 1j * parts[1]).reshape(cpis * r.pulses_per_cpi, r.line_samples)
         return iq, clipped

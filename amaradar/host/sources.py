@@ -1,8 +1,10 @@
 """Where ``amaradar sim`` takes its ADC samples from.
 
-A source has a ``name`` and ``read() -> (iq, clipped)``: complex integer samples,
-one row per range line (``Scenario.radar.lines`` x ``line_samples``), and the count
-of I or Q samples that saturated the ADC. :class:`ScenarioSource` plays the
+A source has a ``name`` and ``read(first_cpi=0, cpis=None) -> (iq, clipped)``: the
+complex integer samples of ``cpis`` CPIs from CPI ``first_cpi`` (default: the whole
+run), one row per range line (``cpis * pulses_per_cpi`` x ``line_samples``), and the
+count of I or Q samples that saturated the ADC. ``amaradar sim`` reads its run block
+by block of CPIs; a CPI's samples are the same whichever block asks for them. :class:`ScenarioSource` plays the
 scenario's echo model; a recording (SigMF) is the next kind of source.
 """
 
@@ -20,5 +22,5 @@ class ScenarioSource:
     def __init__(self, scenario):
         self.scenario = scenario
 
-    def read(self):
-        return receive_iq(self.scenario)
+    def read(self, first_cpi=0, cpis=None):
+        return receive_iq(self.scenario, first_cpi, cpis)

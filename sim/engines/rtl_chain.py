@@ -19,6 +19,7 @@ cannot wait, would have lost (the harness holds them, so the comparison with the
 model still sees every sample).
 """
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -66,6 +67,26 @@ def chain_component(config):
     return RadarChain(config)
 
 
+@functools.lru_cache(maxsize=8)
+def _built(config, part):
+    if part == "chain":
+        component = chain_component(config)
+        name = "doppler_chain" if config.doppler else "radar_chain"
+    else:
+        from ...hdl.radar_chain import pulse_compressor
+        component, name = pulse_compressor(config), part
+    return component, RtlEngine(component, name=name, key=design_key(config))
+
+
+def _engine(config, part):
+    """``(component, engine, rebuilt)``: the chain of ``config`` (``part`` "chain") or
+    its pulse compressor ("pulse_compressor") in Verilator, built once per process (a
+    run streamed in blocks runs every block on it); ``rebuilt``: this call compiled it."""
+    misses = _built.cache_info().misses
+    component, engine = _built(config, part)
+    return component, engine, engine.rebuilt and _built.cache_info().misses > misses
+
+
 def run_rtl_compressor(config, iq):
     """Run ``iq`` through the chain's pulse compressor alone, in Verilator, one process.
 
@@ -74,16 +95,14 @@ def run_rtl_compressor(config, iq):
     figures (``rebuilt``, ``cycles``, ``timings``: ``compressor_build_s``,
     ``compressor_run_s``).
     """
-    from ...hdl.radar_chain import pulse_compressor
     t0 = time.perf_counter()
-    component = pulse_compressor(config)
-    engine = RtlEngine(component, name="pulse_compressor", key=design_key(config))
+    component, engine, rebuilt = _engine(config, "pulse_compressor")
     t1 = time.perf_counter()
     run = engine.run(frame_iq(config, iq), drain_cycles=DRAIN_CYCLES + 5 * config.fft_size)
     words = unpack_bytes(component.o.payload.shape(), run.outputs)
     samples = words["data.i"] + 1j * words["data.q"]
     lines = len(samples) // iq.shape[1]
-    info = {"rebuilt": engine.rebuilt, "cycles": run.cycles,
+    info = {"rebuilt": rebuilt, "cycles": run.cycles,
             "timings": {"compressor_build_s": t1 - t0,
                         "compressor_run_s": time.perf_counter() - t1}}
     if len(samples) % iq.shape[1]:       # a partial line: keep every word for the count
@@ -109,13 +128,15 @@ def _cpi_groups(cpis, processes):
     return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def run_rtl_chain(config, iq, *, progress=None, processes=None):
+def run_rtl_chain(config, iq, *, progress=None, processes=None, first_cpi=0):
     """Run ``iq`` through ``RadarChain(config)`` in Verilator.
 
     Parameters
     ----------
     processes : int, optional
         Parallel Verilator processes (default: one per CPU core, at most one per CPI).
+    first_cpi : int, optional
+        The number of ``iq``'s first CPI in the run (a block of a longer run).
 
     Returns
     -------
@@ -126,12 +147,10 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
         ``timings`` (``rtl_build_s``, ``rtl_run_s``, ``rtl_total_s``).
     """
     t0 = time.perf_counter()
-    component = chain_component(config)
-    engine = RtlEngine(component, name="doppler_chain" if config.doppler else "radar_chain",
-                       key=design_key(config))
+    component, engine, rebuilt = _engine(config, "chain")
     t1 = time.perf_counter()
     if progress is not None:
-        progress.say("rtl: " + ("compiled the chain with Verilator" if engine.rebuilt
+        progress.say("rtl: " + ("compiled the chain with Verilator" if rebuilt
                                 else "chain build taken from the cache"))
     m = config.pulses_per_cpi
     groups = _cpi_groups(len(iq) // m, processes or os.cpu_count() or 1)
@@ -164,7 +183,7 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
         if config.doppler:     # plots, without the CPI-end words
             keep = found.pop("cpi_end") == 0
             found = {name.removeprefix("plot."): value[keep] for name, value in found.items()}
-        found["cpi"] = (found["cpi"] + first) % (1 << CPI_WIDTH)
+        found["cpi"] = (found["cpi"] + first_cpi + first) % (1 << CPI_WIDTH)
         parts.append(found)
     detections = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     status = {name: any(bool(r.status[name]) for r in runs) for name in engine.status}
@@ -172,7 +191,7 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
     cycles = sum(r.cycles for r in runs)
     t3 = time.perf_counter()
     info = {
-        "rebuilt": engine.rebuilt,
+        "rebuilt": rebuilt,
         "processes": len(groups),
         "cycles": cycles,
         "cycles_per_sample": cycles / total,
@@ -182,20 +201,25 @@ def run_rtl_chain(config, iq, *, progress=None, processes=None):
     return ChainResult(detections, status), info
 
 
-def compare_rtl_chain(config, iq, reference, compressed, *, progress=None, processes=None):
+def compare_rtl_chain(config, iq, reference, compressed, *, progress=None, processes=None,
+                      first_cpi=0, comparison=None):
     """Run the chain (:func:`run_rtl_chain`) and its compressor alone
     (:func:`run_rtl_compressor`) in Verilator and compare them with the models:
     ``reference`` (``reference_chain``'s result) and ``compressed`` (``compress``'s).
+    ``iq`` may be a block of a longer run that starts at CPI ``first_cpi``: the counts
+    then add to those of ``comparison``, the blocks compared so far.
 
     Returns the gateware's ``ChainResult``, the :class:`Comparison` (streams
     ``compressed_samples`` and ``plots`` or ``detections``; flags; dropped samples)
     and the run figures (:func:`run_rtl_chain`'s, with the compressor's as
     ``compressor``; ``timings`` holds both).
     """
-    rtl, info = run_rtl_chain(config, iq, progress=progress, processes=processes)
+    rtl, info = run_rtl_chain(config, iq, progress=progress, processes=processes,
+                              first_cpi=first_cpi)
     samples, info["compressor"] = run_rtl_compressor(config, iq)
     info["timings"].update(info["compressor"].pop("timings"))
-    comparison = Comparison(dropped_samples=rtl.status["dropped_samples"])
+    comparison = Comparison() if comparison is None else comparison
+    comparison.dropped_samples += rtl.status["dropped_samples"]
     comparison.words("compressed_samples", compressed[0].ravel(), samples.ravel())
     comparison.words("plots" if config.doppler else "detections", reference.detections,
                      rtl.detections)

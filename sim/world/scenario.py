@@ -328,10 +328,9 @@ ADC_BITS_RANGE = (4, 18)
 MAX_PULSES_PER_CPI = 1 << PULSE_WIDTH
 MAX_CPIS = 1 << CPI_WIDTH
 MAX_LINE_SAMPLES = 1 << 20
-# Limits of the run as a whole: amaradar sim holds every sample of it in memory (a few
-# tens of bytes each over the models), and the CFAR factor's solver (exact Pfa of
-# correlated cells) takes seconds at these window sizes and minutes beyond.
-MAX_RUN_SAMPLES = 1 << 26
+# Limits of the CFAR window: the CFAR factor's solver (exact Pfa of correlated cells)
+# takes seconds at these window sizes and minutes beyond. (The run's length has no
+# limit of its own: amaradar sim streams it CPI block by CPI block.)
 MAX_PULSE_SAMPLES = 2048           # the FFT compressor's largest pulse
 MAX_REFERENCE_CELLS = 48           # per side along range
 MAX_GUARD_CELLS = 64
@@ -422,10 +421,6 @@ def _check_radar(r):
         _require(_whole(chip) and round(chip) >= 1,
                  f"radar.pulse_width_s = {r.pulse_width_s!r} gives {chip:.6g} samples per Barker "
                  "chip; pulse_width_s / 13 must be a whole number (>= 1) of samples")
-    samples = r.lines * r.line_samples
-    _require(samples <= MAX_RUN_SAMPLES,
-             f"radar: the run has {samples:,} samples (cpis x pulses_per_cpi x {r.line_samples} "
-             f"per line); at most {MAX_RUN_SAMPLES:,} fit (amaradar sim holds them in memory)")
     _require(r.pulse_samples <= MAX_PULSE_SAMPLES,
              f"radar.pulse_width_s = {r.pulse_width_s!r} gives {r.pulse_samples} samples; the "
              f"pulse compressor takes at most {MAX_PULSE_SAMPLES}")
@@ -656,8 +651,9 @@ def transmit_pulse_ideal(radar):
     return pulse
 
 
-def receive_iq(scenario):
-    """The ADC samples of every range line of the scenario.
+def receive_iq(scenario, first_cpi=0, cpis=None):
+    """The ADC samples of the range lines of ``cpis`` CPIs from CPI ``first_cpi``
+    (default: every CPI of the scenario).
 
     Each target's echo (on the pulses where the target is ``visible_at`` the pulse's
     time: outside a site's sector it gives none) is the ideal transmitted pulse delayed by ``2 R / c``
@@ -672,46 +668,69 @@ def receive_iq(scenario):
     clutter patch adds :func:`clutter_echo`. The sum is rounded half to even and
     saturated to ``adc_bits`` like an ADC.
 
+    Every CPI draws its noise and its clutter from random streams of its own (seeded
+    by ``noise_seed`` and the CPI's number), so a CPI's samples are the same whichever
+    block of CPIs asks for them: a run streamed in blocks receives what one call for
+    the whole run returns.
+
     Returns
     -------
-    iq : ndarray of complex128, shape (lines, L)
+    iq : ndarray of complex128, shape (cpis * pulses_per_cpi, L)
         Integer-valued samples (real and imaginary parts are whole numbers).
     clipped : int
         ADC samples (I or Q) that saturated.
     """
     r = scenario.radar
-    fs, lines, length = r.sample_rate_hz, r.lines, r.line_samples
-    rng = np.random.default_rng(r.noise_seed)
-    sigma = r.noise_rms_lsb
-    iq = rng.normal(0.0, sigma, (lines, length)) + 1j * rng.normal(0.0, sigma, (lines, length))
-    pulse = transmit_pulse_ideal(r)
-    n_pulse = r.pulse_samples
-    blank = int(math.ceil(r.pulse_width_s * fs - 1e-9))
+    cpis = r.cpis - first_cpi if cpis is None else cpis
+    if not (0 <= first_cpi and 0 < cpis and first_cpi + cpis <= r.cpis):
+        raise ValueError(f"CPIs {first_cpi} to {first_cpi + cpis - 1} are not within the "
+                         f"scenario's 0 to {r.cpis - 1}")
+    m, length = r.pulses_per_cpi, r.line_samples
+    iq = np.empty((cpis * m, length), dtype=np.complex128)
+    for k in range(cpis):
+        rng = np.random.default_rng([r.noise_seed, 0, first_cpi + k])
+        lines = iq[k * m:(k + 1) * m]
+        lines.real = rng.normal(0.0, r.noise_rms_lsb, (m, length))
+        lines.imag = rng.normal(0.0, r.noise_rms_lsb, (m, length))
+    blank = int(math.ceil(r.pulse_width_s * r.sample_rate_hz - 1e-9))
+    first_line = first_cpi * m
     for index, target in enumerate(scenario.targets):
-        amplitude = echo_amplitude(target.snr_db, sigma) * _fluctuation(r, target, index)
-        for n in range(lines):
-            t_n = n * r.pri_s
-            if not target.visible_at(t_n):
-                continue
-            rng_m = target.range_at(t_n)
-            delay = echo_delay_s(rng_m)
-            doppler = doppler_hz(target.velocity_at(t_n), r.wavelength_m)
-            start = max(int(math.floor(delay * fs)), blank)
-            stop = min(int(math.ceil(delay * fs)) + n_pulse + 1, length)
-            if start >= stop:
-                continue
-            t = np.arange(start, stop) / fs
-            echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
-            carrier = np.exp(2j * np.pi * carrier_phase_turns(rng_m, r.wavelength_m))
-            iq[n, start:stop] += amplitude[n // r.pulses_per_cpi] * carrier * echo
+        _add_echo(iq, r, target, _fluctuation(r, target, index), first_line, blank)
     for index, patch in enumerate(scenario.clutter):
-        _add_clutter(iq, r, patch, np.random.default_rng([r.noise_seed, 1, index]), blank)
+        for k in range(cpis):
+            rng = np.random.default_rng([r.noise_seed, 1, index, first_cpi + k])
+            _add_clutter(iq[k * m:(k + 1) * m], r, patch, rng, blank)
     full = 2 ** (r.adc_bits - 1)
     parts = np.stack([iq.real, iq.imag])
-    rounded = np.rint(parts)
+    del iq
+    rounded = np.rint(parts, out=parts)
     clipped = int(np.count_nonzero((rounded > full - 1) | (rounded < -full)))
-    rounded = np.clip(rounded, -full, full - 1)
+    rounded = np.clip(rounded, -full, full - 1, out=rounded)
     return rounded[0] + 1j * rounded[1], clipped
+
+
+def _add_echo(iq, radar, target, amplitude, first_line, blank):
+    """Add ``target``'s echo (``amplitude``: its factor in each CPI of the scenario) to
+    the lines ``iq`` that start at the scenario's line ``first_line``."""
+    fs, length, n_pulse = radar.sample_rate_hz, radar.line_samples, radar.pulse_samples
+    pulse = transmit_pulse_ideal(radar)
+    scale = echo_amplitude(target.snr_db, radar.noise_rms_lsb)
+    for row in range(len(iq)):
+        n = first_line + row
+        t_n = n * radar.pri_s
+        if not target.visible_at(t_n):
+            continue
+        rng_m = target.range_at(t_n)
+        delay = echo_delay_s(rng_m)
+        doppler = doppler_hz(target.velocity_at(t_n), radar.wavelength_m)
+        start = max(int(math.floor(delay * fs)), blank)
+        stop = min(int(math.ceil(delay * fs)) + n_pulse + 1, length)
+        if start >= stop:
+            continue
+        t = np.arange(start, stop) / fs
+        echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
+        carrier = np.exp(2j * np.pi * carrier_phase_turns(rng_m, radar.wavelength_m))
+        iq[row, start:stop] += scale * amplitude[n // radar.pulses_per_cpi] * carrier * echo
 
 
 def _fluctuation(radar, target, index):
@@ -723,36 +742,40 @@ def _fluctuation(radar, target, index):
     return (rng.normal(size=radar.cpis) + 1j * rng.normal(size=radar.cpis)) / math.sqrt(2)
 
 
-def clutter_reflectivity(radar, patch, rng, samples):
-    """Complex Gaussian reflectivity of ``samples`` range samples over every pulse.
+def clutter_reflectivity(radar, patch, rng, samples, lines=None):
+    """Complex Gaussian reflectivity of ``samples`` range samples over ``lines`` pulses
+    (default: every pulse of the scenario).
 
     Independent from range sample to range sample; from pulse to pulse a Gaussian
     Doppler spectrum centred on ``-2 v / lambda`` with standard deviation
     ``2 sigma_v / lambda`` (folded into one PRF; all power in one bin when the
     spread is 0), made by shaping white noise in the frequency domain over the
-    scenario's pulses. Unit mean power.
+    ``lines`` pulses (:func:`receive_iq` asks for one CPI at a time: the clutter of
+    different CPIs is independent). Unit mean power.
 
     Returns
     -------
     ndarray of complex128, shape (lines, samples)
     """
-    lines = radar.lines
+    lines = radar.lines if lines is None else lines
     white = (rng.normal(size=(lines, samples)) + 1j * rng.normal(size=(lines, samples))) / np.sqrt(2)
     prf = 1 / radar.pri_s
     offset = np.fft.fftfreq(lines, d=radar.pri_s) - doppler_hz(patch.velocity_mps, radar.wavelength_m)
     offset = (offset + prf / 2) % prf - prf / 2
     spread = 2 * patch.velocity_spread_mps / radar.wavelength_m
     if spread > 0:
-        shape = np.exp(-offset ** 2 / (2 * spread ** 2))
+        # relative to the bin nearest the centre, which therefore never underflows
+        shape = np.exp(-(offset ** 2 - np.min(offset ** 2)) / (2 * spread ** 2))
     else:
         shape = (np.abs(offset) == np.abs(offset).min()).astype(float)
     shape *= lines / shape.sum()
     return np.fft.ifft(np.fft.fft(white, axis=0) * np.sqrt(shape)[:, np.newaxis], axis=0)
 
 
-def clutter_echo(radar, patch, rng):
-    """The echo of one clutter patch in every range line (before the ADC), with its
-    first range sample: ``(echo, first)``, ``echo`` of shape (lines, samples).
+def clutter_echo(radar, patch, rng, lines=None):
+    """The echo of one clutter patch in ``lines`` range lines (default: every line of
+    the scenario; before the ADC), with its first range sample: ``(echo, first)``,
+    ``echo`` of shape (lines, samples).
 
     Scatterers sit at every range sample from ``2 range_start / c`` to
     ``2 range_stop / c``; the echo is their reflectivity
@@ -766,13 +789,13 @@ def clutter_echo(radar, patch, rng):
     last = int(math.floor(echo_delay_s(patch.range_stop_m) * fs))
     pulse = transmit_pulse_ideal(radar)(np.arange(radar.pulse_samples) / fs)
     power = 10 ** (patch.cnr_db / 10) * 2 * radar.noise_rms_lsb ** 2 / np.sum(np.abs(pulse) ** 2)
-    rho = clutter_reflectivity(radar, patch, rng, max(0, last - first + 1)) * np.sqrt(power)
+    rho = clutter_reflectivity(radar, patch, rng, max(0, last - first + 1), lines) * np.sqrt(power)
     return oaconvolve(rho, pulse[np.newaxis, :], axes=1), first
 
 
 def _add_clutter(iq, radar, patch, rng, blank):
     """Add :func:`clutter_echo` of ``patch`` to ``iq``, cut by the receiver's gate."""
-    echo, first = clutter_echo(radar, patch, rng)
+    echo, first = clutter_echo(radar, patch, rng, len(iq))
     start, stop = max(first, blank), min(first + echo.shape[1], iq.shape[1])
     if start < stop:
         iq[:, start:stop] += echo[:, start - first:stop - first]

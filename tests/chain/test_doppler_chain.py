@@ -156,7 +156,9 @@ def _zero_doppler_clutter_db(scenario, maps):
 def test_a_target_in_30_db_clutter_is_found_with_mti():
     """With a three-pulse canceller the target inside the 30 dB patch is found in every
     CPI, no plot lies near zero Doppler, and the clutter at zero Doppler falls from
-    over 30 dB above the noise to within 3 dB of it. (Without MTI the Doppler filter's
+    about 30 dB above the noise (over 20 dB with every draw: the patch's mean over its
+    correlated range cells varies by some +-3 dB from one noise seed to another) to
+    within 3 dB of it. (Without MTI the Doppler filter's
     -43 dB Hamming sidelobes and the CFAR along range in each Doppler bin find this
     target too; the canceller is what removes the clutter ridge itself.)"""
     with_mti = _clutter_scenario("three_pulse")
@@ -167,7 +169,7 @@ def test_a_target_in_30_db_clutter_is_found_with_mti():
     assert not (np.abs(ref.detections["doppler_pos"] / 256 - m / 2) <= 1).any()
     assert _zero_doppler_clutter_db(with_mti, ref.power) < 3.0
     without = _clutter_scenario("none")
-    assert _zero_doppler_clutter_db(without, _run(without)[1].power) > 30.0
+    assert _zero_doppler_clutter_db(without, _run(without)[1].power) > 20.0
 
 
 def test_builtin_missiles_found_despite_range_walk():

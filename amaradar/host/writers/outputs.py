@@ -36,15 +36,15 @@ import numpy as np
 from ...sim.models.detect.ca_cfar import ca_cfar_thresholds
 from ...sim.world.metrics import truth_bins
 from ..asterix import asterix_records
-from ..sigmf_io import write_recording
 from .plot_outputs import plot_range_doppler, plot_tracks_of_plots, pyplot, write_plots
 from .track_outputs import plot_tracks, write_tracks
 from .rows import DETECTION_CSV_COLUMNS, detection_range_m, detection_row
 
 __all__ = ["Run", "RUN_WRITERS", "PLOT_WRITERS", "run_writers", "write_detections", "write_truth", "write_report",
-           "plot_range_profile", "plot_detections"]
+           "plot_range_profile", "plot_detections", "profile_line", "profile_cpi"]
 
 TRUTH_COLUMNS = ("cpi", "time_s", "target_id", "range_m", "radial_velocity_mps")
+CSV_CHUNK_ROWS = 1 << 14    # rows a CSV writer converts at a time
 
 
 def detection_ranges(scenario, range_bin):
@@ -59,16 +59,18 @@ def _db(values):
 
 
 def write_detections(path, scenario, detections):
+    """``detections.csv`` (schema above), :data:`CSV_CHUNK_ROWS` rows at a time."""
     r = scenario.radar
-    line = detections["cpi"] * r.pulses_per_cpi + detections["pulse"]
-    columns = (detections["cpi"], detections["pulse"], (line * r.pri_s).tolist(),
-               detection_ranges(scenario, detections["range_bin"]).tolist(),
-               detections["range_bin"], detections["power"].tolist(),
-               detections["threshold"].tolist())
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(DETECTION_CSV_COLUMNS)
-        out.writerows(detection_row(*row) for row in zip(*columns))
+        for start in range(0, len(detections["cpi"]), CSV_CHUNK_ROWS):
+            part = {name: value[start:start + CSV_CHUNK_ROWS] for name, value in detections.items()}
+            line = part["cpi"] * r.pulses_per_cpi + part["pulse"]
+            columns = (part["cpi"], part["pulse"], (line * r.pri_s).tolist(),
+                       detection_ranges(scenario, part["range_bin"]).tolist(),
+                       part["range_bin"], part["power"].tolist(), part["threshold"].tolist())
+            out.writerows(detection_row(*row) for row in zip(*columns))
 
 
 def truth_rows(scenario):
@@ -170,14 +172,16 @@ def plot_detections(path, scenario, detections, truth_bins):
 class Run:
     """What a writer of ``amaradar sim`` gets: the scenario, the chain configuration
     (``ChainConfig``), the detections of the engine (dict of int64 arrays), the
-    reference model's detector power (lines x samples) and the report dict."""
+    reference model's detector power of the one range line (:func:`profile_line`) or
+    range-Doppler map (:func:`profile_cpi`) that the figures draw, and the report dict.
+    A run streamed in blocks keeps only that much of its power."""
     scenario: object
     config: object
     detections: dict
-    power: np.ndarray
+    profile: np.ndarray
     report: dict
     site: object = None           # amaradar.host.site.Site, for the formats below
-    iq: np.ndarray = None         # the ADC samples, when a SigMF recording is to be written
+    recording: object = None      # sigmf_io.RecordingWriter the run's blocks were appended to
     simulated: bool = True        # the samples came from the scenario's echo model
     tracks: dict = None           # a range-Doppler run's track reports (dict of int64 arrays)
 
@@ -194,18 +198,18 @@ class Run:
         return truth_bins(self.scenario)
 
 
-def _profile_line(scenario):
+def profile_line(scenario):
     """The line to plot: the first pulse of the last CPI."""
     r = scenario.radar
     return (r.cpis - 1) * r.pulses_per_cpi
 
 
 def _write_range_profile(folder, run):
-    line = _profile_line(run.scenario)
+    line = profile_line(run.scenario)
     config = run.config
-    threshold = ca_cfar_thresholds(run.power[line], reference_cells=config.reference_cells,
+    threshold = ca_cfar_thresholds(run.profile, reference_cells=config.reference_cells,
                                    guard_cells=config.guard_cells, scale=config.cfar_scale)
-    plot_range_profile(folder / "range_profile.png", run.scenario, line, run.power[line],
+    plot_range_profile(folder / "range_profile.png", run.scenario, line, run.profile,
                        threshold, run.detections, run.truth_bins[:, line])
 
 
@@ -218,8 +222,9 @@ def _write_report(folder, run):
 
 
 def _write_recording(folder, run):
-    if run.iq is not None:
-        write_recording(folder / "adc", run.scenario, run.iq, run.site)
+    """The metadata of the recording in ``folder`` whose samples the run appended."""
+    if run.recording is not None:
+        run.recording.finish()
 
 
 #: ``write(folder, run)`` for every file of a run, in order.
@@ -234,7 +239,7 @@ RUN_WRITERS = (
 )
 
 
-def _profile_cpi(scenario):
+def profile_cpi(scenario):
     """The CPI whose range-Doppler map is drawn: the last."""
     return scenario.radar.cpis - 1
 
@@ -245,8 +250,8 @@ PLOT_WRITERS = (
     _write_truth,
     _write_report,
     lambda folder, run: plot_range_doppler(folder / "range_doppler.png", run.scenario,
-                                           run.power[_profile_cpi(run.scenario)],
-                                           run.detections, _profile_cpi(run.scenario)),
+                                           run.profile, run.detections,
+                                           profile_cpi(run.scenario)),
     lambda folder, run: plot_tracks_of_plots(folder / "plots.png", run.scenario, run.detections),
     lambda folder, run: write_tracks(folder / "tracks.csv", run.scenario, run.tracks),
     lambda folder, run: plot_tracks(folder / "tracks.png", run.scenario, run.tracks),

@@ -23,6 +23,8 @@ from .rows import TRACK_CSV_COLUMNS, TRACK_STATUS_NAMES, track_row, track_veloci
 
 __all__ = ["track_columns", "write_tracks", "plot_tracks"]
 
+COLOURS = 10     # matplotlib's default colour cycle, C0 to C9
+
 
 def track_columns(scenario, tracks):
     """The physical columns of ``tracks``: ``time_s``, ``range_m``, ``radial_velocity_mps``."""
@@ -45,8 +47,10 @@ def write_tracks(path, scenario, tracks):
 
 
 def plot_tracks(path, scenario, tracks):
-    """Tracks against truth: range and range rate over time, one colour per track id,
-    tentative reports hollow."""
+    """Tracks against truth: range and range rate over time, one colour per track id
+    (the ten colours of the cycle taken in turn), tentative reports hollow. The tracks
+    of one colour are drawn together, so the figure's size stays bounded however many
+    tracks a long run starts."""
     plt = pyplot()
     columns = track_columns(scenario, tracks)
     truth = plot_truth(scenario)
@@ -56,17 +60,22 @@ def plot_tracks(path, scenario, tracks):
             ax.plot(truth["time_s"][tid], truth[key][tid] * scale, "-", color="k", alpha=0.5,
                     lw=2, label="truth" if tid == 0 else None)
     status = np.asarray(tracks["status"])
-    for n, track_id in enumerate(np.unique(tracks["track_id"])):
-        mine = np.asarray(tracks["track_id"]) == track_id
-        colour = f"C{n % 10}"
+    ids = np.asarray(tracks["track_id"])
+    unique = np.unique(ids)
+    for colour_index in range(min(COLOURS, len(unique))):
+        mine_ids = unique[colour_index::COLOURS]
+        colour = f"C{colour_index}"
+        label = f"track {mine_ids[0]}" if len(mine_ids) == 1 else \
+            f"tracks {mine_ids[0]}, {mine_ids[1]}{', ...' if len(mine_ids) > 2 else ''} ({len(mine_ids)})"
         for ax, key, scale in ((top, "range_m", 1e-3), (bottom, "radial_velocity_mps", 1)):
-            ax.plot(columns["time_s"][mine], columns[key][mine] * scale, "-", color=colour, lw=1)
+            ax.plot(*_joined(columns["time_s"], columns[key] * scale, ids, mine_ids), "-",
+                    color=colour, lw=1)
             for code, name in enumerate(TRACK_STATUS_NAMES):
-                shown = mine & (status == code)
+                shown = np.isin(ids, mine_ids) & (status == code)
                 ax.plot(columns["time_s"][shown], columns[key][shown] * scale,
                         "o" if name != "coasting" else "s", color=colour, ms=4,
                         mfc="none" if name == "tentative" else colour,
-                        label=f"track {track_id}" if ax is top and code == 1 else None)
+                        label=label if ax is top and code == 1 else None)
     top.set_ylabel("range (km)")
     top.set_title("Tracks against truth (hollow: tentative, square: coasting)")
     bottom.set_ylabel("range rate (m/s)")
@@ -77,3 +86,14 @@ def plot_tracks(path, scenario, tracks):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _joined(x, y, ids, chosen):
+    """``x``, ``y`` of the reports of the tracks ``chosen``, track after track, a NaN
+    between two tracks so that one line draws them apart."""
+    parts_x, parts_y = [], []
+    for track_id in chosen:
+        mine = ids == track_id
+        parts_x += [x[mine], [np.nan]]
+        parts_y += [y[mine], [np.nan]]
+    return np.concatenate(parts_x[:-1]), np.concatenate(parts_y[:-1])
