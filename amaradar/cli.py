@@ -76,6 +76,9 @@ def _parser():
     listen.add_argument("--pulses", type=int, help="pulses per CPI; overrides the status frames")
     listen.add_argument("--carrier", type=float,
                         help="carrier frequency in Hz, for the radial velocity of plots")
+    listen.add_argument("--bandwidth", type=float,
+                        help="with --asterix-udp and --carrier: the up-sweep LFM's bandwidth in Hz, "
+                             "to correct tracked plots' range for the range-Doppler coupling")
     listen.add_argument("--asterix-udp", metavar="HOST:PORT",
                         help="also send each CPI's reports there as ASTERIX datagrams")
     listen.add_argument("--site", type=_path, metavar="FILE",
@@ -259,7 +262,7 @@ def _listen(args):
                           pulses=args.pulses, carrier=args.carrier, duration=args.duration,
                           asterix_udp=args.asterix_udp,
                           site=None if args.site is None else load_site(args.site),
-                          simulated=args.simulated, key=args.key)
+                          simulated=args.simulated, key=args.key, bandwidth=args.bandwidth)
     except (ListenError, SiteError) as e:
         raise UsageError(str(e)) from None
 

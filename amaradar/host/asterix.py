@@ -325,7 +325,7 @@ def asterix_records(scenario, site, reports, kind, *, tracks=None, simulated=Fal
         ranges = detection_range_m(rep["range_pos"] / scale, n, fs)
         times = (rep["cpi"] * m + m // 2) * r.pri_s
     mps_per_rate = r.range_bin_m / (m * r.pri_s) / (1 << STATE_FRAC)
-    coupling = 0.0 if r.waveform is None else \
+    coupling = 0.0 if tracks is None or r.waveform is None else \
         tracker_radar(r).coupling_per_rate / (1 << STATE_FRAC)
 
     def track_item(row):

@@ -6,7 +6,8 @@ are held until the CPI ends — a report of another CPI arrives, or the stream e
 next one runs) — and then sent as the datagrams :func:`amaradar.host.asterix.asterix_records` makes
 of them (one per CPI, more if they overflow one), the first with the system
 configuration message. The radar timing comes from the link (the status frame,
-or the options that override it); a CPI that ends before it is known is not sent,
+or the options that override it; the LFM's carrier and bandwidth only from the
+options); a CPI that ends before it is known is not sent,
 and counted. A track goes out in its plot's record only when the CPI's frames
 arrived whole: if the decoder skipped bytes before one of the CPI's frames (a lost
 or damaged frame shifts the plot indices that tracks name; a gap before a CPI's
@@ -69,13 +70,17 @@ def _plot_links(tracks, plots, whole):
     return tracks
 
 
-def _radar(timing, cpi):
-    """What ``asterix_records`` needs of a scenario, from the link's timing."""
+def _radar(timing, cpi, lfm):
+    """What ``asterix_records`` needs of a scenario, from the link's timing and ``lfm``
+    (``(carrier_hz, bandwidth_hz)`` of an up-sweep, or None)."""
     fs, pri_s, pulses, n = timing
+    carrier, bandwidth = lfm or (None, None)
     return SimpleNamespace(radar=SimpleNamespace(
         sample_rate_hz=fs, pri_s=pri_s, pulses_per_cpi=pulses, pulse_samples=n,
         pulse_width_s=n / fs, range_bin_m=SPEED_OF_LIGHT / (2 * fs),
-        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpi + 1, waveform=None))
+        unambiguous_range_m=SPEED_OF_LIGHT * pri_s / 2, cpis=cpi + 1,
+        waveform=None if lfm is None else "lfm", bandwidth_hz=bandwidth,
+        unambiguous_velocity_mps=None if lfm is None else SPEED_OF_LIGHT / carrier / pri_s / 4))
 
 
 class AsterixUdp:
@@ -91,12 +96,16 @@ class AsterixUdp:
         Reports left out of the records (range outside I048/040).
     sealer : FeedSealer or None
         Seals each datagram when given (``sealer.next_sequence`` numbers the next).
+    lfm : tuple or None
+        ``(carrier_hz, bandwidth_hz)`` of the radar's up-sweep LFM: a tracked plot's RHO
+        is then corrected for the range-Doppler coupling as in ``amaradar sim``; None
+        (a phase code, or not known) leaves it as measured.
     """
 
-    def __init__(self, address, site, *, simulated=False, sealer=None):
+    def __init__(self, address, site, *, simulated=False, sealer=None, lfm=None):
         family, self.address = address
         self.socket = socket.socket(family, socket.SOCK_DGRAM)
-        self.site, self.simulated, self.sealer = site, simulated, sealer
+        self.site, self.simulated, self.sealer, self.lfm = site, simulated, sealer, lfm
         self.datagrams = self.unsent_cpis = self.skipped = 0
         self._cpi, self._reports, self._tracks, self._configured = None, [], [], False
         self._damaged = False
@@ -127,7 +136,7 @@ class AsterixUdp:
         track_columns = _plot_links(_columns(tracks, Track, cpi), len(columns["cpi"]),
                                     not self._damaged) if tracks else None
         room = MAX_DATAGRAM - (0 if self.sealer is None else OVERHEAD_BYTES)
-        datagrams = asterix_records(_radar(timing, cpi), self.site, columns,
+        datagrams = asterix_records(_radar(timing, cpi, self.lfm), self.site, columns,
                                     "plots" if kind is Plot else "detections",
                                     tracks=track_columns, simulated=self.simulated, cpis=[cpi],
                                     configuration=not self._configured,

@@ -104,7 +104,7 @@ class ListenError(Exception):
 
 def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
                sample_rate=None, pri=None, pulses=None, carrier=None, duration=None, refresh=0.5,
-               asterix_udp=None, site=None, simulated=False, key=None):
+               asterix_udp=None, site=None, simulated=False, key=None, bandwidth=None):
     """Decode the report link into ``out_dir/detections.csv`` (and ``tracks.csv``) while
     showing a live table.
 
@@ -142,6 +142,10 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     key : str or path-like, optional
         With ``asterix_udp``: the site's key file (:func:`amaradar.host.feed_auth.load_key`);
         every datagram then goes out sealed.
+    bandwidth : float, optional
+        With ``asterix_udp`` and ``carrier``: the swept bandwidth in Hz of the radar's
+        up-sweep LFM (the pulse width is the status frame's), so that a tracked plot's
+        RHO is corrected for the range-Doppler coupling as ``amaradar sim`` corrects it.
 
     Returns
     -------
@@ -153,7 +157,8 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     ListenError
         Both or neither of ``port``/``replay``, a missing or unusable port or
         file, an unsupported baud rate, a bad radar parameter, a key without
-        ``asterix_udp`` or a bad key file, or an output folder that cannot be written.
+        ``asterix_udp`` or a bad key file, a bandwidth without ``asterix_udp`` and
+        ``carrier``, or an output folder that cannot be written.
     """
     if (port is None) == (replay is None):
         raise ListenError("give either a serial port or a replay file" if port is None
@@ -168,6 +173,10 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
             address = parse_udp_address(asterix_udp)
         except ValueError as error:
             raise ListenError(str(error)) from None
+    _positive("bandwidth", bandwidth, "Hz")
+    if bandwidth is not None and (address is None or carrier is None):
+        raise ListenError("bandwidth needs asterix-udp and carrier: it corrects the ASTERIX "
+                          "plots' range for the coupling of a range rate")
     if key is not None:
         if address is None:
             raise ListenError("key needs asterix-udp: it seals the ASTERIX datagrams")
@@ -187,7 +196,8 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
     if address is not None:
         site = site or replace(Site(), start_utc=datetime.now(timezone.utc))
         sealer = None if key is None else FeedSealer((site.sac, site.sic), key)
-        sender = AsterixUdp(address, site, simulated=simulated, sealer=sealer)
+        sender = AsterixUdp(address, site, simulated=simulated, sealer=sealer,
+                            lfm=None if bandwidth is None else (carrier, bandwidth))
     else:
         sender = None
     with source, reports:
@@ -206,7 +216,8 @@ def run_listen(*, port=None, baud=LINK_BAUD, replay=None, out_dir, stdout,
 
 
 #: the ranges of the radar options: beyond them a row's numbers overflow or mean nothing
-_LIMITS = {"sample_rate": (1.0, 1e12), "pri": (1e-9, 3600.0), "carrier": (1.0, 1e13)}
+_LIMITS = {"sample_rate": (1.0, 1e12), "pri": (1e-9, 3600.0), "carrier": (1.0, 1e13),
+           "bandwidth": (1.0, 1e12)}
 
 
 def _positive(name, value, unit):

@@ -14,18 +14,29 @@ from link_streams import SCENARIO, builtin_plots_and_tracks, link_stream
 from udp_datagrams import received, receiver  # noqa: F401 (a fixture)
 
 
+def _listen_datagrams(tmp_path, receiver, stdout=None, **options):
+    (tmp_path / "link.bin").write_bytes(link_stream(*builtin_plots_and_tracks()))
+    port = receiver.getsockname()[1]
+    assert run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen",
+                      stdout=stdout or io.StringIO(), asterix_udp=f"127.0.0.1:{port}",
+                      site=Site(), simulated=True, **options) == 0
+    return received(receiver)
+
+
 def test_datagrams_equal_what_sim_writes(tmp_path, receiver):
+    """Given the LFM's carrier and bandwidth, listen corrects the tracked plots' range
+    for the coupling as sim does; without them the corrected plots differ."""
     ast = tmp_path / "sim.ast"
     assert main(["sim", "--engine", "reference", "--out", str(tmp_path / "sim"), "--quiet",
                  "--asterix", str(ast)]) == 0
-    (tmp_path / "link.bin").write_bytes(link_stream(*builtin_plots_and_tracks()))
-    port = receiver.getsockname()[1]
+    r = SCENARIO.radar
     stdout = io.StringIO()
-    assert run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=stdout,
-                      asterix_udp=f"127.0.0.1:{port}", site=Site(), simulated=True) == 0
-    datagrams = received(receiver)
+    datagrams = _listen_datagrams(tmp_path, receiver, stdout, carrier=r.carrier_hz,
+                                  bandwidth=r.bandwidth_hz)
     assert len(datagrams) == SCENARIO.radar.cpis
     assert b"".join(datagrams) == ast.read_bytes()
+    uncorrected = _listen_datagrams(tmp_path, receiver)
+    assert len(uncorrected) == len(datagrams) and uncorrected != datagrams
     records = list(pyobelix.iter_records(b"".join(datagrams), strict=True))
     assert [r["cat"] for r in records].count(34) == SCENARIO.radar.cpis + 1   # + configuration
     assert f"ASTERIX datagrams sent {SCENARIO.radar.cpis:>6}   CPIs unsent    0" in stdout.getvalue()
@@ -58,6 +69,20 @@ def test_bad_addresses_are_one_line_exit_2_nothing_written(tmp_path, capsys, add
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--asterix-udp", "127.0.0.1:8600", "--bandwidth", "5e6"], "bandwidth needs asterix-udp and carrier"),
+    (["--carrier", "435e6", "--bandwidth", "5e6"], "bandwidth needs asterix-udp and carrier"),
+    (["--asterix-udp", "127.0.0.1:8600", "--carrier", "435e6", "--bandwidth", "-1"],
+     "bandwidth must be from 1 to 1e+12 Hz, not -1.0"),
+])
+def test_bad_bandwidth_is_one_line(tmp_path, capsys, options, message):
+    (tmp_path / "link.bin").write_bytes(b"")
+    assert main(["listen", "--replay", str(tmp_path / "link.bin"), "--out", str(tmp_path / "o"),
+                 *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_bad_site_file_is_one_line(tmp_path, capsys):
