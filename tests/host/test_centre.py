@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from amaradar.host.centre.centre import CentreConfig
 from amaradar.host.centre.decision import parse_rule
 from amaradar.host.centre.geometry import site_positions
 from amaradar.host.centre.run import run_centre
@@ -22,13 +23,14 @@ THREE = PlanarTargets(np.array([[70e3, 82e3], [83e3, 71e3], [74e3, 74e3]]),
 RANGE_SIGMA_M, RATE_SIGMA_MPS = 15.0, 1.5
 
 
-def feeds(targets, seed=1, south_silent=(), offset_s=SOUTH_OFFSET_S):
+def feeds(targets, seed=1, south_silent=(), offset_s=SOUTH_OFFSET_S, south_breaks=()):
     north, south = site_positions(crossing_sites(150e3, offset_s=offset_s))
     rng = np.random.default_rng(seed)
     noise = {"range_sigma_m": RANGE_SIGMA_M, "rate_sigma_mps": RATE_SIGMA_MPS}
     return {"north": site_feed(north, targets, cpis=CPIS, rng=rng, **noise),
             "south": site_feed(south, targets, cpis=CPIS, rng=rng, offset_s=offset_s,
-                               first_track=20, silent_cpis=south_silent, **noise)}
+                               first_track=20, silent_cpis=south_silent, breaks=south_breaks,
+                               **noise)}
 
 
 def truth(targets):
@@ -102,6 +104,34 @@ def test_a_stream_stopping_for_20_cpis_degrades_and_recovers(tmp_path):
         sigma = [max(r["sigma_east_m"], r["sigma_north_m"]) for r in (b, g, a)]
         assert sigma[1] > 2 * sigma[0] and sigma[2] < 2 * sigma[0]              # and recover
     assert max(t["rms_error_m"] for t in report["score"]["targets"]) <= 150.0
+
+
+def test_a_site_track_that_breaks_is_continued(tmp_path):
+    """South's tracker loses targets 0 and 1 (crossing in range) for 3 CPIs, once while
+    the centre is still pairing them (2 s) and once when they are fused (12 s), and
+    numbers them anew each time: the new site track continues the ended one, so every
+    target keeps its one id, pairs at most the gap plus ``settle_s`` later than without
+    the breaks, and is fused again from its new track's first report on."""
+    gap, later = 3, 120
+    breaks = [(target, cpi, gap) for target in (0, 1) for cpi in (20, later)]
+    whole = run_centre(SITES, feeds(THREE), tmp_path / "whole", truth=truth(THREE))
+    broken = run_centre(SITES, feeds(THREE, south_breaks=breaks), tmp_path / "broken",
+                        truth=truth(THREE))
+    assert broken["system_tracks"] == 3
+    assert all(len(t["track_ids"]) == 1 for t in broken["score"]["targets"])
+
+    def fused_from(report, target):
+        track_id = report["score"]["targets"][target]["track_ids"][0]
+        return min(r["time_s"] for r in report["rows"]
+                   if r["system_track_id"] == track_id and r["sites"] == "north+south")
+
+    for target in (0, 1, 2):
+        assert fused_from(broken, target) <= fused_from(whole, target) + gap * PERIOD_S + \
+            CentreConfig.settle_s + PERIOD_S
+    back = (later + gap + 1) * PERIOD_S + SOUTH_OFFSET_S
+    rows = [r for r in broken["rows"] if back <= r["time_s"] < back + 1.0]
+    assert len(rows) == 30 and all(r["sites"] == "north+south" for r in rows)
+    assert max(t["rms_error_m"] for t in broken["score"]["targets"]) <= 150.0
 
 
 LONE = PlanarTargets(np.vstack([THREE.position_m, [[42e3, 43e3]]]),

@@ -132,6 +132,18 @@ class PairingBook:
                 del self.pairings[key]
         return confirmed
 
+    def rename(self, old, new):
+        """Site track ``new`` continues ``old``: ``old``'s pairings become ``new``'s,
+        with their filters and scores, in place of ``new``'s own younger ones. Returns
+        how many it took over."""
+        self.forget({new})
+        taken = [k for k in self.pairings if old in k[:2]]
+        for key in taken:
+            pairing = self.pairings.pop(key)
+            pairing.a, pairing.b = (new if k == old else k for k in (pairing.a, pairing.b))
+            self.pairings[(pairing.a, pairing.b, key[2])] = pairing
+        return len(taken)
+
     def forget(self, keys):
         """Drop the pairings of the site tracks ``keys`` (taken by a system track)."""
         for key in [k for k, p in self.pairings.items() if p.a in keys or p.b in keys]:

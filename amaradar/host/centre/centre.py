@@ -21,7 +21,13 @@ New system tracks: pairings of site tracks across sites
 (:class:`~.association.PairingBook`, judged over ``pairing_s`` with process noise
 ``pairing_accel_sigma_mps2``), for site tracks no system track holds, or held by
 one that has no site track of the other site (a degraded track then becomes
-fused); a pairing waits while one of its site tracks misses up to three steps. A
+fused); a pairing waits while one of its site tracks misses steps, for up to
+``continue_s``. A site tracker that loses a target and starts a new track on it
+breaks nothing here: a new site track that continues one of its site's tracks
+that ended within ``continue_s`` (the ended track's last measured range and rate,
+extrapolated, gate the new one and nothing else does, both ways, and the new one
+gates no live track of its site) takes the ended track's place in its system
+track and in its pairings, with their scores. A
 site track left alone for ``single_after_s`` becomes a degraded system track of its
 own: at its range along the boresight, cross-range sigma ``range * beamwidth /
 sqrt(12)``.
@@ -59,6 +65,8 @@ class CentreConfig:
     member_memory_s: float = 10.0
     drop_s: float = 10.0
     beam_margin_deg: float = 0.5
+    continue_s: float = 1.0
+    settle_s: float = 0.5
 
     @property
     def pairing_steps(self):
@@ -86,6 +94,9 @@ class Centre:
         self.owner = {}                   # (site, track number) -> system track id
         self.free_since = {}              # (site, track number) -> time first seen free
         self.last_seen = {}               # (site, track number) -> time of last report
+        self.first_seen = {}              # (site, track number) -> time of first report
+        self.last_measured = {}           # (site, track number) -> last measured SiteReport
+        self.successors = set()           # site tracks that took an ended one's place
         self.next_id = 1
         pairing_nis = PairingBook.nis_bound(4, config.pairing_steps)
         self.books = {(a.name, b.name): PairingBook(
@@ -103,8 +114,10 @@ class Centre:
         for r in reports:
             key = (r.site, r.track_number)
             self.last_seen[key] = max(self.last_seen.get(key, r.time_s), r.time_s)
+            self.first_seen.setdefault(key, r.time_s)
             if r.measured and (key not in latest or r.time_s >= latest[key].time_s):
                 latest[key] = r
+        self.last_measured.update(latest)
         c = self.config
         out = {}
         for key, r in latest.items():
@@ -120,9 +133,51 @@ class Centre:
     def step(self, time_s, reports):
         """Advance the picture to ``time_s`` with the ``reports`` (SiteReport) of the step."""
         fresh = self._measurements(time_s, reports)
+        self._continue_site_tracks(time_s, fresh)
         self._update_tracks(time_s, fresh)
         self._pair(time_s, fresh)
         self._singles(time_s, fresh)
+
+    def _continuation_nis(self, time_s, before, m):
+        """NIS of Measurement ``m`` against SiteReport ``before`` extrapolated to
+        ``time_s`` (constant rate; the acceleration noise ``accel_sigma_mps2``)."""
+        c = self.config
+        dt = time_s - before.time_s
+        range_var = m.range_sigma ** 2 + c.range_sigma_m ** 2 + (c.rate_sigma_mps * dt) ** 2 \
+            + (c.accel_sigma_mps2 * dt * dt / 2) ** 2
+        rate_var = m.rate_sigma ** 2 + c.rate_sigma_mps ** 2 + (c.accel_sigma_mps2 * dt) ** 2
+        return (m.range_m - before.range_m - before.range_rate_mps * dt) ** 2 / range_var \
+            + (m.range_rate_mps - before.range_rate_mps) ** 2 / rate_var
+
+    def _continue_site_tracks(self, time_s, fresh):
+        c = self.config
+        for site in self.positions:
+            new = [k for k in fresh if k[0] == site and k not in self.owner
+                   and time_s - self.first_seen[k] <= c.continue_s]
+            ended = [k for k, r in self.last_measured.items() if k[0] == site
+                     and time_s - c.continue_s <= self.last_seen[k] < time_s - 1.5 * c.period_s]
+            if not (new and ended):
+                continue
+            live = [k for k in fresh if k[0] == site and k not in new]
+            gated = np.array([[self._continuation_nis(time_s, self.last_measured[old], fresh[k][0])
+                               <= c.gate for k in new] for old in ended])
+            for i, j in zip(*np.nonzero(gated)):
+                m = fresh[new[j]][0]
+                if gated[i].sum() == 1 and gated[:, j].sum() == 1 and not any(
+                        self._continuation_nis(time_s, fresh[k][1], m) <= c.gate for k in live):
+                    self._succeed(ended[i], new[j])
+
+    def _succeed(self, old, new):
+        """Site track ``new`` takes the place of ``old``, which ended."""
+        del self.last_seen[old], self.last_measured[old]
+        self.free_since.pop(old, None)
+        owner = self.owner.pop(old, None)
+        if owner is not None:
+            self.tracks[owner].members[new[0]] = new[1]
+            self.owner[new] = owner
+            self.free_since.pop(new, None)
+        if sum(book.rename(old, new) for book in self.books.values()):
+            self.successors.add(new)
 
     def _update_tracks(self, time_s, fresh):
         c = self.config
@@ -162,10 +217,15 @@ class Centre:
         return owner is None or other_site not in self.tracks[owner].members
 
     def _pair(self, time_s, fresh):
+        """Advance the pairings; the pairings a successor took over wait until it is
+        ``settle_s`` old (a new site track's range rate is still settling: the pairings'
+        filters, which expect a straight path, would take it for a ghost)."""
+        settled = {k: m for k, (m, _) in fresh.items() if k not in self.successors
+                   or time_s - self.first_seen[k] >= self.config.settle_s}
         for (a, b), book in self.books.items():
-            side_a = {k: m for k, (m, _) in fresh.items() if k[0] == a and self._open(k, b)}
-            side_b = {k: m for k, (m, _) in fresh.items() if k[0] == b and self._open(k, a)}
-            alive = lambda key: time_s - self.last_seen.get(key, -math.inf) <= 3 * self.config.period_s
+            side_a = {k: m for k, m in settled.items() if k[0] == a and self._open(k, b)}
+            side_b = {k: m for k, m in settled.items() if k[0] == b and self._open(k, a)}
+            alive = lambda key: time_s - self.last_seen.get(key, -math.inf) <= self.config.continue_s
             for pairing in book.step(time_s, side_a, side_b, alive):
                 self._adopt(pairing, fresh)
 

@@ -6,8 +6,9 @@ step from ``truth.csv`` (targets outside their truth's time span are left out).
 OSPA and GOSPA (:mod:`amaradar.sim.world.track_metrics`) use the cut-off
 ``c_m`` (m) and order 1. A system track is *on* a target at a step when the optimal
 assignment pairs them closer than ``c_m``; per target: ``rms_error_m`` over the
-steps it has a track on it, ``track_ids`` (the ids ever on it) and ``swaps`` (how
-often the id on it changes).
+steps it has a track on it, ``fused_rms_error_m`` over those on which that track
+was fused (updated by two sites or more: ``fused_steps``), ``track_ids`` (the ids
+ever on it) and ``swaps`` (how often the id on it changes).
 
 What one site alone would say, for comparison (:func:`site_errors`): each measured
 report of a site track placed at its range along the site's boresight, against the
@@ -79,6 +80,7 @@ def score(rows, truth_rows, *, c_m=OSPA_C_M):
     ospa_m, gospa_m, missed, false = [], [], [], []
     on = {i: [] for i in targets}
     errors = {i: [] for i in targets}
+    fused = {i: [] for i in targets}
     for k, t in enumerate(times):
         shown = [i for i in targets if truth[i][1][k]]
         x = np.array([truth[i][0][k] for i in shown]).reshape(-1, 2)
@@ -91,13 +93,19 @@ def score(rows, truth_rows, *, c_m=OSPA_C_M):
         for i, j in assigned_pairs(x, y, c=c_m):
             on[shown[i]].append(by_time[t][j]["system_track_id"])
             errors[shown[i]].append(float(np.hypot(*(x[i] - y[j]))))
+            if "+" in by_time[t][j]["sites"]:
+                fused[shown[i]].append(errors[shown[i]][-1])
+    def rms(values):
+        return float(np.sqrt(np.mean(np.square(values)))) if values else None
+
     per_target = []
     for i in targets:
         ids = on[i]
         per_target.append({
             "target": i, "steps_on": len(ids), "track_ids": sorted(set(ids)),
             "swaps": int(sum(a != b for a, b in zip(ids, ids[1:]))),
-            "rms_error_m": float(np.sqrt(np.mean(np.square(errors[i])))) if errors[i] else None})
+            "rms_error_m": rms(errors[i]), "fused_steps": len(fused[i]),
+            "fused_rms_error_m": rms(fused[i])})
     return {"c_m": c_m, "p": 1, "steps": len(times),
             "mean_ospa_m": float(np.mean(ospa_m)) if times else None,
             "mean_gospa_m": float(np.mean(gospa_m)) if times else None,

@@ -62,13 +62,20 @@ def _radar(pri_s, pulses, cpis):
 
 
 def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=25,
-              range_sigma_m=15.0, rate_sigma_mps=1.5, silent_cpis=(), first_track=1):
+              range_sigma_m=15.0, rate_sigma_mps=1.5, silent_cpis=(), first_track=1,
+              breaks=()):
     """The datagrams a site at ``position`` (SitePosition) sends about ``targets``.
 
     ``offset_s``: the site's first pulse after the first site's (its ``start_utc``
     must say the same); ``silent_cpis``: CPIs whose datagrams are not sent (the
-    stream stops); the track number of target ``i`` is ``first_track + i``.
+    stream stops); the track number of target ``i`` is ``first_track + i``. ``breaks``:
+    ``(target, cpi, gap)``, the site's tracker losing the target: no report of it for
+    ``gap`` CPIs from ``cpi``, then a new track number (the next after every target's).
     """
+    numbers = [first_track + i for i in range(len(targets.position_m))]
+    renumber = {}
+    for k, (target, cpi, gap) in enumerate(sorted(breaks, key=lambda b: b[1])):
+        renumber.setdefault(target, []).append((cpi, gap, first_track + len(numbers) + k))
     scenario = _radar(pri_s, pulses, cpis)
     cell_m = scenario.radar.range_bin_m
     mps_per_rate = cell_m / (pulses * pri_s) / (1 << STATE_FRAC)
@@ -80,7 +87,11 @@ def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=
         p, v = targets.at(offset_s + (cpi * pulses + pulses // 2) * pri_s)
         index = 0
         for i in range(len(p)):
-            if not position.in_beam(p[i, 0], p[i, 1]):
+            number = numbers[i]
+            for start, gap, later in renumber.get(i, ()):
+                number = later if cpi >= start + gap else number
+            if not position.in_beam(p[i, 0], p[i, 1]) or any(
+                    start <= cpi < start + gap for start, gap, _ in renumber.get(i, ())):
                 continue
             rho = float(position.range_m(p[i, 0], p[i, 1]))
             de, dn = position.offset(p[i, 0], p[i, 1])
@@ -92,7 +103,7 @@ def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=
             for name, value in (("cpi", cpi), ("range_pos", pos), ("power", 1000),
                                 ("threshold", 100)):
                 plots[name].append(value)
-            for name, value in (("cpi", cpi), ("track_id", first_track + i), ("status", 1),
+            for name, value in (("cpi", cpi), ("track_id", number), ("status", 1),
                                 ("range_pos", pos), ("range_rate", round(rate / mps_per_rate)),
                                 ("plot", index)):
                 tracks[name].append(value)
