@@ -23,10 +23,12 @@ THREE = PlanarTargets(np.array([[70e3, 82e3], [83e3, 71e3], [74e3, 74e3]]),
 RANGE_SIGMA_M, RATE_SIGMA_MPS = 15.0, 1.5
 
 
-def feeds(targets, seed=1, south_silent=(), offset_s=SOUTH_OFFSET_S, south_breaks=()):
+def feeds(targets, seed=1, south_silent=(), offset_s=SOUTH_OFFSET_S, south_breaks=(),
+          simulated=True):
     north, south = site_positions(crossing_sites(150e3, offset_s=offset_s))
     rng = np.random.default_rng(seed)
-    noise = {"range_sigma_m": RANGE_SIGMA_M, "rate_sigma_mps": RATE_SIGMA_MPS}
+    noise = {"range_sigma_m": RANGE_SIGMA_M, "rate_sigma_mps": RATE_SIGMA_MPS,
+             "simulated": simulated}
     return {"north": site_feed(north, targets, cpis=CPIS, rng=rng, **noise),
             "south": site_feed(south, targets, cpis=CPIS, rng=rng, offset_s=offset_s,
                                first_track=20, silent_cpis=south_silent, breaks=south_breaks,

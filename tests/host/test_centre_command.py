@@ -43,18 +43,41 @@ def test_files(inputs, tmp_path):
     assert report["sites"]["north"]["track_reports"] > 0
     assert (tmp_path / "out" / "centre" / "map.png").stat().st_size > 10_000
     # CAT062: one record per row of system_tracks.csv, decoded by libasterix
-    import asterix.generated as gen
-    from asterix.base import Bits, RawDatablock
     with open(tmp_path / "out" / "centre" / "system_tracks.csv") as f:
         rows = list(csv.DictReader(f))
-    blocks = RawDatablock.parse(Bits.from_bytes(
-        (tmp_path / "out" / "centre" / "cat062.ast").read_bytes()))
-    records = [r for b in blocks for r in gen.Cat_062_1_21.cv_uap.parse(b.get_raw_records())]
+    records = cat062_records(tmp_path / "out")
     assert len(records) == len(rows)
     first, row = records[0], rows[0]
     assert first.get_item("040").as_uint() == int(row["system_track_id"])
     x = first.get_item("100").variation.get_item("X").as_uint()
     assert abs((x - (1 << 24) if x >= 1 << 23 else x) * 0.5 - float(row["east_m"])) <= 0.25
+    assert [status(r, "MON") for r in records] == [int("+" not in r["sites"]) for r in rows]
+
+
+def cat062_records(out):
+    import asterix.generated as gen
+    from asterix.base import Bits, RawDatablock
+    blocks = RawDatablock.parse(Bits.from_bytes((out / "centre" / "cat062.ast").read_bytes()))
+    return [r for b in blocks for r in gen.Cat_062_1_21.cv_uap.parse(b.get_raw_records())]
+
+
+def status(record, name):
+    """A subfield of the record's I062/080 track status."""
+    return record.get_item("080").variation.get_item(name).as_uint()
+
+
+@pytest.mark.parametrize("simulated", [True, False])
+def test_cat062_sim_follows_the_sites_reports(tmp_path, simulated):
+    """I062/080 SIM is set on a system track built on reports the sites marked
+    simulated (I048/020 SIM), and clear on one built on live reports."""
+    for name, datagrams in feeds(THREE, simulated=simulated).items():
+        write_ast(tmp_path / f"{name}.ast", datagrams)
+    (tmp_path / "sites.json").write_text(json.dumps([s.as_dict() for s in SITES]))
+    assert main(["centre", "--sites", str(tmp_path / "sites.json"),
+                 "--feed", f"north={tmp_path / 'north.ast'}",
+                 "--feed", f"south={tmp_path / 'south.ast'}", "--out", str(tmp_path / "out")]) == 0
+    records = cat062_records(tmp_path / "out")
+    assert records and {status(r, "SIM") for r in records} == {int(simulated)}
 
 
 def test_sites_as_toml_files_and_as_a_named_table(inputs, tmp_path):

@@ -11,7 +11,8 @@ record per system track:
   y = north (0.5 m) in the first site's frame; I062/185 vx, vy (0.25 m/s);
 - I062/040 the system track id (modulo 65536);
 - I062/080 MON = 1 when one site updated the track at this step (a degraded,
-  mono-sensor track) or none (coasting), SRC = 0 (no height), CNF = 0, SIM = 0;
+  mono-sensor track) or none (coasting), SRC = 0 (no height), CNF = 0, SIM = 1 when
+  a site report the track holds as evidence was marked simulated (I048/020 SIM);
 - I062/290 TRK: the age of the track's last update (1/4 s, saturated at 63.75 s).
 
 Values rounded half to even; a track whose x, y or velocity do not fit their
@@ -32,13 +33,14 @@ def _fits(value, bits):
 
 
 def cat062_blocks(steps, origin, source=None):
-    """The CAT062 data blocks (``bytes``) of ``steps``: ``[(time_s, rows, ages)]`` with
-    ``ages`` ``{system track id: seconds since its last update}``."""
+    """The CAT062 data blocks (``bytes``) of ``steps``: ``[(time_s, rows, ages, simulated)]``
+    with ``ages`` ``{system track id: seconds since its last update}`` and ``simulated``
+    the ids of the tracks built on simulated reports."""
     import asterix.generated as gen
     cat = gen.Cat_062_1_21
     sac, sic = source if source is not None else (origin.sac, 255)
     blocks = []
-    for time_s, rows, ages in steps:
+    for time_s, rows, ages, simulated in steps:
         records = []
         for row in rows:
             x, y = round(row["east_m"] / _XY_LSB), round(row["north_m"] / _XY_LSB)
@@ -57,7 +59,7 @@ def cat062_blocks(steps, origin, source=None):
                 "185": (("VX", vx), ("VY", vy)),
                 "040": row["system_track_id"] % 65536,
                 "080": ((("MON", mono), ("SPI", 0), ("MRH", 0), ("SRC", 0), ("CNF", 0), None),
-                        (("SIM", 0), ("TSE", 0), ("TSB", 0), ("FPC", 0), ("AFF", 0), ("STP", 0),
+                        (("SIM", int(row["system_track_id"] in simulated)), ("TSE", 0), ("TSB", 0), ("FPC", 0), ("AFF", 0), ("STP", 0),
                          ("KOS", 0), None)),
                 "290": {"TRK": age},
             }))

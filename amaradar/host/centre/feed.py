@@ -37,13 +37,14 @@ _GSP_MPS = NAUTICAL_MILE_M / (1 << 14)
 class SiteReport:
     """One report of a site track: ``time_s`` in the centre's time, ``range_m``,
     ``range_rate_mps`` (negative closing); ``measured``: a confirmed track updated by a
-    detection (not tentative, not coasting)."""
+    detection (not tentative, not coasting); ``simulated``: I048/020 SIM set."""
     site: str
     track_number: int
     time_s: float
     range_m: float
     range_rate_mps: float
     measured: bool
+    simulated: bool = False
 
 
 def screen_plain(datagram):
@@ -147,7 +148,8 @@ class FeedDecoder:
                           time_s=self.time_s(items["140"].as_uint()),
                           range_m=_uint(items["040"], "RHO") * _RHO_M,
                           range_rate_mps=-speed if closing else speed,
-                          measured=not (tentative or coasting))
+                          measured=not (tentative or coasting),
+                          simulated=items["020"] is not None and _uint(items["020"], "SIM") == 1)
 
 
 def read_ast(path):

@@ -71,7 +71,9 @@ def run_centre(sites, feeds, out_dir, *, truth=None, rule=None, config=None, pro
         step_rows = centre.rows(time_s)
         rows.extend(step_rows)
         steps.append((time_s, step_rows, {t.track_id: time_s - t.last_update_s
-                                          for t in centre.tracks.values()}))
+                                          for t in centre.tracks.values()},
+                      {t.track_id for t in centre.tracks.values()
+                       if any(r.simulated for r in t.evidence.values())}))
         decisions.step(time_s, centre.tracks.values())
 
     stepper = Stepper(positions, config or CentreConfig(), on_step)

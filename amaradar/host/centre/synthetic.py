@@ -63,14 +63,15 @@ def _radar(pri_s, pulses, cpis):
 
 def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=25,
               range_sigma_m=15.0, rate_sigma_mps=1.5, silent_cpis=(), first_track=1,
-              breaks=()):
+              breaks=(), simulated=True):
     """The datagrams a site at ``position`` (SitePosition) sends about ``targets``.
 
     ``offset_s``: the site's first pulse after the first site's (its ``start_utc``
     must say the same); ``silent_cpis``: CPIs whose datagrams are not sent (the
     stream stops); the track number of target ``i`` is ``first_track + i``. ``breaks``:
     ``(target, cpi, gap)``, the site's tracker losing the target: no report of it for
-    ``gap`` CPIs from ``cpi``, then a new track number (the next after every target's).
+    ``gap`` CPIs from ``cpi``, then a new track number (the next after every target's);
+    ``simulated``: the records' SIM bit.
     """
     numbers = [first_track + i for i in range(len(targets.position_m))]
     renumber = {}
@@ -108,7 +109,7 @@ def site_feed(position, targets, *, cpis, rng, offset_s=0.0, pri_s=4e-3, pulses=
                                 ("plot", index)):
                 tracks[name].append(value)
     return asterix_records(scenario, position.site, plots, "plots", tracks=tracks,
-                           simulated=True, cpis=sent)
+                           simulated=simulated, cpis=sent)
 
 
 def crossing_sites(baseline_m, *, beamwidth_deg=20.0, offset_s=0.0, latitude_deg=50.0,
