@@ -21,7 +21,10 @@ cpi, pulse, range_bin
 time_s
     ``(cpi' * pulses + pulse) * PRI`` in seconds since CPI 0, where ``cpi'`` is
     the CPI counter unwrapped over the session (each backward jump of more than
-    half the range counts one wrap).
+    half the range counts one wrap). A board that resets counts from CPI 0 again
+    and says so (a status frame with the ``reset`` flag): ``cpi'`` then goes on
+    from the CPI after the last one heard, so ``time_s`` never runs backwards (the
+    time the board spent restarting is not known to the link and not counted).
 range_m
     ``c / 2 * (range_bin - (N - 1)) / sample_rate`` in metres
     (c = 299 792 458 m/s): the range of the echo's leading edge, the matched
@@ -332,6 +335,7 @@ class _Radar:
         self.status = None
         self._last_cpi = None
         self._wraps = 0
+        self._base = 0                    # the session's CPI of the board's CPI 0
 
     def _param(self, name):
         if self.options[name] is not None:
@@ -346,14 +350,21 @@ class _Radar:
     def peek(self, cpi):
         """What :meth:`unwrap` will make of ``cpi``, without taking it."""
         wrap = self._last_cpi is not None and cpi < self._last_cpi - _CPI_RANGE // 2
-        return cpi + (self._wraps + wrap) * _CPI_RANGE
+        return self._base + cpi + (self._wraps + wrap) * _CPI_RANGE
 
     def unwrap(self, cpi):
         """The session's CPI of the link's ``cpi`` (a backward jump of more than half the
         range counts a wrap)."""
         unwrapped = self.peek(cpi)
-        self._wraps, self._last_cpi = unwrapped // _CPI_RANGE, cpi
+        self._wraps, self._last_cpi = (unwrapped - self._base) // _CPI_RANGE, cpi
         return unwrapped
+
+    def restart(self, cpi):
+        """The board reset and counts from ``cpi`` again: the session's count goes on
+        after the last CPI heard."""
+        if self._last_cpi is not None:
+            self._base = self.peek(self._last_cpi) + 1 - cpi
+            self._wraps, self._last_cpi = 0, None
 
     def _range_m(self, cell):
         """Range of a (fractional) range cell, the filter delay removed; None if unknown."""
@@ -466,7 +477,9 @@ class _Session:
             elif isinstance(message, Track):
                 self.reports.track(self.radar.track_row(message))
             elif isinstance(message, Status):
-                self.resets += bool(message.flags & RESET_FLAG)
+                if message.flags & RESET_FLAG:
+                    self.resets += 1
+                    self.radar.restart(message.cpi)
                 self.radar.unwrap(message.cpi)
                 self.radar.status = message
 
