@@ -4,6 +4,13 @@ Drives on the falling edge and samples the settled values after ``ReadOnly`` in
 the same half cycle (what the next rising edge captures), the same on every
 simulator. Stream ports are Amaranth's flattened names
 (``i__payload``, ``i__valid``, ``i__ready``, ``o__...``).
+
+With a ``reset`` in the spec (``after_fed``, ``cycles``, ``settle_cycles``): once
+``after_fed`` input words have been taken, ``rst`` is held high for ``cycles``
+clocks with ``i.valid`` low, the words ``o`` gave so far are dropped, and the
+inputs are fed again from the first, as an upstream reset with the DUT would;
+after the last expected word the bench runs ``settle_cycles`` more clocks, ready
+at random, and a word ``o`` gives then is an error (one too many).
 """
 
 import json
@@ -23,6 +30,7 @@ async def stream_bench(dut):
     rng = random.Random(spec["seed"])
     inputs = None if spec["inputs"] is None else [int(w, 16) for w in spec["inputs"]]
     outputs, error = [], None
+    reset = spec.get("reset")
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
@@ -35,8 +43,17 @@ async def stream_bench(dut):
     await FallingEdge(dut.clk)
     dut.rst.value = 0
 
-    next_in, in_valid, pending = 0, False, None
+    next_in, in_valid, pending, settle = 0, False, None, None
     for _cycle in range(spec["max_cycles"]):
+        if reset is not None and next_in == reset["after_fed"]:
+            dut.i__valid.value = 0
+            dut.rst.value = 1
+            for _ in range(reset["cycles"]):
+                await RisingEdge(dut.clk)
+                await FallingEdge(dut.clk)
+            dut.rst.value = 0
+            next_in, in_valid, pending, outputs, reset = 0, False, None, [], None
+            continue
         # Falling edge: choose this cycle's source and sink behaviour.
         if inputs is not None:
             if not in_valid and next_in < len(inputs) and rng.random() >= spec["p_in_stall"]:
@@ -60,8 +77,14 @@ async def stream_bench(dut):
             pending = None
         elif valid and wanted:
             pending = payload
-        if len(outputs) == spec["count"] and (inputs is None or next_in == len(inputs)):
+        elif valid and ready and settle is not None:
+            error = f"o gave a word too many after the {spec['count']} expected"
             break
+        if len(outputs) == spec["count"] and (inputs is None or next_in == len(inputs)) \
+                and reset is None:
+            settle = spec.get("settle_cycles", 0) if settle is None else settle - 1
+            if settle <= 0:
+                break
         await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
     else:

@@ -141,7 +141,8 @@ def trace_unstalled(dut, words, cycles):
 
 
 def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, seed=0,
-                  ports=None, max_cycles=None, optimise=False, platform=None, cells=""):
+                  ports=None, max_cycles=None, optimise=False, platform=None, cells="",
+                  reset_after=None, reset_cycles=3, settle_cycles=0):
     """The same as :func:`simulate_stream`, on the Verilog of ``dut`` in cocotb + Verilator.
 
     ``name`` names the build (a different configuration is a different Verilog file
@@ -149,6 +150,10 @@ def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, 
     ``optimise`` compiles the model with Verilator's default C++ optimisation
     (slower to build, faster to run: for benchmarks). ``dut`` is elaborated for
     ``platform``; ``cells`` is Verilog of the vendor cells it instantiates.
+    ``reset_after``: reset the DUT for ``reset_cycles`` clocks once that many input
+    words were taken, then feed ``inputs`` again from the first; the ``count`` words
+    returned are those after the reset, and none may follow them within
+    ``settle_cycles`` clocks (``cocotb_stream_bench``).
     """
     from cocotb_tools.runner import get_runner
     source = verilog.convert(dut, name=name, emit_src=False, platform=platform) + cells
@@ -164,7 +169,11 @@ def cocotb_stream(dut, name, inputs, count, *, p_in_stall=0.3, p_out_stall=0.3, 
         "seed": seed,
         "ports": {k.replace(".", "__"): int(v) for k, v in (ports or {}).items()},
         "max_cycles": max_cycles or 200 + 20 * (n_in + count),
+        "settle_cycles": settle_cycles,
     }
+    if reset_after is not None:
+        spec["reset"] = {"after_fed": reset_after, "cycles": reset_cycles}
+        spec["max_cycles"] += 20 * reset_after
     run_id = hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:12]
     spec_path = build_dir / f"spec-{run_id}.json"
     result_path = build_dir / f"result-{run_id}.json"

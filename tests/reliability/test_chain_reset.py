@@ -1,6 +1,7 @@
 """Reset in the middle of a CPI: the radar chain and the range-Doppler chain, under
 random stalls, give after the reset exactly the words of the model started fresh
-on the input fed after it (every word, nothing more)."""
+on the input fed after it (every word, nothing more), in the Amaranth simulator
+and in cocotb on the generated Verilog."""
 
 import random
 import tomllib
@@ -11,6 +12,7 @@ import pytest
 from amaradar.hdl.formats import unpack
 from amaradar.sim.chain import cfar_ports, chain_config, reference_chain
 from amaradar.sim.engines.fault_bench import Reset, run_with_fault
+from amaradar.sim.engines.streams import cocotb_stream
 from amaradar.sim.engines.rtl_chain import chain_component, frame_iq
 from amaradar.sim.world.scenario import parse_scenario, receive_iq
 from scenarios import SMALL, SMALL_DOPPLER, SMALL_LONG_PULSE
@@ -55,3 +57,18 @@ def test_reset_inside_a_cpi_then_bit_exact(text, choices, cpi):
                          trigger=lambda fed, emitted: fed == at, ports=ports, seed=cpi + 20,
                          settle_cycles=3 * per_cpi)
     _assert_model(chain, run.after, ref, len(iq) // config.pulses_per_cpi)
+
+
+@pytest.mark.parametrize("text,name", [(SMALL, "radar_chain_small"), (SMALL_DOPPLER, "doppler_chain_small")],
+                         ids=["range", "doppler"])
+def test_reset_inside_a_cpi_in_cocotb_then_bit_exact(text, name):
+    """The same in cocotb + Verilator: reset inside CPI 1, the inputs fed again."""
+    config, iq, ports, ref = _setup(text)
+    chain = chain_component(config)
+    inputs = _words(frame_iq(config, iq))
+    per_cpi = config.pulses_per_cpi * config.line_length
+    at = random.Random(7).randrange(per_cpi + 1, 2 * per_cpi - 1)
+    count = len(ref.detections["cpi"]) + (len(iq) // config.pulses_per_cpi if config.doppler else 0)
+    words = cocotb_stream(chain, name, inputs, count, seed=31, ports=ports, reset_after=at,
+                          settle_cycles=3 * per_cpi)
+    _assert_model(chain, words, ref, len(iq) // config.pulses_per_cpi)
