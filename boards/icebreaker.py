@@ -13,12 +13,12 @@ nextpnr achieves, and the cells used, are in ``bench/results/boards.json``); the
 (one sample every 18 clocks), and reports on the link at ``LINK_BAUD``.
 """
 
-from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
-from amaranth.lib.cdc import ResetSynchronizer
+from amaranth import ClockSignal, Instance, Module
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
 from ..spec.link import LINK_BAUD
 from .board import Board
+from .clocking import PllClocking
 
 __all__ = ["ice40_pll_params", "Ice40Clocking", "ICEBreakerWithPmodPlatform", "BOARD"]
 
@@ -59,25 +59,19 @@ class ICEBreakerWithPmodPlatform(ICEBreakerPlatform):
     resources = ICEBreakerPlatform.resources + ICEBreakerPlatform.break_off_pmod
 
 
-class Ice40Clocking(Elaboratable):
-    """``sync`` at ``CLOCK_HZ`` from the 12 MHz pin through SB_PLL40_PAD; reset until lock.
+class Ice40Clocking(PllClocking):
+    """``sync`` at ``CLOCK_HZ`` from the 12 MHz pin through SB_PLL40_PAD (:class:`PllClocking`)."""
 
-    The board top defines ``sync``; this drives its clock and reset. nextpnr
-    derives the constraint of ``sync`` from the pin's 12 MHz and the PLL.
-    """
-
-    def elaborate(self, platform):
+    def pll(self, platform, locked):
         m = Module()
         divr, divf, divq, filter_range = ice40_pll_params(_INPUT_HZ, CLOCK_HZ)
         pin = platform.request(platform.default_clk, dir="-")
-        locked = Signal()
         m.submodules.pll = Instance(
             "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf, p_DIVQ=divq,
             p_FILTER_RANGE=filter_range,
             i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
             o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         return m
 
 

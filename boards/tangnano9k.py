@@ -17,13 +17,13 @@ did not finish a fourth iteration in minutes. ``-nolutram`` keeps memories out o
 a whole CFU, no flip-flop beside it) and in block RAM.
 """
 
-from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth import ClockSignal, Instance, Module
 from amaranth.lib import io
-from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.tang_nano_9k import TangNano9kPlatform
 
 from ..spec.link import LINK_BAUD
 from .board import Board
+from .clocking import PllClocking
 
 __all__ = ["gowin_pll_params", "GowinClocking", "BOARD"]
 
@@ -52,18 +52,14 @@ def gowin_pll_params(input_hz, output_hz):
     raise ValueError(f"a Gowin rPLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
 
 
-class GowinClocking(Elaboratable):
-    """``sync`` at ``CLOCK_HZ`` from the 27 MHz oscillator through rPLL; reset until lock.
+class GowinClocking(PllClocking):
+    """``sync`` at ``CLOCK_HZ`` from the 27 MHz oscillator through rPLL (:class:`PllClocking`)."""
 
-    The board top defines ``sync``; this drives its clock and reset.
-    """
-
-    def elaborate(self, platform):
+    def pll(self, platform, locked):
         m = Module()
         idiv, fbdiv, odiv = gowin_pll_params(_INPUT_HZ, CLOCK_HZ)
         m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
             platform.default_clk, dir="-"))
-        locked = Signal()
         m.submodules.pll = Instance(
             "rPLL",
             p_FCLKIN=f"{_INPUT_HZ / 1e6:g}", p_DEVICE=platform.family,
@@ -76,7 +72,6 @@ class GowinClocking(Elaboratable):
             i_CLKIN=clk_buffer.i, i_CLKFB=0, i_RESET=0, i_RESET_P=0,
             i_FBDSEL=0, i_IDSEL=0, i_ODSEL=0, i_PSDA=0, i_DUTYDA=0, i_FDLY=0,
             o_CLKOUT=ClockSignal("sync"), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         return m
 
 

@@ -10,13 +10,13 @@ reports on the link at ``LINK_BAUD``. What nextpnr achieves, and the cells used,
 are in ``bench/results/boards.json`` (``python3 bench/bench_boards.py``).
 """
 
-from amaranth import ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth import ClockSignal, Instance, Module
 from amaranth.lib import io
-from amaranth.lib.cdc import ResetSynchronizer
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from ..spec.link import LINK_BAUD
 from .board import Board
+from .clocking import PllClocking
 
 __all__ = ["ecp5_pll_params", "Ecp5Clocking", "BOARD"]
 
@@ -43,19 +43,14 @@ def ecp5_pll_params(input_hz, output_hz):
     raise ValueError(f"an ECP5 PLL cannot make {output_hz} Hz from {input_hz} Hz exactly")
 
 
-class Ecp5Clocking(Elaboratable):
-    """``sync`` at ``CLOCK_HZ`` from the 25 MHz oscillator through EHXPLLL; reset until lock.
+class Ecp5Clocking(PllClocking):
+    """``sync`` at ``CLOCK_HZ`` from the 25 MHz oscillator through EHXPLLL (:class:`PllClocking`)."""
 
-    The board top defines ``sync``; this drives its clock and reset. nextpnr
-    derives the constraint of ``sync`` from the pin's 25 MHz and the PLL.
-    """
-
-    def elaborate(self, platform):
+    def pll(self, platform, locked):
         m = Module()
         clki, clkfb, clkop = ecp5_pll_params(_INPUT_HZ, CLOCK_HZ)
         m.submodules.clk_buffer = clk_buffer = io.Buffer("i", platform.request(
             platform.default_clk, dir="-"))
-        locked = Signal()
         m.submodules.pll = Instance(
             "EHXPLLL",
             p_CLKI_DIV=clki, p_CLKFB_DIV=clkfb, p_CLKOP_DIV=clkop, p_CLKOP_CPHASE=clkop - 1,
@@ -67,7 +62,6 @@ class Ecp5Clocking(Elaboratable):
             i_CLKI=clk_buffer.i, i_CLKFB=ClockSignal("sync"), i_RST=0, i_STDBY=0,
             i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0, i_PHASELOADREG=0,
             i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=ClockSignal("sync"), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
         return m
 
 

@@ -1,9 +1,12 @@
 """Reset in the middle of a report frame and of a UART byte, on every board's design.
 
 :class:`_ResetLine` is what :class:`~amaradar.boards.top.BoardTop` puts on a board
-(``BoardCore`` -> ``UartTx`` -> the ``tx`` pin) without PLL and pins, with a reset
-of both pulsed once, ``delay`` clocks after the UART took byte ``after`` of the
-link: inside a frame and inside that byte's 8N1 character. It runs in the rtl
+(the board's clocking -> ``BoardCore`` -> ``UartTx`` -> the ``tx`` pin) with a model
+of the PLL instead of the vendor's, and without pins: the PLL locks
+``LOCK_CLOCKS`` clocks after power-up, and loses lock once for a few clocks,
+``delay`` clocks after the UART took byte ``after`` of the link: inside a frame and
+inside that byte's 8N1 character. The reset reaches the design through the board's
+own reset synchroniser (:class:`~amaradar.boards.clocking.PllClocking`). It runs in the rtl
 engine (Verilator), its ``o`` one sample of ``tx`` per clock; the test decodes the
 line as a UART receiver would (start bit, mid-bit samples, stop bit) and the bytes
 with :class:`~amaradar.spec.link.Decoder`. After the reset the link must say so
@@ -14,7 +17,7 @@ cut frame at most is lost.
 
 import numpy as np
 import pytest
-from amaranth import ClockDomain, ClockSignal, DomainRenamer, Module, Signal
+from amaranth import ClockDomain, ClockSignal, DomainRenamer, Elaboratable, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,27 +29,53 @@ from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, frame_by
 from amaradar.spec.records import RESET_FLAG
 from board_reference import reference_cpis
 
-RESET_CYCLES = 3
+RESET_CYCLES = 3    # clocks without lock
+LOCK_CLOCKS = 20    # clocks from power-up to the first lock
 CPIS_AFTER = 2      # CPIs the board runs after the reset
 
 
-class _ResetLine(wiring.Component):
-    """``core`` into a ``UartTx`` of ``divisor``; ``o``: ``tx`` every clock. Both are
-    reset for ``RESET_CYCLES`` clocks, ``delay`` clocks after the UART took byte
-    number ``after`` (counted from 1), once."""
+class _ModelPll(Elaboratable):
+    """A PLL model: ``sync`` runs on ``clock``, ``locked`` follows ``lock``."""
 
-    def __init__(self, core, divisor):
-        self._core, self._divisor = core, divisor
+    def __init__(self, clock, lock, locked):
+        self.clock, self.lock, self.locked = clock, lock, locked
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [ClockSignal("sync").eq(self.clock), self.locked.eq(self.lock)]
+        return m
+
+
+def _clocking(board_clocking, clock, lock):
+    """The board's clocking, its reset synchroniser included, with the model PLL."""
+    class Modelled(board_clocking):
+        def pll(self, platform, locked):
+            return _ModelPll(clock, lock, locked)
+    return Modelled()
+
+
+class _ResetLine(wiring.Component):
+    """``core`` into a ``UartTx`` of ``divisor``, clocked and reset by the board's
+    ``clocking`` with the model PLL; ``o``: ``tx`` every clock. The PLL locks after
+    ``LOCK_CLOCKS`` clocks and loses lock for ``RESET_CYCLES`` clocks, ``delay``
+    clocks after the UART took byte number ``after`` (counted from 1), once."""
+
+    def __init__(self, core, divisor, clocking):
+        self._core, self._divisor, self._clocking = core, divisor, clocking
         super().__init__({"o": Out(stream.Signature(8)), "after": In(32), "delay": In(32)})
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.board = board = ClockDomain("board", local=True)
+        m.domains.board = ClockDomain("board", local=True)
+        clock, lock = Signal(), Signal()
+        m.submodules.clocking = DomainRenamer("board")(_clocking(self._clocking, clock, lock))
         m.submodules.core = core = DomainRenamer("board")(self._core)
         m.submodules.uart = uart = DomainRenamer("board")(UartTx(divisor=self._divisor))
         wiring.connect(m, core.o, uart.i)
-        taken, wait = Signal(32), Signal(32)
+        taken, wait, up = Signal(32), Signal(32), Signal(range(LOCK_CLOCKS + 1))
         armed, fired, hold = Signal(), Signal(), Signal(range(RESET_CYCLES + 1))
+        with m.If(up != LOCK_CLOCKS):
+            m.d.sync += up.eq(up + 1)
         with m.If(uart.i.valid & uart.i.ready & ~armed):
             m.d.sync += taken.eq(taken + 1)
             with m.If(taken + 1 == self.after):
@@ -57,7 +86,7 @@ class _ResetLine(wiring.Component):
                 m.d.sync += [fired.eq(1), hold.eq(RESET_CYCLES)]
         with m.If(hold != 0):
             m.d.sync += hold.eq(hold - 1)
-        m.d.comb += [board.clk.eq(ClockSignal("sync")), board.rst.eq(hold != 0),
+        m.d.comb += [clock.eq(ClockSignal("sync")), lock.eq((up == LOCK_CLOCKS) & (hold == 0)),
                      core.button.eq(0), self.o.valid.eq(1), self.o.payload.eq(uart.tx)]
         return m
 
@@ -88,7 +117,8 @@ def board(request):
     config = board_config(board)
     divisor = board.clock_hz // board.uart_baud
     cpi_clocks = config.pulses_per_cpi * config.line_length * sample_period(board)
-    engine = RtlEngine(_ResetLine(board_core(board), divisor), name=f"board_reset_{board.name}")
+    engine = RtlEngine(_ResetLine(board_core(board), divisor, board.clocking),
+                       name=f"board_reset_{board.name}")
     return board, config, divisor, cpi_clocks, engine
 
 
