@@ -108,13 +108,16 @@ def test_a_stream_stopping_for_20_cpis_degrades_and_recovers(tmp_path):
     assert max(t["rms_error_m"] for t in report["score"]["targets"]) <= 150.0
 
 
-def test_a_site_track_that_breaks_is_continued(tmp_path):
-    """South's tracker loses targets 0 and 1 (crossing in range) for 3 CPIs, once while
-    the centre is still pairing them (2 s) and once when they are fused (12 s), and
-    numbers them anew each time: the new site track continues the ended one, so every
-    target keeps its one id, pairs at most the gap plus ``settle_s`` later than without
-    the breaks, and is fused again from its new track's first report on."""
-    gap, later = 3, 120
+@pytest.mark.parametrize("gap", [3, 8])
+def test_a_site_track_that_breaks_is_continued(tmp_path, gap):
+    """South's tracker loses targets 0 and 1 (crossing in range) for ``gap`` CPIs, once
+    while the centre is still pairing them (2 s) and once when they are fused (12 s),
+    and numbers them anew each time: the new site track continues the ended one, so
+    every target keeps its one id, pairs at most the gap plus ``settle_s`` later than
+    without the breaks, and is fused again from its new track's first report on. With
+    8 CPIs the pairing ripens after north's track has been alone ``single_after_s``:
+    north's track waits for it instead of becoming a degraded track of its own."""
+    later = 120
     breaks = [(target, cpi, gap) for target in (0, 1) for cpi in (20, later)]
     whole = run_centre(SITES, feeds(THREE), tmp_path / "whole", truth=truth(THREE))
     broken = run_centre(SITES, feeds(THREE, south_breaks=breaks), tmp_path / "broken",
@@ -130,6 +133,10 @@ def test_a_site_track_that_breaks_is_continued(tmp_path):
     for target in (0, 1, 2):
         assert fused_from(broken, target) <= fused_from(whole, target) + gap * PERIOD_S + \
             CentreConfig.settle_s + PERIOD_S
+        track_id = broken["score"]["targets"][target]["track_ids"][0]
+        first = min((r for r in broken["rows"] if r["system_track_id"] == track_id),
+                    key=lambda r: r["time_s"])
+        assert first["sites"] == "north+south"          # never a degraded track first
     back = (later + gap + 1) * PERIOD_S + SOUTH_OFFSET_S
     rows = [r for r in broken["rows"] if back <= r["time_s"] < back + 1.0]
     assert len(rows) == 30 and all(r["sites"] == "north+south" for r in rows)

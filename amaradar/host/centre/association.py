@@ -144,6 +144,11 @@ class PairingBook:
             self.pairings[(pairing.a, pairing.b, key[2])] = pairing
         return len(taken)
 
+    def pairing_steps(self, key):
+        """The most steps any live pairing of site track ``key`` has been scored."""
+        return max((len(p.scores) for p in self.pairings.values() if key in (p.a, p.b)),
+                   default=0)
+
     def forget(self, keys):
         """Drop the pairings of the site tracks ``keys`` (taken by a system track)."""
         for key in [k for k, p in self.pairings.items() if p.a in keys or p.b in keys]:

@@ -30,7 +30,8 @@ gates no live track of its site) takes the ended track's place in its system
 track and in its pairings, with their scores. A
 site track left alone for ``single_after_s`` becomes a degraded system track of its
 own: at its range along the boresight, cross-range sigma ``range * beamwidth /
-sqrt(12)``.
+sqrt(12)``; if it is then in a pairing that has gathered half its evidence, it
+waits for that pairing up to ``pairing_s / 2`` longer (what the pairing still needs).
 
 Limits: ghosts are told from real targets by second-order kinematics; targets
 flying in formation (the same velocity) or very slow ones stay ambiguous for
@@ -262,8 +263,9 @@ class Centre:
         for key, (m, r) in fresh.items():
             if key in self.owner:
                 continue
-            since = self.free_since.setdefault(key, time_s)
-            if time_s - since < c.single_after_s:
+            alone = time_s - self.free_since.setdefault(key, time_s)
+            if alone < c.single_after_s or alone < c.single_after_s + c.pairing_s / 2 and any(
+                    book.pairing_steps(key) >= c.pairing_steps // 2 for book in self.books.values()):
                 continue
             position = m.position
             point = position.boresight_point(m.range_m)
