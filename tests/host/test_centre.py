@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from amaradar.host.centre.centre import CentreConfig
+from amaradar.host.centre.centre import Centre, CentreConfig
 from amaradar.host.centre.decision import parse_rule
+from amaradar.host.centre.feed import SiteReport
 from amaradar.host.centre.geometry import site_positions
 from amaradar.host.centre.run import run_centre
 from amaradar.host.centre.synthetic import PlanarTargets, crossing_sites, site_feed
@@ -141,6 +142,21 @@ def test_a_site_track_that_breaks_is_continued(tmp_path, gap):
     rows = [r for r in broken["rows"] if back <= r["time_s"] < back + 1.0]
     assert len(rows) == 30 and all(r["sites"] == "north+south" for r in rows)
     assert max(t["rms_error_m"] for t in broken["score"]["targets"]) <= 150.0
+
+
+def test_site_tracks_long_gone_are_forgotten():
+    """A centre that runs for months holds only live site tracks: one heard for 2 s and
+    then never again is forgotten ``member_memory_s`` later; a live one is kept."""
+    config = CentreConfig(period_s=PERIOD_S)
+    centre = Centre(POSITIONS, config)
+    for step in range(200):
+        t = step * PERIOD_S
+        reports = [SiteReport("north", 7, t, 90e3, -500.0, True)] if t < 2.0 else []
+        reports.append(SiteReport("south", 8, t, 80e3, -300.0, True))
+        centre.step(t, reports)
+    held = (centre.last_seen, centre.first_seen, centre.last_measured, centre.free_since)
+    assert all(("north", 7) not in h for h in held)
+    assert ("south", 8) in centre.last_seen and ("south", 8) in centre.first_seen
 
 
 LONE = PlanarTargets(np.vstack([THREE.position_m, [[42e3, 43e3]]]),

@@ -138,6 +138,18 @@ class Centre:
         self._update_tracks(time_s, fresh)
         self._pair(time_s, fresh)
         self._singles(time_s, fresh)
+        self._forget(time_s)
+
+    def _forget(self, time_s):
+        """Drop what is held of site tracks unheard for ``member_memory_s`` and no
+        longer in a system track, so that a centre running for months holds only the
+        live ones."""
+        stale = [k for k, t in self.last_seen.items()
+                 if time_s - t > self.config.member_memory_s and k not in self.owner]
+        for key in stale:
+            for held in (self.last_seen, self.first_seen, self.last_measured, self.free_since):
+                held.pop(key, None)
+            self.successors.discard(key)
 
     def _continuation_nis(self, time_s, before, m):
         """NIS of Measurement ``m`` against SiteReport ``before`` extrapolated to
@@ -258,8 +270,6 @@ class Centre:
 
     def _singles(self, time_s, fresh):
         c = self.config
-        for key in [k for k in self.free_since if time_s - self.last_seen[k] > c.member_memory_s]:
-            del self.free_since[key]
         for key, (m, r) in fresh.items():
             if key in self.owner:
                 continue
