@@ -1,6 +1,7 @@
 """Turns CFAR detections and status heartbeats into the framed byte stream of the report link."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.utils import ceil_log2
 from amaranth.lib import crc as crc_lib, data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -90,10 +91,8 @@ class ReportFramer(wiring.Component):
 
     Latency/throughput
     ------------------
-    Accepts a detection every clock. A byte that the CRC covers (type, length,
-    payload) is offered 8 clocks after the one before it was taken (its bits go
-    through the bit-serial CRC first); the sync word and the CRC go out one byte per
-    clock while ``o.ready`` is high, with one idle clock between frames. A waiting status frame goes before
+    Accepts a detection every clock. Emits one byte per clock while ``o.ready`` is
+    high, with one idle clock between frames. A waiting status frame goes before
     waiting detections; its fields are sampled at the clock it starts, so it is sent
     at most one frame after its ``heartbeat``.
 
@@ -123,7 +122,7 @@ class ReportFramer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.queue = queue = SyncFIFOBuffered(width=self._layout.size, depth=self._depth)
-        m.submodules.crc = crc = crc_lib.Algorithm(**CRC)(data_width=1).create()
+        m.submodules.crc = crc = crc_lib.Algorithm(**CRC)(data_width=8).create()
 
         def count(counter):
             with m.If(counter != (1 << len(counter)) - 1):
@@ -152,10 +151,7 @@ class ReportFramer(wiring.Component):
         with m.If(passed & ~queue.w_rdy):
             count(self.dropped_full)
 
-        # Serializer: a shift register with the frame, the CRC appended at the end. A
-        # byte that the CRC covers goes through it bit by bit, least significant first
-        # (the CRC's input is reflected), in the 8 clocks before it is offered on ``o``:
-        # a bit-serial CRC-32 needs far less logic than a byte-wide one.
+        # Serializer: a shift register with the frame, the CRC appended at the end.
         lengths = {kind: sum(size for _, size in fields)
                    for kind, fields in ((TYPE_DETECTION, DETECTION_FIELDS), (TYPE_STATUS, STATUS_FIELDS))}
         width = 8 * (HEADER_BYTES + max(lengths.values()))
@@ -165,32 +161,26 @@ class ReportFramer(wiring.Component):
         crc_at = Mux(is_status, HEADER_BYTES + lengths[TYPE_STATUS], HEADER_BYTES + lengths[TYPE_DETECTION])
         status_pending = Signal(init=1)
         first_status = Signal(init=1)
-        busy = Signal()                 # a frame is being sent
-        bit = Signal(3)                 # the next bit of the byte for the CRC
-        fed = Signal()                  # the CRC has taken the byte at the top of ``frame``
-        feeding = busy & ~fed & (index >= len(SYNC)) & (index < crc_at)
+        accept = self.o.valid & self.o.ready
+        # the CRC, most significant byte first
+        crc_bytes = Array(crc.crc.word_select(CRC_BYTES - 1 - k, 8) for k in range(CRC_BYTES))
         m.d.comb += [
-            self.o.valid.eq(busy & ~feeding),
-            self.o.payload.eq(frame[-8:]),
-            crc.data.eq(frame[-8:].bit_select(bit, 1)),
-            crc.valid.eq(feeding),
+            self.o.payload.eq(Mux(index >= crc_at, crc_bytes[(index - crc_at)[:ceil_log2(CRC_BYTES)]], frame[-8:])),
+            crc.data.eq(self.o.payload),
+            crc.valid.eq(accept & (index >= len(SYNC)) & (index < crc_at)),
         ]
-        with m.If(feeding):
-            m.d.sync += [bit.eq(bit + 1), fed.eq(bit == 7)]
-        with m.If(busy):
-            with m.If(self.o.valid & self.o.ready):
-                m.d.sync += [index.eq(index + 1), frame.eq(frame << 8), fed.eq(0)]
-                with m.If(index == crc_at - 1):     # the CRC is complete: send it next
-                    m.d.sync += frame[-8 * CRC_BYTES:].eq(crc.crc)
+        with m.If(self.o.valid):
+            with m.If(self.o.ready):
+                m.d.sync += [index.eq(index + 1), frame.eq(frame << 8)]
                 with m.If(index == crc_at + CRC_BYTES - 1):
-                    m.d.sync += busy.eq(0)
+                    m.d.sync += self.o.valid.eq(0)
         with m.Elif(status_pending):
             status = {name: getattr(self, name) for name, _ in STATUS_FIELDS}
             status["flags"] = self.flags | Mux(first_status, RESET_FLAG, 0)
             m.d.comb += crc.start.eq(1)
             m.d.sync += [
                 frame.eq(_frame(TYPE_STATUS, STATUS_FIELDS, status, width)),
-                index.eq(0), is_status.eq(1), busy.eq(1), status_pending.eq(0),
+                index.eq(0), is_status.eq(1), self.o.valid.eq(1), status_pending.eq(0),
                 first_status.eq(0),
             ]
         with m.Elif(queue.r_rdy):
@@ -199,7 +189,7 @@ class ReportFramer(wiring.Component):
             m.d.comb += [crc.start.eq(1), queue.r_en.eq(1)]
             m.d.sync += [
                 frame.eq(_frame(TYPE_DETECTION, DETECTION_FIELDS, detection, width)),
-                index.eq(0), is_status.eq(0), busy.eq(1),
+                index.eq(0), is_status.eq(0), self.o.valid.eq(1),
             ]
         with m.If(self.heartbeat):
             m.d.sync += status_pending.eq(1)

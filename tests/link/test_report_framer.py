@@ -50,7 +50,7 @@ def _run_events(dut, events, *, p_in_stall, p_out_stall, seed, expect_bytes=None
     """Drive detections and heartbeats in order; collect the bytes of ``o``.
 
     A ``Status`` after the first waits until the framer is idle (``o.valid`` low for
-    10 clocks: a busy framer's frames are 1 clock apart, its bytes at most 9), sets the status ports and
+    3 clocks: frames of a busy framer are 1 clock apart), sets the status ports and
     strobes ``heartbeat``. The first event must be the ``Status`` of the ports at
     reset. Collects ``expect_bytes`` bytes, or runs ``cycles`` clocks when it is None.
     """
@@ -65,7 +65,7 @@ def _run_events(dut, events, *, p_in_stall, p_out_stall, seed, expect_bytes=None
                 ctx.set(dut.i.valid, 0)
                 await ctx.tick().repeat(4)  # the last detection reaches the serializer
                 idle = 0
-                while idle < 10:
+                while idle < 3:
                     _, _, valid = await ctx.tick().sample(dut.o.valid)
                     idle = 0 if valid else idle + 1
                 for name, value in _ports(event).items():
@@ -85,7 +85,7 @@ def _run_events(dut, events, *, p_in_stall, p_out_stall, seed, expect_bytes=None
 
     async def sink(ctx):
         pending = None
-        for _ in range(cycles or 100 + 12 * expect_bytes):
+        for _ in range(cycles or 100 + 3 * expect_bytes):
             ready = rng.random() >= p_out_stall
             ctx.set(dut.o.ready, ready)
             _, _, valid, byte = await ctx.tick().sample(dut.o.valid, dut.o.payload)
