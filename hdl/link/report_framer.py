@@ -1,6 +1,7 @@
 """Turns CFAR detections and status heartbeats into the framed byte stream of the report link."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.utils import ceil_log2
 from amaranth.lib import crc as crc_lib, data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -161,16 +162,17 @@ class ReportFramer(wiring.Component):
         status_pending = Signal(init=1)
         first_status = Signal(init=1)
         accept = self.o.valid & self.o.ready
+        # the CRC, most significant byte first
+        crc_bytes = Array(crc.crc.word_select(CRC_BYTES - 1 - k, 8) for k in range(CRC_BYTES))
         m.d.comb += [
-            self.o.payload.eq(Mux(index == crc_at, crc.crc[8:],
-                                  Mux(index == crc_at + 1, crc.crc[:8], frame[-8:]))),
+            self.o.payload.eq(Mux(index >= crc_at, crc_bytes[(index - crc_at)[:ceil_log2(CRC_BYTES)]], frame[-8:])),
             crc.data.eq(self.o.payload),
             crc.valid.eq(accept & (index >= len(SYNC)) & (index < crc_at)),
         ]
         with m.If(self.o.valid):
             with m.If(self.o.ready):
                 m.d.sync += [index.eq(index + 1), frame.eq(frame << 8)]
-                with m.If(index == crc_at + 1):
+                with m.If(index == crc_at + CRC_BYTES - 1):
                     m.d.sync += self.o.valid.eq(0)
         with m.Elif(status_pending):
             status = {name: getattr(self, name) for name, _ in STATUS_FIELDS}
