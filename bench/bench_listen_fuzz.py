@@ -1,8 +1,10 @@
 """``amaradar listen`` on a damaged link: rows invented and lost, frames lost per byte
 error, resync time; and the link's false-accept rate.
 
-Usage: ``python bench/bench_listen_fuzz.py [--quick] [--workers W]``.
-Writes ``bench/results/listen_fuzz.json`` (``--quick``: ``listen_fuzz_quick.json``).
+Usage: ``python bench/bench_listen_fuzz.py [--quick | --scale F] [--workers W]``.
+Writes ``bench/results/listen_fuzz.json`` (``--quick``: ``listen_fuzz_quick.json``);
+``--scale F`` runs F times the full sizes of :data:`FULL` (``sizes`` in the JSON says
+what ran).
 
 Every stream goes through :func:`amaradar.host.listen.run_listen` on a replay file — the
 decoder and the row path of ``amaradar listen`` — and a plain
@@ -23,8 +25,11 @@ ranges.
    forged. ``flipped_4_to_8_bits``: a real frame (a report of the chain, or a status)
    with 4 to 8 distinct random bits flipped anywhere in it; ``random_frames``: the sync
    word, a type of the chain, its length, random payload and CRC bytes. ``theory``: the
-   chance that a random frame passes CRC-16 and listen's plausibility check, from the
-   field widths of the link and the default chain's L and M.
+   chance that a random frame passes the link's CRC and listen's plausibility check,
+   from the CRC's width, the field widths of the link and the default chain's L and M,
+   and, per case, ``forged_frames_expected``: trials × 2⁻³², the frames that pass the
+   CRC if each damaged frame does so by chance (an upper estimate for flipped bits: 4
+   or 5 flipped bits never pass it).
 
 Figures per case: ``rows_invented`` (rows written that were not sent: must be 0),
 ``rows_lost`` and ``rows_lost_of_intact_frames`` (rows of frames that arrived undamaged
@@ -65,6 +70,7 @@ TRACK_STATUSES = 3                         # tentative, confirmed, coasting
 REPORTS = ((TYPE_DETECTION,), (TYPE_PLOT, TYPE_TRACK))
 _FRAME_BYTES = {Detection: frame_bytes(TYPE_DETECTION), Plot: frame_bytes(TYPE_PLOT),
                 Track: frame_bytes(TYPE_TRACK), Status: frame_bytes(TYPE_STATUS)}
+CRC_PASS = 2.0 ** (-8 * CRC_BYTES)         # chance that a random frame passes the CRC
 TRIALS_PER_FILE = 5000                     # false-accept trials in one replay file
 CHUNK = 500                                # streams per task of the process pool
 FULL = {"streams_per_rate": 200_000, "streams_per_kind": 50_000, "false_accept_trials": 1_000_000}
@@ -395,8 +401,9 @@ def _tasks(sizes):
 
 
 def theory():
-    """The chance that a frame of random payload and CRC passes CRC-16 and listen's
-    plausibility check, per type, from the field widths and the default chain's L, M."""
+    """The chance that a frame of random payload and CRC passes the link's CRC and
+    listen's plausibility check, per type, from the CRC's width, the field widths and
+    the default chain's L, M."""
     span = {kind: {name: 1 << 8 * size for name, size in fields}
             for kind, fields in (("detection", DETECTION_FIELDS), ("plot", PLOT_FIELDS),
                                  ("track", TRACK_FIELDS))}
@@ -407,9 +414,9 @@ def theory():
         * (M << POSITION_FRAC) / span["plot"]["doppler_pos"],
         "track": TRACK_STATUSES / span["track"]["status"] * cells / span["track"]["range_pos"],
     }
-    crc_pass = 2.0 ** (-8 * CRC_BYTES)
-    return {"crc_pass": crc_pass, "plausible_fraction_of_random_payloads": plausible,
-            "forged_row_per_random_frame": {k: v * crc_pass for k, v in plausible.items()}}
+    return {"crc_bits": 8 * CRC_BYTES, "crc_pass": CRC_PASS,
+            "plausible_fraction_of_random_payloads": plausible,
+            "forged_row_per_random_frame": {k: v * CRC_PASS for k, v in plausible.items()}}
 
 
 def run(sizes, workers):
@@ -430,6 +437,7 @@ def run(sizes, workers):
         entry = dict(sorted(c.items()))
         entry["forged_frames_per_million"] = 1e6 * c["forged_frames_accepted"] / c["trials"]
         entry["forged_rows_per_million"] = 1e6 * c["forged_rows_written"] / c["trials"]
+        entry["forged_frames_expected"] = c["trials"] * CRC_PASS
         false_accept["flipped_4_to_8_bits" if how == "flipped" else "random_frames"] = entry
     false_accept["theory"] = theory()
     return {
@@ -445,10 +453,15 @@ def run(sizes, workers):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small run, for a smoke test")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="a small run, for a smoke test")
+    sizes.add_argument("--scale", type=float, default=1.0,
+                       help="run this fraction (or multiple) of the full sizes (default 1)")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = parser.parse_args()
-    sizes = QUICK if args.quick else FULL
+    if not args.scale > 0:
+        parser.error(f"--scale must be above 0, not {args.scale}")
+    sizes = QUICK if args.quick else {k: max(1, round(v * args.scale)) for k, v in FULL.items()}
     name = "listen_fuzz_quick.json" if args.quick else "listen_fuzz.json"
     run_and_write(lambda: {"sizes": sizes, **run(sizes, args.workers)}, RESULTS / name)
 

@@ -35,6 +35,12 @@ __all__ = ["LINK_LOAD_LIMIT", "board_config", "sample_period", "link_budget", "b
 
 LINK_LOAD_LIMIT = 0.8   # most of the UART's byte rate the worst-case report traffic may use
 
+# The report framer's queue (``amaranth.lib.fifo.SyncFIFOBuffered``) never reads the
+# entry it writes in the same clock, so its read port may leave that collision
+# undefined: Yosys then maps it to block RAM without emulating read-first behaviour
+# (a register and a multiplexer per bit of the queue).
+_QUEUE_WITHOUT_COLLISIONS = "setparam -set COLLISION_X_MASK 1 top.core.framer.queue/t:$memrd_v2"
+
 
 
 def board_config(board):
@@ -197,6 +203,8 @@ def build_board(board, out_dir, *, progress=print):
              f"{config.line_length}-sample lines, {board.clock_hz / 1e6:g} MHz clock)")
     overrides = {"debug_verilog": False, **board.overrides}
     overrides["nextpnr_opts"] = " ".join(filter(None, (NEXTPNR_OPTS, overrides.get("nextpnr_opts"))))
+    overrides["script_after_read"] = "\n".join(
+        filter(None, (_QUEUE_WITHOUT_COLLISIONS, overrides.get("script_after_read"))))
     plan = board.platform().prepare(top, name="top", **overrides)
     progress(f"{board.name}: synthesis, place and route (log: {build_dir / 'build.log'})")
     run_plan(plan, build_dir)

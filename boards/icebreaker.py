@@ -4,10 +4,11 @@ The UP5K has 5,280 LUT4 and 8 SB_MAC16, so the chain is cut to fit: 8-bit ADC
 samples, a Barker-13 pulse at one sample per chip, matched filter taps of 2 bits
 (+-1: the filter needs adders only), 10-bit compressed samples (one SB_MAC16 per
 square in the power detector), 256-sample range lines, a CA-CFAR over 2 x 4
-reference cells and 1 guard cell a side that reports peaks only (a larger
-window no longer fits beside the peak test), and one echo target (its complex
-product takes four SB_MAC16, its gain the last two: the presets differ in
-amplitude; with one amplitude word, a power of two, the gain would be a shift).
+reference cells and 1 guard cell a side that reports peaks only (chosen when
+a larger window did not fit; the README's board notes say what one costs now),
+and one echo target (its complex product takes four SB_MAC16, its gain the last
+two: the presets differ in amplitude; with one amplitude word, a power of two,
+the gain would be a shift).
 The clock is 18 MHz from the PLL, so the chain can process 18 Msample/s (what
 nextpnr achieves, and the cells used, are in ``bench/results/boards.json``); the board plays its scenario in real time, 1 Msample/s
 (one sample every 18 clocks), and reports on the link at ``LINK_BAUD``.

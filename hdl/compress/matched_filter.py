@@ -35,6 +35,17 @@ def _integer_taps(taps, coef_width):
     return pairs
 
 
+def _is_shift(coef):
+    """Whether multiplying by the integer ``coef`` is a shift: 0 or +-2**k."""
+    return abs(coef) & (abs(coef) - 1) == 0
+
+
+def _shifted(value, coef):
+    """``coef * value`` for ``coef`` = +-2**k: a shift, negated for a negative ``coef``."""
+    value = value << (abs(coef).bit_length() - 1)
+    return -value if coef < 0 else value
+
+
 class MatchedFilter(wiring.Component):
     """Complex FIR for pulse compression, one sample per clock, history cleared per line.
 
@@ -43,7 +54,11 @@ class MatchedFilter(wiring.Component):
     and gives as many output samples as it has input samples. The framing flags
     travel with their sample. Direct form: a delay line of the input that is cleared
     when ``first`` enters, a registered multiplier input and output per real product,
-    and a pipelined adder tree.
+    and a pipelined adder tree. When every tap part is 0 or a power of two with
+    either sign (Barker taps: +-1), there is no multiplier: the products are shifts
+    that the complex-sum level adds, and the ``d`` product stages are registers of
+    the two sums after the adder tree instead (retimed: the same output and
+    latency; ``d`` registers per part of the sum instead of ``d`` per real product).
 
     Symmetric taps (``taps[j] == taps[P-1-j]`` for all ``j``, as the time-symmetric
     LFM pulse of :func:`amaradar.hdl.waveform.sine_table.centred_chirp` gives) fold: the
@@ -107,7 +122,8 @@ class MatchedFilter(wiring.Component):
     ``o.ready``. Four real multipliers per multiplier input (no Gauss 3-multiplier
     trick), each a :func:`amaradar.hdl.stream.pipeline.multiply` with registered inputs and
     output, so that it maps to a DSP block with its pipeline registers (ECP5
-    MULT18X18D, iCE40 SB_MAC16); a tap part of zero costs no multiplier.
+    MULT18X18D, iCE40 SB_MAC16); a tap part of zero costs no multiplier, and shift
+    taps (above) none at all.
 
     Model
     -----
@@ -133,6 +149,7 @@ class MatchedFilter(wiring.Component):
             raise TypeError(f"round_stage must be True or False, not {round_stage!r}")
         self._round_stage = round_stage
         self._pairs = self._folded_pairs()
+        self._shift_taps = all(_is_shift(part) for tap in self._taps for part in tap)
         # multiplier inputs: a sample, or the sum of two when the taps fold
         self._operand_width = input_width + (len(self._pairs) < len(self._taps))
         self._product_latency = product_latency(signed(coef_width), signed(self._operand_width))
@@ -189,12 +206,18 @@ class MatchedFilter(wiring.Component):
             products = {}
             for name, coef, part in (("rr", hr, "i"), ("ii", hi, "q"), ("ri", hr, "q"),
                                      ("ir", hi, "i")):
-                products[name] = 0 if coef == 0 else multiply(
-                    m, en, Const(coef, signed(self._coef_width)), op[part], f"p{j}_{name}",
-                    a_static=True)[0]
+                if coef == 0:
+                    products[name] = 0
+                elif self._shift_taps:
+                    products[name] = _shifted(op[part], coef)
+                else:
+                    products[name] = multiply(
+                        m, en, Const(coef, signed(self._coef_width)), op[part], f"p{j}_{name}",
+                        a_static=True)[0]
             real_terms.append(products["rr"] - products["ii"])
             imag_terms.append(products["ri"] + products["ir"])
-        for n in range(self._product_latency):
+        product_stages = 0 if self._shift_taps else self._product_latency
+        for n in range(product_stages):
             ctrl = stage(f"product{n}", ctrl)
 
         # Adder tree: the complex-sum level, then pairwise levels, each registered.
@@ -210,6 +233,12 @@ class MatchedFilter(wiring.Component):
                 [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
                  for k in range(0, len(terms), 2)]
                 for terms in (real_terms, imag_terms))
+
+        # Shift taps: the stages of the products, retimed to the two sums.
+        for n in range(self._product_latency - product_stages):
+            real_terms, imag_terms = (self._register_level(m, en, terms, f"{part}_retimed{n}")
+                                      for part, terms in (("re", real_terms), ("im", imag_terms)))
+            ctrl = stage(f"retimed{n}", ctrl)
 
         # Output stage: round (in a register of its own with ``round_stage``),
         # saturate, sticky overflow.

@@ -1,11 +1,12 @@
 """Turns CFAR detections and status heartbeats into the framed byte stream of the report link."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.utils import ceil_log2
 from amaranth.lib import crc as crc_lib, data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ...spec.link import (CRC, CRC_BYTES, DETECTION_FIELDS, HEADER_BYTES, STATUS_FIELDS, SYNC,
+from ...spec.link import (CRC, CRC_BYTES, DETECTION_FIELDS, STATUS_FIELDS, SYNC,
                           TYPE_DETECTION, TYPE_STATUS)
 from ..formats import detection_layout
 from ...spec.records import CPI_WIDTH, PULSE_WIDTH, RESET_FLAG
@@ -20,15 +21,15 @@ _LIMITS = {"range_bits": 8 * _FIELD_BYTES["range_bin"], "power_bits": 8 * _FIELD
 assert CPI_WIDTH <= 8 * _FIELD_BYTES["cpi"] and PULSE_WIDTH <= 8 * _FIELD_BYTES["pulse"]
 
 
-def _frame(kind, fields, values, width):
-    """A frame without its CRC as one value, first byte in the top 8 bits of ``width``."""
+def _frame_bytes(kind, fields, values):
+    """The bytes of a frame without its CRC, in link order: 8-bit values."""
     length = sum(size for _, size in fields)
-    chunks = [Const(byte, 8) for byte in (*SYNC, kind, length)]
+    out = [Const(byte, 8) for byte in (*SYNC, kind, length)]
     for name, size in fields:
         value = Value.cast(values[name]).as_unsigned()
-        chunks.append(Cat(value, Const(0, 8 * size - len(value))) if len(value) < 8 * size else value)
-    bits = Cat(*reversed(chunks))
-    return Cat(Const(0, width - len(bits)), bits)
+        value = Cat(value, Const(0, max(0, 8 * size - len(value))))
+        out += [value.word_select(size - 1 - k, 8) for k in range(size)]
+    return out
 
 
 class ReportFramer(wiring.Component):
@@ -48,7 +49,8 @@ class ReportFramer(wiring.Component):
     * **Queue.** Detections that passed the cap wait in a ``depth``-entry FIFO
       (``SyncFIFOBuffered``) while the byte output is back-pressured (a UART is much
       slower than the chain); one that finds the FIFO full is dropped and counted in
-      ``dropped_full``.
+      ``dropped_full``. The detection being sent keeps its entry until its last
+      byte: the frame's bytes are read from the queue's output, not copied.
 
     Parameters
     ----------
@@ -59,7 +61,7 @@ class ReportFramer(wiring.Component):
     cap : int
         Most detection frames per CPI, at least 1.
     depth : int
-        Detections the queue holds, at least 1.
+        Detections the queue holds, the one being sent included, at least 1.
 
     Members
     -------
@@ -150,45 +152,52 @@ class ReportFramer(wiring.Component):
         with m.If(passed & ~queue.w_rdy):
             count(self.dropped_full)
 
-        # Serializer: a shift register with the frame, the CRC appended at the end.
-        lengths = {kind: sum(size for _, size in fields)
-                   for kind, fields in ((TYPE_DETECTION, DETECTION_FIELDS), (TYPE_STATUS, STATUS_FIELDS))}
-        width = 8 * (HEADER_BYTES + max(lengths.values()))
-        frame = Signal(width)
-        index = Signal(range(width // 8 + CRC_BYTES))
+        # Serializer: the byte at ``index`` of the frame, picked from the queue's
+        # output (the detection keeps its entry until its last byte) or from the
+        # status fields held when the frame started; the CRC appended at the end.
+        status = {name: Signal(8 * size, name=f"status_{name}") for name, size in STATUS_FIELDS}
+        queued = data.View(self._layout, queue.r_data)
+        bodies = {True: _frame_bytes(TYPE_STATUS, STATUS_FIELDS, status),
+                  False: _frame_bytes(TYPE_DETECTION, DETECTION_FIELDS,
+                                      {name: getattr(queued, name) for name, _ in DETECTION_FIELDS})}
+        index = Signal(range(max(map(len, bodies.values())) + CRC_BYTES + 1))   # of the next byte
+        byte = Signal(8)                                                        # of the frame body
         is_status = Signal()
-        crc_at = Mux(is_status, HEADER_BYTES + lengths[TYPE_STATUS], HEADER_BYTES + lengths[TYPE_DETECTION])
+        crc_at = Mux(is_status, len(bodies[True]), len(bodies[False]))
+        in_crc = index > crc_at
         status_pending = Signal(init=1)
         first_status = Signal(init=1)
         accept = self.o.valid & self.o.ready
+        # the CRC, most significant byte first
+        crc_bytes = Array(crc.crc.word_select(CRC_BYTES - 1 - k, 8) for k in range(CRC_BYTES))
         m.d.comb += [
-            self.o.payload.eq(Mux(index == crc_at, crc.crc[8:],
-                                  Mux(index == crc_at + 1, crc.crc[:8], frame[-8:]))),
-            crc.data.eq(self.o.payload),
-            crc.valid.eq(accept & (index >= len(SYNC)) & (index < crc_at)),
+            self.o.payload.eq(Mux(in_crc, crc_bytes[(index - 1 - crc_at)[:ceil_log2(CRC_BYTES)]],
+                                  byte)),
+            crc.data.eq(byte),
+            crc.valid.eq(accept & (index > len(SYNC)) & ~in_crc),
         ]
+
+        def start(kind):
+            m.d.comb += crc.start.eq(1)
+            m.d.sync += [byte.eq(SYNC[0]), index.eq(1), is_status.eq(kind == TYPE_STATUS),
+                         self.o.valid.eq(1)]
+
         with m.If(self.o.valid):
             with m.If(self.o.ready):
-                m.d.sync += [index.eq(index + 1), frame.eq(frame << 8)]
-                with m.If(index == crc_at + 1):
+                m.d.sync += [index.eq(index + 1),
+                             byte.eq(Mux(is_status, Array(bodies[True])[index],
+                                         Array(bodies[False])[index]))]
+                with m.If(index == crc_at + CRC_BYTES):
                     m.d.sync += self.o.valid.eq(0)
+                    m.d.comb += queue.r_en.eq(~is_status)
         with m.Elif(status_pending):
-            status = {name: getattr(self, name) for name, _ in STATUS_FIELDS}
-            status["flags"] = self.flags | Mux(first_status, RESET_FLAG, 0)
-            m.d.comb += crc.start.eq(1)
-            m.d.sync += [
-                frame.eq(_frame(TYPE_STATUS, STATUS_FIELDS, status, width)),
-                index.eq(0), is_status.eq(1), self.o.valid.eq(1), status_pending.eq(0),
-                first_status.eq(0),
-            ]
+            start(TYPE_STATUS)
+            values = {name: getattr(self, name) for name in status}
+            values["flags"] = self.flags | Mux(first_status, RESET_FLAG, 0)
+            m.d.sync += [status[name].eq(value) for name, value in values.items()]
+            m.d.sync += [status_pending.eq(0), first_status.eq(0)]
         with m.Elif(queue.r_rdy):
-            queued = data.View(self._layout, queue.r_data)
-            detection = {name: getattr(queued, name) for name, _ in DETECTION_FIELDS}
-            m.d.comb += [crc.start.eq(1), queue.r_en.eq(1)]
-            m.d.sync += [
-                frame.eq(_frame(TYPE_DETECTION, DETECTION_FIELDS, detection, width)),
-                index.eq(0), is_status.eq(0), self.o.valid.eq(1),
-            ]
+            start(TYPE_DETECTION)
         with m.If(self.heartbeat):
             m.d.sync += status_pending.eq(1)
         return m

@@ -243,6 +243,22 @@ def test_gateware_bit_exact_with_stalls(count, symmetric, lengths, rounding, p_s
     assert np.any(unpack(OUT, out)["data.i"] != 0)
 
 
+@pytest.mark.parametrize("taps", [
+    [1, 1, 1, 1, 1, -1, -1, 1, 1, -1, 1, -1, 1],       # Barker-13
+    [4 - 2j, -1 + 8j, 0, -16j, 2],                     # powers of two of either sign, zeros
+    [4 - 2j, -1 + 8j, 2, -1 + 8j, 4 - 2j],             # folded
+])
+def test_shift_taps_bit_exact_with_stalls_and_no_multiplier(taps):
+    """Taps of 0 and +-2**k: shifts, the product stages retimed after the adder tree."""
+    rng = np.random.default_rng(len(taps))
+    shift = safe_output_shift(taps, 12, 18)
+    words, expected = _lines_stimulus(rng, [30, 1, 13, 40, 2], taps, shift)
+    dut = MatchedFilter(taps=taps, coef_width=6, output_shift=shift)
+    out = simulate_stream(dut, words, len(words), p_in_stall=0.4, p_out_stall=0.4, seed=3)
+    assert out == expected
+    assert "cell $mul " not in rtlil.convert(dut)
+
+
 @pytest.mark.parametrize("count, round_stage", [(1, False), (5, False), (16, False), (16, True)])
 def test_latency_attribute(count, round_stage):
     dut = MatchedFilter(taps=[1] * count, round_stage=round_stage)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amaradar.host.listen import run_listen
-from amaradar.spec.link import Plot, Status, Track, encode
+from amaradar.spec.link import SYNC, Plot, Status, Track, encode
 
 L, M = 1000, 16
 STATUS = Status(cpi=0, flags=0, preset=0, dropped_samples=0, dropped_cap=0, dropped_full=0,
@@ -39,15 +39,22 @@ def sessions(draw):
 
 
 def _damaged(frame, how, where):
+    """``frame`` damaged inside: a drop or a cut never takes only its first byte or
+    only a run of sync-word first bytes at its end (the frame before may end, the next
+    one always starts, with such a byte: the bytes would be those of a neighbour's
+    damage), and a duplicate never copies its first or last byte (the copy would be
+    garbage beside the frame)."""
     k = where % len(frame)
+    inner = len(frame.rstrip(SYNC[:1]))   # the bytes up to its last one that is no 0xEB
     if how == "flip":
         return frame[:k] + bytes([frame[k] ^ (1 << (where % 8))]) + frame[k + 1:]
     if how == "drop":
+        k = 1 + where % (inner - 1)
         return frame[:k] + frame[k + 1:]
-    if how == "dup":          # inside: a copy of the first or last byte is garbage beside it
+    if how == "dup":
         k = 1 + where % (len(frame) - 2)
         return frame[:k + 1] + frame[k:]
-    return frame[:max(1, k)]                                   # cut: a truncated frame
+    return frame[:max(1, where % inner)]                       # cut: a truncated frame
 
 
 def _listen(tmp_path, name, data):

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from amaradar.spec.link import (DETECTION_FIELDS, PLOT_FIELDS, STATUS_FIELDS, SYNC, TRACK_FIELDS,
                                 TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS, TYPE_TRACK, Decoder,
-                                Detection, Plot, Status, Track, crc16, encode, frame_bytes)
+                                Detection, Plot, Status, Track, crc32, encode, frame_bytes)
 
 SIGNED = {"range_rate"}     # of the track payload
 
@@ -34,24 +34,24 @@ def test_frame_layout_by_hand():
     frame = encode(Detection(cpi=0x0102, pulse=0x0304, range_bin=0x0506,
                              power=0x0708090A0B0C, threshold=0x0D0E0F101112))
     body = bytes([TYPE_DETECTION, 18]) + bytes(range(1, 19))
-    assert frame == SYNC + body + crc16(body).to_bytes(2, "big")
-    assert len(frame) == frame_bytes(TYPE_DETECTION) == 24
+    assert frame == SYNC + body + crc32(body).to_bytes(4, "big")
+    assert len(frame) == frame_bytes(TYPE_DETECTION) == 26
     status = Status(cpi=0x0102, flags=0x03, preset=0x04, dropped_samples=0x05060708,
                     dropped_cap=0x090A0B0C, dropped_full=0x0D0E0F10, range_bins=0x1112,
                     pulses=0x1314, sample_rate=0x15161718, pri=0x191A1B1C, pulse_samples=0x1D1E)
     body = bytes([TYPE_STATUS, 30]) + bytes(range(1, 31))
-    assert encode(status) == SYNC + body + crc16(body).to_bytes(2, "big")
-    assert frame_bytes(TYPE_STATUS) == 36
+    assert encode(status) == SYNC + body + crc32(body).to_bytes(4, "big")
+    assert frame_bytes(TYPE_STATUS) == 38
     plot = Plot(cpi=0x0102, range_pos=0x030405, doppler_pos=0x0607, power=0x08090A0B0C0D,
                 threshold=0x0E0F10111213)
     body = bytes([TYPE_PLOT, 19]) + bytes(range(1, 20))
-    assert encode(plot) == SYNC + body + crc16(body).to_bytes(2, "big")
-    assert frame_bytes(TYPE_PLOT) == 25
+    assert encode(plot) == SYNC + body + crc32(body).to_bytes(4, "big")
+    assert frame_bytes(TYPE_PLOT) == 27
     track = Track(cpi=0x0102, track_id=0x03040506, status=0x07, range_pos=0x08090A0B,
                   range_rate=0x0C0D0E0F, unfolded=0x10, age=0x11, misses=0x12, plot=0x1314)
     body = bytes([TYPE_TRACK, 20]) + bytes(range(1, 21))
-    assert encode(track) == SYNC + body + crc16(body).to_bytes(2, "big")
-    assert frame_bytes(TYPE_TRACK) == 26
+    assert encode(track) == SYNC + body + crc32(body).to_bytes(4, "big")
+    assert frame_bytes(TYPE_TRACK) == 28
     closing = encode(track._replace(range_rate=-2))           # two's complement on the link
     assert closing[4 + 11:4 + 15] == bytes([0xFF, 0xFF, 0xFF, 0xFE])
     assert Decoder().feed(closing) == [track._replace(range_rate=-2)]
@@ -155,7 +155,7 @@ def test_bit_flips_are_crc_errors():
 
 def test_wrong_length_byte_is_rejected_even_with_a_good_crc():
     body = bytes([TYPE_DETECTION, 17]) + bytes(17)
-    frame = SYNC + body + crc16(body).to_bytes(2, "big")
+    frame = SYNC + body + crc32(body).to_bytes(4, "big")
     good = encode(Detection(1, 1, 1, 1, 1))
     out, decoder = _decode_all(frame + good, [3])
     assert out == [Detection(1, 1, 1, 1, 1)] and decoder.resync_bytes == len(frame)
