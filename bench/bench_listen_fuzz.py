@@ -54,7 +54,7 @@ from amaradar.spec.link import (CRC_BYTES, DETECTION_FIELDS, HEADER_BYTES, PLOT_
                                 TRACK_FIELDS, TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS,
                                 TYPE_TRACK, Decoder, Detection, Plot, Status, Track, encode,
                                 frame_bytes)
-from amaradar.spec.records import POSITION_FRAC
+from amaradar.spec.records import CPI_WIDTH, POSITION_FRAC
 from amaradar.sim.world.scenario import load_scenario
 
 from machine import run_and_write
@@ -73,6 +73,9 @@ _FRAME_BYTES = {Detection: frame_bytes(TYPE_DETECTION), Plot: frame_bytes(TYPE_P
 CRC_PASS = 2.0 ** (-8 * CRC_BYTES)         # chance that a random frame passes the CRC
 TRIALS_PER_FILE = 5000                     # false-accept trials in one replay file
 CHUNK = 500                                # streams per task of the process pool
+#: one wrap of the link's CPI counter, in seconds (the status frames' PRI is L samples)
+WRAP_S = (1 << CPI_WIDTH) * M * L / round(RADAR.sample_rate_hz)
+TIME_COLUMN = {"detections.csv": 2, "tracks.csv": 1}       # time_s in listen's rows
 FULL = {"streams_per_rate": 200_000, "streams_per_kind": 50_000, "false_accept_trials": 1_000_000}
 QUICK = {"streams_per_rate": 400, "streams_per_kind": 200, "false_accept_trials": 20_000}
 
@@ -164,7 +167,7 @@ def _listen(data, tmp):
     stdout = io.StringIO()
     run_listen(replay=replay, out_dir=tmp / "out", stdout=stdout)
     rows = []
-    for name in ("detections.csv", "tracks.csv"):
+    for name in TIME_COLUMN:
         path = tmp / "out" / name
         rows.append(path.read_text().splitlines()[1:] if path.exists() else [])
         path.unlink(missing_ok=True)
@@ -191,13 +194,29 @@ def _accepted(data):
     return out
 
 
-def _match(got, want):
+def _same_row(row, sent, column):
+    """Whether listen's ``row`` is the row of a sent report, ``sent``: equal, but for
+    ``time_s`` (column ``column``), which may differ by whole wraps of the CPI counter,
+    listen's origin being the first CPI it hears."""
+    a, b = row.split(","), sent.split(",")
+    if a[:column] + a[column + 1:] != b[:column] + b[column + 1:]:
+        return False
+    if a[column] == b[column]:
+        return True
+    if not a[column] or not b[column]:
+        return False
+    wraps = (float(a[column]) - float(b[column])) / WRAP_S
+    return abs(wraps - round(wraps)) * WRAP_S < 1.5e-3   # each rounded: 1 ms apart at most
+
+
+def _match(got, want, column):
     """Greedy in-order match of rows ``got`` to ``want`` (each a tuple of the rows a sent
-    report may make); (indices of ``want`` matched, rows invented)."""
+    report may make; ``time_s`` in column ``column``); (indices of ``want`` matched, rows
+    invented)."""
     matched, invented, i = set(), 0, 0
     for row in got:
         k = i
-        while k < len(want) and row not in want[k]:
+        while k < len(want) and not any(_same_row(row, w, column) for w in want[k]):
             k += 1
         if k == len(want):
             invented += 1
@@ -286,13 +305,15 @@ def fuzz_streams(mode, param, seed, count, tmp):
         want_d, want_t, _ = _listen(b"".join(frames), tmp)
         is_track = [isinstance(m, Track) for _, m in reports]
         kept = set()
-        for got, want, track in ((detections, want_d, False), (tracks, want_t, True)):
+        for got, want, track, name in ((detections, want_d, False, "detections.csv"),
+                                       (tracks, want_t, True, "tracks.csv")):
+            column = TIME_COLUMN[name]
             index = [j for (j, _), t in zip(reports, is_track) if t == track]
-            matched, invented = _match(got, [(w,) for w in want])
+            matched, invented = _match(got, [(w,) for w in want], column)
             if invented:    # a lost status frame: the rows before the next one lack its words
                 blind = _listen(b"".join(f for f, m in zip(frames, messages)
                                          if not isinstance(m, Status)), tmp)[track]
-                matched, invented = _match(got, list(zip(want, blind)))
+                matched, invented = _match(got, list(zip(want, blind)), column)
             c["rows_invented"] += invented
             kept |= {index[k] for k in matched}
             c["rows_lost_of_intact_frames"] += sum(
@@ -309,11 +330,13 @@ def _resync(tally, messages, received, damaged, errors, accepted):
     for r in received:
         spans.append((pos, pos + len(r)))
         pos += len(r)
-    correct, j = {}, 0                          # sent frame -> start of its accepted copy
+    # sent frame -> start of its accepted copy: the same message, its bytes overlapping
+    # the frame's (it may begin on the frame before's last byte: see the link's Decoding)
+    correct, j = {}, 0
     for start, message in accepted:
-        k = j
+        k, end = j, start + _FRAME_BYTES[type(message)]
         while k < len(messages) and not (messages[k] == message
-                                         and spans[k][0] <= start < spans[k][1]):
+                                         and start < spans[k][1] and end > spans[k][0]):
             k += 1
         if k == len(messages):
             c["frames_forged"] += 1

@@ -123,6 +123,12 @@ length byte equals that type's payload length and its CRC is right. Anything els
 is skipped one byte at a time and the search for the sync word starts again, so
 the decoder resynchronises after lost, extra or corrupted bytes and never makes a
 message out of a damaged frame.
+
+One overlap is allowed: when a frame's last byte is lost and the next frame's first
+byte (0xEB) takes its place, the frame is still right, and the next frame's sync word
+begins on its last byte. The decoder tries that one place before searching on, so
+the intact frame after it is not lost too. In an undamaged stream a frame never ends
+where a sync word begins (the next byte is 0xEB, not 0x90).
 """
 
 import zlib
@@ -248,10 +254,14 @@ class Decoder:
         Candidate frames (sync word, known type, right length) whose CRC was wrong.
     resync_bytes : int
         Bytes skipped outside accepted frames: garbage, damaged and truncated frames.
-        After :meth:`finish`, ``bytes == resync_bytes + bytes of accepted frames``.
+    overlaps : int
+        Frames that began on the last byte of the frame before (see Decoding above).
+        After :meth:`finish`,
+        ``bytes == resync_bytes + bytes of accepted frames - overlaps``.
     gaps : list of int
         For each message the last :meth:`feed` or :meth:`finish` returned, the bytes
-        skipped just before its frame (0: it followed the previous frame directly).
+        skipped just before its frame (0: it followed the previous frame directly;
+        -1: it began on that frame's last byte).
     """
 
     def __init__(self):
@@ -261,8 +271,10 @@ class Decoder:
         self.counts = {layout.name: 0 for layout in _LAYOUTS.values()}
         self.crc_errors = 0
         self.resync_bytes = 0
+        self.overlaps = 0
         self.gaps = []
         self._gap = 0
+        self._after_frame = False   # the buffer's first byte ended an accepted frame
 
     def feed(self, data):
         """Add ``data`` (bytes-like); return the list of messages it completed."""
@@ -279,9 +291,20 @@ class Decoder:
         self._gap += count
 
     def _scan(self, final):
-        buf, pos, out = self._buf, 0, []
+        buf, out = self._buf, []
+        pos = 1 if self._after_frame else 0
         self.gaps = []
         while pos < len(buf):
+            if self._after_frame and buf[pos - 1:pos + 1] == SYNC:
+                status = self._candidate(buf, pos - 1)
+                if status is None and not final:
+                    break
+                if status:
+                    self.overlaps += 1
+                    self._gap -= 1
+                    pos = self._accept(out, *status)
+                    continue
+            self._after_frame = False
             start = buf.find(SYNC, pos)
             if start < 0:
                 # A sync word may still begin in the last len(SYNC) - 1 bytes.
@@ -300,15 +323,21 @@ class Decoder:
                 self._skip(1)
                 pos += 1
                 continue
-            message, end = status
-            out.append(message)
-            self.gaps.append(self._gap)
-            self._gap = 0
-            self.frames += 1
-            self.counts[_LAYOUTS[_KIND_OF[type(message)]].name] += 1
-            pos = end
-        del buf[:pos]
+            pos = self._accept(out, *status)
+        if final:
+            self._after_frame = False
+        del buf[:pos - 1 if self._after_frame else pos]
         return out
+
+    def _accept(self, out, message, end):
+        """Take the frame of ``message`` ending at ``end``; return ``end``."""
+        out.append(message)
+        self.gaps.append(self._gap)
+        self._gap = 0
+        self.frames += 1
+        self.counts[_LAYOUTS[_KIND_OF[type(message)]].name] += 1
+        self._after_frame = True
+        return end
 
     def _candidate(self, buf, pos):
         """``(message, end)`` for a valid frame at ``pos``, False if invalid, None if incomplete."""

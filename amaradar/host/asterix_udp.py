@@ -9,7 +9,8 @@ configuration message. The radar timing comes from the link (the status frame,
 or the options that override it; the LFM's carrier and bandwidth only from the
 options); a CPI that ends before it is known is not sent,
 and counted. A track goes out in its plot's record only when the CPI's frames
-arrived whole: if the decoder skipped bytes before one of the CPI's frames (a lost
+arrived whole: if the decoder skipped bytes before one of the CPI's frames, or a
+frame began on the last byte of the one before (either way a byte was lost; a lost
 or damaged frame shifts the plot indices that tracks name; a gap before a CPI's
 first frame counts for the CPI before it too), or a track names a plot that did
 not arrive, it goes out in a record of its own.
@@ -112,12 +113,12 @@ class AsterixUdp:
 
     def report(self, cpi, message, timing, gap):
         """Hold ``message`` (a Detection, Plot or Track of the session's CPI ``cpi``, after
-        ``gap`` bytes the decoder skipped), first sending the CPI held if this one is
+        the decoder's ``gap`` before its frame), first sending the CPI held if this one is
         another."""
-        self._damaged = self._damaged or gap > 0
+        self._damaged = self._damaged or gap != 0
         if self._cpi is not None and cpi != self._cpi:
             self.flush(timing)
-            self._damaged = gap > 0
+            self._damaged = gap != 0
         self._cpi = cpi
         (self._tracks if isinstance(message, Track) else self._reports).append(message)
 

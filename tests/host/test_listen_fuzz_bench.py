@@ -1,7 +1,7 @@
 """The listen fuzz bench (``bench/bench_listen_fuzz.py``) at CI size: its invariants on a
 few hundred streams per case, and that its accounting catches an invented row."""
 
-from bench_listen_fuzz import KINDS, RATES, _match, run
+from bench_listen_fuzz import KINDS, RATES, WRAP_S, _match, _same_row, run
 
 from amaradar.spec.link import TYPE_STATUS, frame_bytes
 
@@ -40,7 +40,19 @@ def test_bench_invariants():
 
 
 def test_match_counts_a_row_not_sent():
-    want = [("a",), ("b", "b'"), ("c",)]
-    assert _match(["a", "b'", "c"], want) == ({0, 1, 2}, 0)
-    assert _match(["a", "x", "c"], want) == ({0, 2}, 1)
-    assert _match(["c", "a"], want) == ({2}, 1)          # out of order: not what was sent
+    want = [("1,a",), ("1,b", "1,b'"), ("1,c",)]
+    assert _match(["1,a", "1,b'", "1,c"], want, 0) == ({0, 1, 2}, 0)
+    assert _match(["1,a", "1,x", "1,c"], want, 0) == ({0, 2}, 1)
+    assert _match(["1,c", "1,a"], want, 0) == ({2}, 1)      # out of order: not what was sent
+
+
+def test_a_row_may_differ_only_by_whole_wraps_of_its_time():
+    """listen's session starts at the first CPI it hears, so a row's time_s may differ
+    from the undamaged run's by whole wraps of the CPI counter, and by nothing else."""
+    sent = f"0,,{WRAP_S + 0.008:.3f},129558.121"
+    assert _same_row("0,,0.008,129558.121", sent, 2)
+    assert _same_row(f"0,,{3 * WRAP_S + 0.008:.3f},129558.121", sent, 2)
+    assert not _same_row(f"0,,{WRAP_S / 2 + 0.008:.3f},129558.121", sent, 2)
+    assert not _same_row("0,,0.010,129558.121", sent, 2)
+    assert not _same_row("0,,0.008,129558.122", sent, 2)
+    assert not _same_row("0,,,129558.121", sent, 2)

@@ -179,3 +179,32 @@ def test_gaps_name_the_bytes_skipped_before_each_message():
     assert decoder.feed(two[5:] + bytes(damaged) + two) == [Detection(2, 2, 2, 2, 2)] * 2
     assert decoder.gaps == [0, len(one)]
     assert decoder.finish() == [] and decoder.gaps == []
+
+
+def _ending_in_sync_byte(cpi):
+    """A detection of CPI ``cpi`` or later whose frame ends in 0xEB, the sync word's first byte."""
+    while encode(Detection(cpi, 0, 0, 0, 0))[-1] != SYNC[0]:
+        cpi += 1
+    return Detection(cpi, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 25, 26, 27, 100])
+def test_a_frame_whose_last_byte_is_lost_does_not_cost_the_next(chunk):
+    """The lost last byte 0xEB is made up by the next frame's first: both frames come
+    out, the second with gap -1, in chunks of any size, and the byte count balances."""
+    first, second = _ending_in_sync_byte(0), Detection(7, 7, 7, 7, 7)
+    stream = encode(first)[:-1] + encode(second) + encode(second)
+    out, decoder = _decode_all(stream, [chunk])
+    assert out == [first, second, second]
+    assert decoder.overlaps == 1 and decoder.resync_bytes == 0
+    assert decoder.bytes == len(stream) == \
+        decoder.resync_bytes + 3 * frame_bytes(TYPE_DETECTION) - decoder.overlaps
+
+
+def test_a_frame_ending_in_the_sync_byte_is_no_overlap_when_intact():
+    first = _ending_in_sync_byte(0)
+    decoder = Decoder()
+    assert decoder.feed(encode(first) + encode(first)) == [first, first]
+    assert decoder.gaps == [0, 0] and decoder.overlaps == 0
+    decoder.feed(encode(first)[:-1] + encode(first))
+    assert decoder.gaps == [0, -1] and decoder.overlaps == 1
