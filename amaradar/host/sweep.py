@@ -10,8 +10,9 @@ are skipped. Without a scheduler address the tasks run on a
 
 ``report.json`` holds the sweep, the rows with, for Pd, the Swerling 0 or 1 theory
 (:mod:`amaradar.host.sweep_theory`) at each point and whether it lies in the
-point's interval, and for Pfa whether the design Pfa does; with the rtl engine,
-how many tasks were bit-exact.
+point's interval (for Swerling 1 also the theory given the amplitudes the runs
+drew, which every point shares), and for Pfa whether the design Pfa does; with
+the rtl engine, how many tasks were bit-exact.
 """
 
 import contextlib
@@ -28,10 +29,11 @@ from .sweep_figures import SNR_KEY, write_sweep_figures
 from .sweep_stats import CONFIDENCE, add_counts, point_row
 from .sweep_store import SweepStore
 from .sweep_task import OSPA_CUTOFF_CELLS, run_task
-from .sweep_theory import cfar_pd, integration_gain_db
+from .sweep_theory import cfar_pd, integration_gain_db, swerling1_pd_given
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.models.detect.cfar import reference_count
-from ..sim.world.scenario import parse_scenario
+from ..sim.world.metrics import detectable_lines
+from ..sim.world.scenario import parse_scenario, target_fluctuation
 
 __all__ = ["run_sweep", "connect", "REPORT_SCHEMA"]
 
@@ -159,9 +161,10 @@ def _row_scenario(sweep, row):
 
 
 def _detector(scenario):
-    """``(pd(snr_db), config)``: Pd of target 0 (Swerling 0 or 1, as it is) at per-sample
-    SNR ``snr_db``, for the textbook factor of the design Pfa on independent reference
-    cells."""
+    """``(pd(snr_db, powers=None), config)``: Pd of target 0 (Swerling 0 or 1, as it
+    is) at per-sample SNR ``snr_db``, for the textbook factor of the design Pfa on
+    independent reference cells; with ``powers`` (the amplitude power of each look),
+    the Pd given those amplitudes."""
     config = chain_config(scenario)
     c = scenario.cfar
     if config.doppler:
@@ -173,10 +176,31 @@ def _detector(scenario):
     gain = integration_gain_db(transmit_pulse(scenario.radar), config.taps, window)
     os_k = c.os_k if c.type == "os" else None
 
-    def pd(snr_db):
-        return cfar_pd(10 ** ((snr_db + gain) / 10), c.type, config.cfar_alpha_white, n,
-                       os_k=os_k, swerling=scenario.targets[0].swerling)
+    def pd(snr_db, powers=None):
+        snr = 10 ** ((snr_db + gain) / 10)
+        if powers is not None:
+            return swerling1_pd_given(snr, powers, c.type, config.cfar_alpha_white, n, os_k=os_k)
+        return cfar_pd(snr, c.type, config.cfar_alpha_white, n, os_k=os_k,
+                       swerling=scenario.targets[0].swerling)
     return pd, config
+
+
+def _drawn_powers(sweep, row):
+    """The amplitude power of target 0 at every look the point's runs counted for Pd
+    (a CPI of the range-Doppler chain, a range line of the range-only chain)."""
+    values = tuple(row[k] for k in sweep.keys)
+    powers = []
+    for run in range(row["runs"]):
+        scenario = parse_scenario(sweep.scenario_doc(values, run))
+        r = scenario.radar
+        amplitude = target_fluctuation(r, scenario.targets[0], 0)
+        looks = detectable_lines(scenario, 0)
+        if scenario.doppler:
+            looks = looks.reshape(r.cpis, r.pulses_per_cpi).all(axis=1)
+        else:
+            amplitude = np.repeat(amplitude, r.pulses_per_cpi)
+        powers.append(np.abs(amplitude[looks]) ** 2)
+    return np.concatenate(powers)
 
 
 def _theory_curve(sweep, row):
@@ -194,7 +218,8 @@ def _false_per_look(sweep, row):
 
 
 def _report(sweep, store, *, engine, computed, source, cluster, wall_s):
-    rows, checks = [], {"pd_within": 0, "pd_points": 0, "pfa_within": 0, "pfa_points": 0}
+    rows, checks = [], {"pd_within": 0, "pd_points": 0, "pfa_within": 0, "pfa_points": 0,
+                        "pd_given_draws_within": 0, "pd_given_draws_points": 0}
     for row in store.rows:
         scenario = _row_scenario(sweep, row)
         out = {k: _clean(v) for k, v in row.items()}
@@ -206,6 +231,12 @@ def _report(sweep, store, *, engine, computed, source, cluster, wall_s):
                        pd_theory_within=within)
             checks["pd_points"] += 1
             checks["pd_within"] += within
+            if scenario.targets[0].swerling == 1 and math.isfinite(row["pd"]):
+                given = pd(scenario.targets[0].snr_db, _drawn_powers(sweep, row))
+                within = bool(row["pd_lo"] <= given <= row["pd_hi"])
+                out.update(pd_theory_given_draws=given, pd_theory_given_draws_within=within)
+                checks["pd_given_draws_points"] += 1
+                checks["pd_given_draws_within"] += within
         if "pfa" in sweep.figures:
             within = bool(row["pfa_lo"] <= scenario.cfar.pfa <= row["pfa_hi"])
             out.update(pfa_design=scenario.cfar.pfa, pfa_design_within=within)
@@ -231,7 +262,10 @@ def _report(sweep, store, *, engine, computed, source, cluster, wall_s):
         "theory": {"pd": "Swerling 0 (constant amplitude) or Swerling 1 (Rayleigh, new each "
                          "CPI), as target 0 is; CFAR on independent exponential reference cells "
                          "at the textbook factor for the design Pfa, target on a range sample "
-                         "and a Doppler bin centre"},
+                         "and a Doppler bin centre",
+                   "pd_given_draws": "Swerling 1: the mean of the Swerling 0 Pd over the "
+                                     "amplitudes the point's runs drew (every point of the "
+                                     "sweep draws the same ones)"},
         "ospa_cutoff_cells": OSPA_CUTOFF_CELLS,
         "checks": checks,
         "timings": {"wall_s": wall_s, "task_s_total": float(sum(seconds))},

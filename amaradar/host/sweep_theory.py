@@ -17,6 +17,12 @@ cell exponential with mean ``1 + s``, so it exceeds ``t`` with probability
 ``(1 + alpha / (n (1 + s)))**-n`` for CA and Rohling's
 ``prod_{i<k} (n - i) / (n - i + alpha / (1 + s))`` for OS, which the tests check
 the numerical integral against.
+
+A sweep's Swerling 1 points all see the same Rayleigh amplitudes (run ``r`` draws
+them from its noise seed), so their errors against that law share one sample.
+:func:`swerling1_pd_given` is the Pd expected for the amplitudes actually drawn:
+the mean over them of the Swerling 0 Pd at ``s |a|**2``; it leaves only the
+noise's error.
 """
 
 import math
@@ -24,10 +30,13 @@ import math
 import numpy as np
 from scipy import integrate, stats
 
-__all__ = ["swerling0_pd", "swerling1_pd", "cfar_pd", "integration_gain_db"]
+__all__ = ["swerling0_pd", "swerling1_pd", "swerling1_pd_given", "cfar_pd",
+           "integration_gain_db"]
 
 _TAIL = 1e-15
 _POINTS = 8001
+_LEVELS = 512             # amplitude powers at which swerling1_pd_given evaluates Pd
+_LOWEST_POWER = 1e-6      # below it a draw counts as this (Pd there is the Pfa's)
 
 
 def _statistic_law(cfar_type, n, os_k):
@@ -73,6 +82,22 @@ def swerling1_pd(snr, cfar_type, alpha, n, *, os_k=None):
     """Pd of a Swerling 1 target of mean linear SNR ``snr``; the parameters as for
     :func:`swerling0_pd`."""
     return _average(lambda t: np.exp(-t / (1 + snr)), cfar_type, alpha, n, os_k)
+
+
+def swerling1_pd_given(snr, powers, cfar_type, alpha, n, *, os_k=None):
+    """Pd of a target of mean linear SNR ``snr`` whose look ``i`` had the amplitude
+    power ``powers[i]`` (unit mean over the law): the mean of :func:`swerling0_pd`
+    at ``snr * powers[i]``; the other parameters as for :func:`swerling0_pd`.
+
+    Pd is evaluated at :data:`_LEVELS` powers spaced evenly in ``log`` between the
+    smallest and the largest and interpolated in ``log`` power (its curvature there
+    keeps the error under 1e-4)."""
+    powers = np.maximum(np.asarray(powers, dtype=np.float64), _LOWEST_POWER)
+    if powers.size == 0:
+        raise ValueError("powers must hold at least one look")
+    levels = np.geomspace(powers.min(), max(powers.max(), powers.min() * (1 + 1e-9)), _LEVELS)
+    pd = [swerling0_pd(snr * level, cfar_type, alpha, n, os_k=os_k) for level in levels]
+    return float(np.mean(np.interp(np.log(powers), np.log(levels), pd)))
 
 
 def cfar_pd(snr, cfar_type, alpha, n, *, os_k=None, swerling=0):

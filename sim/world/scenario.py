@@ -101,6 +101,7 @@ from ..tracking import tracker_config
 __all__ = [
     "ScenarioError", "Radar", "Cfar", "Target", "PlanarTarget", "Tracking", "Scenario",
     "load_scenario", "parse_scenario", "default_scenario_text", "receive_iq",
+    "target_fluctuation",
 ]
 
 WAVEFORMS = ("lfm", "barker13")
@@ -695,7 +696,7 @@ def receive_iq(scenario, first_cpi=0, cpis=None):
     blank = int(math.ceil(r.pulse_width_s * r.sample_rate_hz - 1e-9))
     first_line = first_cpi * m
     for index, target in enumerate(scenario.targets):
-        _add_echo(iq, r, target, _fluctuation(r, target, index), first_line, blank)
+        _add_echo(iq, r, target, target_fluctuation(r, target, index), first_line, blank)
     for index, patch in enumerate(scenario.clutter):
         for k in range(cpis):
             rng = np.random.default_rng([r.noise_seed, 1, index, first_cpi + k])
@@ -733,7 +734,7 @@ def _add_echo(iq, radar, target, amplitude, first_line, blank):
         iq[row, start:stop] += scale * amplitude[n // radar.pulses_per_cpi] * carrier * echo
 
 
-def _fluctuation(radar, target, index):
+def target_fluctuation(radar, target, index):
     """Amplitude factor of target ``index`` in each CPI: 1 (Swerling 0), or a unit-power
     complex Gaussian draw per CPI (Swerling 1) from its own stream."""
     if target.swerling == 0:

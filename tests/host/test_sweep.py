@@ -12,8 +12,9 @@ from amaradar.cli import main
 from amaradar.host.sweep import run_sweep
 from amaradar.host.sweep_file import FIGURES, SweepError, load_sweep
 from amaradar.host.sweep_task import OSPA_CUTOFF_CELLS
-from amaradar.host.sweep_theory import cfar_pd, swerling0_pd, swerling1_pd
+from amaradar.host.sweep_theory import cfar_pd, swerling0_pd, swerling1_pd, swerling1_pd_given
 from amaradar.sim.models.detect.cfar import cfar_alpha, cfar_pfa
+from amaradar.sim.world.scenario import parse_scenario, target_fluctuation
 
 SCENARIO = """
 [radar]
@@ -157,6 +158,26 @@ def test_swerling1_pd_equals_the_closed_forms(snr_db):
         cfar_pd(s, "ca", alpha, n, swerling=3)
 
 
+@pytest.mark.parametrize("cfar_type, os_k", [("ca", None), ("os", 12)])
+def test_swerling1_pd_given_the_draws(cfar_type, os_k):
+    """The mean of the Swerling 0 Pd over the powers drawn: exact on a few powers (to
+    the interpolation's 1e-4), the Swerling 1 law's on its quantiles, and the
+    Swerling 0 Pd when every power is 1."""
+    n, s = 16, 10 ** 1.2
+    alpha = cfar_alpha(cfar_type, 1e-4, n, os_k=os_k)
+    powers = np.array([0.0, 0.05, 0.4, 1.0, 2.5, 7.0])
+    exact = np.mean([swerling0_pd(s * p, cfar_type, alpha, n, os_k=os_k) for p in powers])
+    assert swerling1_pd_given(s, powers, cfar_type, alpha, n, os_k=os_k) == pytest.approx(
+        exact, abs=1e-4)
+    quantiles = -np.log1p(-(np.arange(4000) + 0.5) / 4000)     # of the exponential law
+    assert swerling1_pd_given(s, quantiles, cfar_type, alpha, n, os_k=os_k) == pytest.approx(
+        swerling1_pd(s, cfar_type, alpha, n, os_k=os_k), abs=2e-3)
+    assert swerling1_pd_given(s, np.ones(3), cfar_type, alpha, n, os_k=os_k) == pytest.approx(
+        swerling0_pd(s, cfar_type, alpha, n, os_k=os_k), abs=1e-6)
+    with pytest.raises(ValueError, match="powers must hold at least one look"):
+        swerling1_pd_given(s, [], cfar_type, alpha, n, os_k=os_k)
+
+
 @pytest.fixture(scope="module")
 def one_worker():
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
@@ -222,3 +243,29 @@ def test_every_figure_has_a_value_and_an_interval(tmp_path, one_worker):
     assert 0 < row["plot_rms_range"] < 150.0       # within a range cell (150 m)
     assert 0 <= row["ospa"] <= OSPA_CUTOFF_CELLS and row["gospa"] >= 0
     assert (tmp_path / "out" / "ospa.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_swerling1_points_carry_the_theory_given_their_draws(tmp_path, one_worker):
+    """A Swerling 1 point's report row holds the theory given the amplitudes its runs
+    drew (the runs' own fluctuation streams, every CPI a look), a Swerling 0 point's
+    does not."""
+    sweep_text = SWEEP.replace('"cfar.type" = ["ca", "os"]', '"cfar.type" = ["ca"]\n'
+                               '"target.0.swerling" = [0, 1]').replace("[-12.0, -6.0]", "[-9.0]")
+    sweep = load_sweep(write_sweep(tmp_path, runs=2, cpis=3, sweep=sweep_text))
+    report = run_sweep(sweep, client=one_worker, out_dir=tmp_path / "out", progress=False)
+    assert report["checks"]["pd_given_draws_points"] == 1
+    steady, = [r for r in report["rows"] if r["target.0.swerling"] == 0]
+    fluctuating, = [r for r in report["rows"] if r["target.0.swerling"] == 1]
+    assert "pd_theory_given_draws" not in steady
+    powers = []
+    for run in range(2):
+        scenario = parse_scenario(sweep.scenario_doc(("ca", 1, -9.0), run))
+        powers += list(np.abs(target_fluctuation(scenario.radar, scenario.targets[0], 0)) ** 2)
+    assert len(powers) == 6 and len(set(powers)) == 6
+    gain = 10 * np.log10(13 * 8)                    # Barker-13, 8 pulses, rectangular
+    alpha = cfar_alpha("ca", 1e-3, 8)
+    expected = np.mean([swerling0_pd(10 ** ((-9.0 + gain) / 10) * p, "ca", alpha, 8)
+                        for p in powers])
+    assert fluctuating["pd_theory_given_draws"] == pytest.approx(expected, abs=1e-4)
+    assert fluctuating["pd_theory_given_draws_within"] == (
+        fluctuating["pd_lo"] <= fluctuating["pd_theory_given_draws"] <= fluctuating["pd_hi"])
