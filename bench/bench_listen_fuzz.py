@@ -50,6 +50,7 @@ from collections import Counter
 from pathlib import Path
 
 from amaradar.host.listen import run_listen
+from amaradar.host.writers.rows import DETECTION_CSV_COLUMNS, TRACK_CSV_COLUMNS
 from amaradar.spec.link import (CRC_BYTES, DETECTION_FIELDS, HEADER_BYTES, PLOT_FIELDS, SYNC,
                                 TRACK_FIELDS, TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS,
                                 TYPE_TRACK, Decoder, Detection, Plot, Status, Track, encode,
@@ -75,7 +76,9 @@ TRIALS_PER_FILE = 5000                     # false-accept trials in one replay f
 CHUNK = 500                                # streams per task of the process pool
 #: one wrap of the link's CPI counter, in seconds (the status frames' PRI is L samples)
 WRAP_S = (1 << CPI_WIDTH) * M * L / round(RADAR.sample_rate_hz)
-TIME_COLUMN = {"detections.csv": 2, "tracks.csv": 1}       # time_s in listen's rows
+#: time_s in listen's rows (detections.csv holds detection or plot rows, alike there)
+TIME_COLUMN = {"detections.csv": DETECTION_CSV_COLUMNS.index("time_s"),
+               "tracks.csv": TRACK_CSV_COLUMNS.index("time_s")}
 FULL = {"streams_per_rate": 200_000, "streams_per_kind": 50_000, "false_accept_trials": 1_000_000}
 QUICK = {"streams_per_rate": 400, "streams_per_kind": 200, "false_accept_trials": 20_000}
 

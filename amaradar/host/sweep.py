@@ -28,11 +28,10 @@ import numpy as np
 from .sweep_figures import SNR_KEY, write_sweep_figures
 from .sweep_stats import CONFIDENCE, add_counts, point_row
 from .sweep_store import SweepStore
-from .sweep_task import OSPA_CUTOFF_CELLS, run_task
+from .sweep_task import OSPA_CUTOFF_CELLS, pd_looks, run_task
 from .sweep_theory import cfar_pd, integration_gain_db, swerling1_pd_given
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.models.detect.cfar import reference_count
-from ..sim.world.metrics import detectable_lines
 from ..sim.world.scenario import parse_scenario, target_fluctuation
 
 __all__ = ["run_sweep", "connect", "REPORT_SCHEMA"]
@@ -194,12 +193,9 @@ def _drawn_powers(sweep, row):
         scenario = parse_scenario(sweep.scenario_doc(values, run))
         r = scenario.radar
         amplitude = target_fluctuation(r, scenario.targets[0], 0)
-        looks = detectable_lines(scenario, 0)
-        if scenario.doppler:
-            looks = looks.reshape(r.cpis, r.pulses_per_cpi).all(axis=1)
-        else:
+        if not scenario.doppler:
             amplitude = np.repeat(amplitude, r.pulses_per_cpi)
-        powers.append(np.abs(amplitude[looks]) ** 2)
+        powers.append(np.abs(amplitude[pd_looks(scenario, 0)]) ** 2)
     return np.concatenate(powers)
 
 

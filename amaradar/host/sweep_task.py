@@ -37,7 +37,7 @@ from ..sim.world.scenario import parse_scenario, receive_iq
 from ..sim.world.track_metrics import gospa, ospa
 from ..spec.records import POSITION_FRAC
 
-__all__ = ["run_task", "OSPA_CUTOFF_CELLS"]
+__all__ = ["run_task", "pd_looks", "OSPA_CUTOFF_CELLS"]
 
 OSPA_CUTOFF_CELLS = 5.0
 
@@ -63,6 +63,15 @@ def run_task(doc, engine):
     return counts
 
 
+def pd_looks(scenario, target):
+    """The looks at target ``target`` that count for Pd (bool array): range lines of the
+    range-only chain, CPIs of the range-Doppler chain, where its whole echo lies in the
+    receive window (every line of the CPI)."""
+    r = scenario.radar
+    lines = detectable_lines(scenario, target)
+    return lines.reshape(r.cpis, r.pulses_per_cpi).all(axis=1) if scenario.doppler else lines
+
+
 def _empty():
     return dict(pd_trials=0, pd_hits=0, cells=0, false=0, range_sq=0.0, velocity_sq=0.0,
                 errors=0, ospa_sum=0.0, ospa_sq=0.0, gospa_sum=0.0, gospa_sq=0.0, looks=0)
@@ -78,7 +87,7 @@ def _detection_counts(scenario, config, detections):
         line = detections["cpi"].astype(np.int64) * r.pulses_per_cpi + detections["pulse"]
         truth = truth_bins(scenario)[0, line]
         on = np.abs(detections["range_bin"] - truth) <= 1.0
-        required = detectable_lines(scenario, 0)
+        required = pd_looks(scenario, 0)
         hit = np.zeros(r.lines, dtype=bool)
         hit[line[on]] = True
         counts.update(pd_trials=int(required.sum()), pd_hits=int((hit & required).sum()))
@@ -96,8 +105,8 @@ def _plot_counts(scenario, config, plots):
     rng = np.asarray(plots["range_pos"], dtype=np.float64) / (1 << POSITION_FRAC)
     dop = np.asarray(plots["doppler_pos"], dtype=np.float64) / (1 << POSITION_FRAC)
     truth = plot_truth(scenario)
-    required = np.array([detectable_lines(scenario, t).reshape(r.cpis, m).all(axis=1)
-                         for t in range(len(scenario.targets))], dtype=bool).reshape(-1, r.cpis)
+    required = np.array([pd_looks(scenario, t) for t in range(len(scenario.targets))],
+                        dtype=bool).reshape(-1, r.cpis)
     if scenario.targets:
         range_error = rng - truth["range_cell"][0, cpi]
         doppler_error = (dop - truth["doppler_bin"][0, cpi] + m / 2) % m - m / 2
