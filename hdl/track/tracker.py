@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..formats import plots_layout, record_layout
 from ..numerics import shift_right
+from ..secded import secded_decode, secded_encode, secded_width
 from ..stream.pipeline import multiply, product_latency
 from .tables import (DIST_FRAC, GAIN_FRAC, STATE_FRAC, STATUS_COASTING, STATUS_CONFIRMED,
                      STATUS_TENTATIVE, TENTATIVE_OFFSET, TrackerConfig, tracker_tables)
@@ -91,6 +92,11 @@ class Tracker(wiring.Component):
         The model's run-time switches.
     plot_overflow, track_overflow, id_exhausted, range_saturated, rate_saturated : Out(1)
         Sticky flags, ``TRACKER_FLAGS`` of the model.
+    ecc_corrected, ecc_uncorrectable : Out(1)
+        Sticky: a word read from the plot buffer or the track file and used had one
+        flipped bit, put right (the reports are unchanged), or two, not put right
+        (the reports may be wrong until the word is rewritten). Gateware only: the
+        model has no RAM.
     plots_dropped, initiations_dropped : Out(COUNTER_WIDTH)
         The model's counters, saturating at ``2**COUNTER_WIDTH - 1``.
     tracks_started : Out(id_bits + 1)
@@ -174,10 +180,15 @@ class Tracker(wiring.Component):
     gating is one pair per clock. The input is not taken meanwhile: the plots of
     the next CPI wait upstream.
 
-    Memory: plots ``P x (range_pos_bits + period_bits)``, track file
-    ``T x`` (:attr:`track_bits`), gated-pair list ``T*P x (key + slot + plot bits)``,
-    associations ``T x plot bits``, gate and gain table ``(age_max + 1) x 2**ceil(log2
-    miss_columns)`` words (ROM); live, taken and blocked flags in registers.
+    Memory: plots ``P x (range_pos_bits + period_bits)``, track file ``T x``
+    (:attr:`track_bits`), each word stored as its SECDED code word
+    (:mod:`amaradar.hdl.secded`: one flipped bit is put right on every read; each
+    live track is rewritten every CPI, which scrubs it, and a plot is read only in
+    the CPI that wrote it);
+    gated-pair list ``T*P x (key + slot + plot bits)``, associations ``T x plot
+    bits`` (both rebuilt every CPI, not coded), gate and gain table ``(age_max + 1)
+    x 2**ceil(log2 miss_columns)`` words (ROM); live, taken and blocked flags in
+    registers.
 
     Model
     -----
@@ -220,6 +231,7 @@ class Tracker(wiring.Component):
             "correct_coupling": In(1, init=1),
             "plot_overflow": Out(1), "track_overflow": Out(1), "id_exhausted": Out(1),
             "range_saturated": Out(1), "rate_saturated": Out(1),
+            "ecc_corrected": Out(1), "ecc_uncorrectable": Out(1),
             "plots_dropped": Out(COUNTER_WIDTH), "initiations_dropped": Out(COUNTER_WIDTH),
             "tracks_started": Out(config.id_bits + 1),
         })
@@ -347,6 +359,24 @@ class Tracker(wiring.Component):
             last = t.miss_columns - 1
             return Cat(Mux(misses >= last, last, misses)[:self.col_bits], age)
 
+        def flag_if(condition, flag):
+            with m.If(condition):
+                m.d.sync += flag.eq(1)
+
+        def coded(write, read, layout, name):
+            """The words written to and read from a SECDED-coded RAM, in ``layout``, and
+            a signal to raise in the cycles the read word is used (which raises the ECC
+            flags if it was corrected or is uncorrectable)."""
+            written = Signal(layout, name=f"{name}_written")
+            m.d.comb += write.data.eq(secded_encode(written))
+            decoded = secded_decode(m, read.data, layout.size, name)
+            read_word = Signal(layout, name=f"{name}_read")
+            used = Signal(name=f"{name}_used")
+            m.d.comb += read_word.eq(decoded.data)
+            flag_if(used & decoded.corrected, self.ecc_corrected)
+            flag_if(used & decoded.uncorrectable, self.ecc_uncorrectable)
+            return written, read_word, used
+
         def range_state(range_pos):
             return Cat(Const(0, range_shift), range_pos)
 
@@ -366,14 +396,19 @@ class Tracker(wiring.Component):
                 rom_init.append({"gate": int(t.gate[age, k]), "mant": int(t.gate_mant[age, k]),
                                  "gshift": int(t.gate_shift[age, k]),
                                  "alpha": int(t.alpha[age, k]), "beta": int(t.beta[age, k])})
-        m.submodules.plots = plots = Memory(shape=plot_word, depth=n_plots, init=[])
-        m.submodules.tracks = tracks = Memory(shape=self.track_word, depth=n_tracks, init=[])
+        # the two RAMs that carry state across CPIs hold SECDED code words
+        m.submodules.plots = plots = Memory(shape=secded_width(plot_word.size), depth=n_plots,
+                                            init=[])
+        m.submodules.tracks = tracks = Memory(shape=secded_width(self.track_bits),
+                                              depth=n_tracks, init=[])
         m.submodules.pairs = pairs = Memory(shape=entry, depth=n_tracks * n_plots, init=[])
         m.submodules.assoc = assoc = Memory(shape=unsigned(self.index_bits), depth=n_tracks,
                                             init=[])
         m.submodules.gates = gates = Memory(shape=rom_word, depth=len(rom_init), init=rom_init)
         plot_w, plot_r = plots.write_port(), plots.read_port(domain="sync")
         track_w, track_r = tracks.write_port(), tracks.read_port(domain="sync")
+        plot_written, plot_read, plot_used = coded(plot_w, plot_r, plot_word, "plot")
+        track_written, track_read, track_used = coded(track_w, track_r, self.track_word, "track")
         pair_w, pair_r = pairs.write_port(), pairs.read_port(domain="sync")
         assoc_w, assoc_r = assoc.write_port(), assoc.read_port(domain="sync")
         rom = gates.read_port(domain="sync")
@@ -421,7 +456,8 @@ class Tracker(wiring.Component):
         gating = Signal()
 
         s1 = stage({"valid": issue, "p": issue_p[:self.index_bits]}, "s1")
-        s1 = stage({**s1, "range_pos": plot_r.data.range_pos, "x": plot_r.data.x}, "s1b")
+        m.d.comb += plot_used.eq(s1["valid"])
+        s1 = stage({**s1, "range_pos": plot_read.range_pos, "x": plot_read.x}, "s1b")
         s2 = stage({"valid": s1["valid"], "p": s1["p"], "z": range_state(s1["range_pos"]),
                     "x": s1["x"], "diff": row_xp - s1["x"], "change": s1["x"] - row.xl}, "s2")
         s3 = stage({"valid": s2["valid"], "p": s2["p"], "z": s2["z"],
@@ -539,7 +575,8 @@ class Tracker(wiring.Component):
         raw_valid = Signal()
         raw_marker = Signal()
         with m.If(out_en):
-            m.d.sync += [raw.eq(track_r.data), raw_valid.eq(pend & live.bit_select(pend_slot, 1)),
+            m.d.comb += track_used.eq(reporting & pend & live.bit_select(pend_slot, 1))
+            m.d.sync += [raw.eq(track_read), raw_valid.eq(pend & live.bit_select(pend_slot, 1)),
                          raw_marker.eq(pend_marker)]
             rd = raw
             report = self.o.payload.track
@@ -593,10 +630,6 @@ class Tracker(wiring.Component):
                 with m.Else():
                     m.next = load
 
-        def flag_if(condition, flag):
-            with m.If(condition):
-                m.d.sync += flag.eq(1)
-
         with m.FSM(name="phase"):
             # -------------------------------------------------------- input
             with m.State("INPUT"):
@@ -610,14 +643,15 @@ class Tracker(wiring.Component):
                         m.d.sync += [self.plot_overflow.eq(1), bump(self.plots_dropped)]
                     with m.Else():
                         m.d.comb += [plot_w.en.eq(1), plot_w.addr.eq(count),
-                                     plot_w.data.range_pos.eq(plot.range_pos),
-                                     plot_w.data.x.eq(plot.doppler_pos - t.doppler_zero)]
+                                     plot_written.range_pos.eq(plot.range_pos),
+                                     plot_written.x.eq(plot.doppler_pos - t.doppler_zero)]
                         m.d.sync += count.eq(count + 1)
 
             # -------------------------------------------------------- predict and gate
             slot_loop("G_ROW", "G_LOAD", "A_SCAN", [scan.eq(0), kept.eq(0), found.eq(0)])
             with m.State("G_LOAD"):
-                rd = track_r.data
+                rd = track_read
+                m.d.comb += track_used.eq(1)
                 m.d.sync += [row.eq(rd), row_slot.eq(slot),
                              mul_a.eq(rd.v), mul_b.eq(word(t.to_doppler)), wait.eq(latency),
                              issue_p.eq(0)]
@@ -629,8 +663,8 @@ class Tracker(wiring.Component):
                 m.next = "G_PREDICT"
             with m.State("G_PREDICT"):
                 predicted, clamped = sat_range(r_sum)
-                m.d.comb += [track_w.en.eq(1), track_w.addr.eq(row_slot), track_w.data.eq(row),
-                             track_w.data.r.eq(predicted)]
+                m.d.comb += [track_w.en.eq(1), track_w.addr.eq(row_slot), track_written.eq(row),
+                             track_written.r.eq(predicted)]
                 m.d.sync += [row.r.eq(predicted), wait.eq(wait - 1)]
                 flag_if(clamped, self.range_saturated)
                 m.next = "G_XP"
@@ -680,7 +714,8 @@ class Tracker(wiring.Component):
             slot_loop("U_ROW", "U_LOAD", "I_SETTLE",
                       qualify.eq(~col_taken & ~blocked & Cat(count > k for k in range(n_plots))))
             with m.State("U_LOAD"):
-                rd = track_r.data
+                rd = track_read
+                m.d.comb += track_used.eq(1)
                 m.d.sync += [work.eq(rd), hit.eq(row_taken.bit_select(slot, 1)),
                              plot_index.eq(assoc_r.data),
                              rom_addr.eq(gate_address(rd.age, rd.misses)),
@@ -693,9 +728,10 @@ class Tracker(wiring.Component):
                 with m.Else():
                     m.next = "U_COUNT"
             with m.State("U_FETCH"):
+                m.d.comb += plot_used.eq(1)
                 m.d.sync += [gate.eq(gate_row.gate), alpha.eq(gate_row.alpha),
-                             beta.eq(gate_row.beta), x.eq(plot_r.data.x),
-                             z.eq(range_state(plot_r.data.range_pos))]
+                             beta.eq(gate_row.beta), x.eq(plot_read.x),
+                             z.eq(range_state(plot_read.range_pos))]
                 m.next = "U_XP"
             # the Doppler that the rate predicts, the plot's unfolded next to it, the
             # correction and rate of that, the innovation
@@ -779,14 +815,14 @@ class Tracker(wiring.Component):
                 status = Mux(tentative & ~confirm, STATUS_TENTATIVE,
                              Mux(hit, STATUS_CONFIRMED, STATUS_COASTING))
                 m.d.comb += [
-                    track_w.en.eq(1), track_w.addr.eq(slot), track_w.data.eq(work),
-                    track_w.data.status.eq(status), track_w.data.misses.eq(misses),
-                    track_w.data.window.eq(window), track_w.data.hits.eq(hits),
-                    track_w.data.r.eq(r_new), track_w.data.v.eq(v_new),
-                    track_w.data.age.eq(age_new),
-                    track_w.data.unfolded.eq(work.unfolded | start),
-                    track_w.data.xl.eq(Mux(hit, x, work.xl)),
-                    track_w.data.plot.eq(Mux(hit, plot_index + 1, 0)),
+                    track_w.en.eq(1), track_w.addr.eq(slot), track_written.eq(work),
+                    track_written.status.eq(status), track_written.misses.eq(misses),
+                    track_written.window.eq(window), track_written.hits.eq(hits),
+                    track_written.r.eq(r_new), track_written.v.eq(v_new),
+                    track_written.age.eq(age_new),
+                    track_written.unfolded.eq(work.unfolded | start),
+                    track_written.xl.eq(Mux(hit, x, work.xl)),
+                    track_written.plot.eq(Mux(hit, plot_index + 1, 0)),
                 ]
                 m.d.sync += [kill.eq(fail | lost), kill_slot.eq(slot), slot.eq(slot + 1)]
                 m.next = "U_ROW"
@@ -812,15 +848,16 @@ class Tracker(wiring.Component):
                     m.next = "I_WRITE"
             with m.State("I_WRITE"):
                 m.d.comb += [
+                    plot_used.eq(1),
                     track_w.en.eq(1), track_w.addr.eq(slot),
-                    track_w.data.track_id.eq(next_id[:cfg.id_bits]),
-                    track_w.data.status.eq(Mux(self.confirm_m == 1, STATUS_CONFIRMED,
+                    track_written.track_id.eq(next_id[:cfg.id_bits]),
+                    track_written.status.eq(Mux(self.confirm_m == 1, STATUS_CONFIRMED,
                                                STATUS_TENTATIVE)),
-                    track_w.data.r.eq(range_state(plot_r.data.range_pos)),
-                    track_w.data.v.eq(0), track_w.data.xl.eq(plot_r.data.x),
-                    track_w.data.age.eq(1), track_w.data.misses.eq(0),
-                    track_w.data.window.eq(1), track_w.data.hits.eq(1),
-                    track_w.data.unfolded.eq(0), track_w.data.plot.eq(plot_index + 1),
+                    track_written.r.eq(range_state(plot_read.range_pos)),
+                    track_written.v.eq(0), track_written.xl.eq(plot_read.x),
+                    track_written.age.eq(1), track_written.misses.eq(0),
+                    track_written.window.eq(1), track_written.hits.eq(1),
+                    track_written.unfolded.eq(0), track_written.plot.eq(plot_index + 1),
                 ]
                 m.d.sync += [live.bit_select(slot, 1).eq(1), next_id.eq(next_id + 1),
                              qualify.bit_select(plot_index, 1).eq(0)]

@@ -9,8 +9,9 @@ sides, the stream rules checked on ``o``) and, at the first clock where
   The source drops ``i.valid`` meanwhile and, once the reset falls, feeds
   ``inputs`` again from the first word, as an upstream that was reset with it
   would; the words ``o`` gave before and during the reset are set apart.
-- :class:`Upset`: one bit of one word of a block RAM is inverted, as a
-  single-event upset would; the stream goes on untouched.
+- :class:`Upset`: bits of one word of a block RAM are inverted, as a
+  single-event upset (one bit) or a multiple-bit upset would; the stream goes on
+  untouched.
 
 The bench keeps running ``settle_cycles`` clocks after the last input word and
 the last output word (stalls included) and returns every word ``o`` gave, so a
@@ -38,23 +39,25 @@ class Reset:
 
 @dataclass(frozen=True)
 class Upset:
-    """Invert bit ``bit`` of word ``address`` of the RAM named ``memory``
-    (a key of :func:`memories`)."""
+    """Invert the bits ``bits`` (a tuple of bit numbers) of word ``address`` of the
+    RAM named ``memory`` (a key of :func:`memories`)."""
     memory: str
     address: int
-    bit: int
+    bits: tuple
 
 
 @dataclass
 class FaultRun:
     """What ``o`` gave: ``before`` the fault (for a reset: up to the clock its reset
     fell) and ``after`` it; ``fed`` input words had been taken at the fault, in
-    ``cycle`` clocks; ``output_cycles`` is the clock of each word of ``after``."""
+    ``cycle`` clocks; ``output_cycles`` is the clock of each word of ``after``;
+    ``watched`` the value of each watched output port when the run ended."""
     before: list = field(default_factory=list)
     after: list = field(default_factory=list)
     fed: int = 0
     cycle: int = 0
     output_cycles: list = field(default_factory=list)
+    watched: dict = field(default_factory=dict)
 
 
 class _Domain(Elaboratable):
@@ -84,7 +87,7 @@ def memories(fragment, prefix=""):
 
 
 def run_with_fault(dut, inputs, *, fault, trigger, p_in_stall=0.3, p_out_stall=0.3, seed=0,
-                   ports=None, settle_cycles=2000, max_cycles=None, fragment=None):
+                   ports=None, watch=(), settle_cycles=2000, max_cycles=None, fragment=None):
     """Run ``dut`` with one ``fault`` injected when ``trigger(fed, emitted)`` first holds.
 
     Parameters
@@ -99,6 +102,8 @@ def run_with_fault(dut, inputs, *, fault, trigger, p_in_stall=0.3, p_out_stall=0
         Probability that the source idles / the sink is not ready, per clock.
     ports : dict, optional
         ``{"name": value}`` of plain input ports, held for the whole run.
+    watch : tuple of str
+        Plain output ports (e.g. sticky flags) to read when the run ends.
     settle_cycles : int
         Clocks the bench keeps running with nothing going in or out before it ends.
     max_cycles : int, optional
@@ -124,7 +129,7 @@ def run_with_fault(dut, inputs, *, fault, trigger, p_in_stall=0.3, p_out_stall=0
     def inject(ctx):
         if isinstance(fault, Upset):
             row = Value.cast(memories(fragment)[fault.memory][fault.address])
-            ctx.set(row, ctx.get(row) ^ (1 << fault.bit))
+            ctx.set(row, ctx.get(row) ^ sum(1 << bit for bit in set(fault.bits)))
 
     async def bench(ctx):
         for name, value in (ports or {}).items():
@@ -181,6 +186,7 @@ def run_with_fault(dut, inputs, *, fault, trigger, p_in_stall=0.3, p_out_stall=0
                 pending = payload
             quiet = 0 if moved or offering else quiet + 1
             if fired and fed == len(inputs) and quiet >= settle_cycles:
+                run.watched = {name: ctx.get(_port(dut, name)) for name in watch}
                 return
         raise AssertionError(
             f"no end after {max_cycles} clocks: fault {'' if fired else 'not '}injected, "

@@ -66,7 +66,8 @@ def test_upset_never_locks_up_and_the_next_cpi_is_exact(chain, ram):
     rng = random.Random(zlib.crc32(ram.encode()))
     per_cpi, line = config.pulses_per_cpi * config.line_length, config.line_length
     at = rng.randrange(per_cpi + line, 2 * per_cpi)
-    upset = Upset(ram, rng.randrange(data.depth), rng.randrange(Shape.cast(data.shape).width))
+    upset = Upset(ram, rng.randrange(data.depth),
+                  (rng.randrange(Shape.cast(data.shape).width),))
     inputs = [int.from_bytes(row.tobytes(), "little") for row in frame_iq(config, iq)]
     ports = cfar_ports(config) if config.doppler else {"scale": config.cfar_scale}
     run = run_with_fault(dut, inputs, fault=upset, trigger=lambda fed, _: fed == at,

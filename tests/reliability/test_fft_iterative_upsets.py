@@ -22,7 +22,7 @@ def test_upset_spoils_at_most_two_frames(at, address, bit):
     dut = IterativeFFT(n=N, width=WIDTH, twiddle_width=WIDTH)
     fragment = Fragment.get(dut, None)
     assert set(memories(fragment)) == {"ram"}
-    run = run_with_fault(dut, frame_words(x, WIDTH, flags), fault=Upset("ram", address, bit),
+    run = run_with_fault(dut, frame_words(x, WIDTH, flags), fault=Upset("ram", address, (bit,)),
                          trigger=lambda fed, _: fed == at, fragment=fragment, seed=at,
                          settle_cycles=40 * N)
     out = run.before + run.after

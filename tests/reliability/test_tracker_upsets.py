@@ -1,16 +1,16 @@
 # amaranth: UnusedElaboratable=no
-"""A flipped bit in a RAM of the tracker, under random stalls: it never locks up
+"""Flipped bits in the tracker's RAMs, under random stalls: it never locks up
 (every CPI's plots are taken and its ``cpi_end`` word comes out), the CPIs done
 before the upset are untouched, and its reports stay well-formed.
 
-Recovery differs by RAM. ``pairs`` (gate candidates) and ``assoc`` (the CPI's
-assignment) are rebuilt every CPI: the reports are the model's again from the CPI
-after the one whose plots were arriving at the upset. ``plots`` (the CPI's plots) and ``tracks`` (the track file) carry
-state across CPIs: a corrupted plot can start a false track and a corrupted track
-coasts until it is dropped (``delete_k`` misses) or, if the flipped bit is one the
-updates overwrite, is corrected at its next update; a flipped ``track_id`` bit or a
-bit no update rewrites lasts as long as the track. Those two are checked for no
-lock-up and well-formed reports only (README, "Resets and upsets").
+Recovery differs by RAM. ``plots`` (the CPI's plots) and ``tracks`` (the track
+file) carry state across CPIs and hold SECDED code words: one flipped bit is put
+right on every read, so every report is the model's, and ``ecc_corrected`` is
+raised when the word is used; two flipped bits in one word raise
+``ecc_uncorrectable`` and are not put right (the track may be wrong until it is
+rewritten or dropped). ``pairs`` (gate candidates) and ``assoc`` (the CPI's
+assignment) are rebuilt every CPI and not coded: the reports are the model's
+again from the CPI after the one whose plots were arriving at the upset.
 """
 
 import random
@@ -29,7 +29,8 @@ from tracker_frames import (POWER_BITS, UHF, crossing_frames, expected_words, in
 
 CPIS = 40
 DELETE_K = 5
-REBUILT_EVERY_CPI = ("pairs", "assoc")
+CODED = ("tracks", "plots")
+ECC_FLAGS = ("ecc_corrected", "ecc_uncorrectable")
 
 
 def _per_cpi(columns):
@@ -46,9 +47,10 @@ def _per_cpi(columns):
     return cpis, current
 
 
-@pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("ram", ["tracks", "plots", "pairs", "assoc"])
-def test_tracker_upset(ram, seed):
+def _run(seed, upset_at):
+    """Run the tracker on the crossing targets with the upset ``upset_at(data, inputs,
+    rng)`` gives: ``(Upset, input words taken when it strikes)``. Returns the reports
+    per CPI, the model's, the CPI whose plots were arriving at the upset, the flags."""
     cfg = TrackerConfig(radar=UHF, max_tracks=10, max_plots=8, max_speed_mps=3000)
     frames = crossing_frames(CPIS, seed=2)
     dut = Tracker(cfg, power_bits=POWER_BITS)
@@ -56,23 +58,67 @@ def test_tracker_upset(ram, seed):
     words, _ = expected_words(dut, model, frames)
     inputs = input_words(dut, frames)
     fragment = Fragment.get(dut, None)
-    data = memories(fragment)[ram]
-    rng = random.Random(seed)
-    at = rng.randrange(len(inputs) // 4, len(inputs) // 2)
-    upset = Upset(ram, rng.randrange(data.depth), rng.randrange(Shape.cast(data.shape).width))
+    upset, at = upset_at(memories(fragment), inputs, random.Random(seed))
     run = run_with_fault(dut, inputs, fault=upset, trigger=lambda fed, _: fed == at,
-                         ports=runtime(model), seed=seed, fragment=fragment, settle_cycles=3000)
+                         ports=runtime(model), watch=ECC_FLAGS, seed=seed, fragment=fragment,
+                         settle_cycles=3000)
     layout = dut.o.payload.shape()
-    got, tail = _per_cpi(unpack(layout, run.before + run.after))
+    found = unpack(layout, run.before + run.after)
+    got, tail = _per_cpi(found)
     want, _ = _per_cpi(unpack(layout, words))
     assert len(got) == CPIS and not tail            # no lock-up: every CPI came out, ended
-    end_bit = 1 << (Shape.cast(dut.i.payload.shape()).width - 1)
-    # plots of CPI ``entering`` arrive at the upset; the one before may still be in work
-    entering = sum(bool(word & end_bit) for word in inputs[:at])
-    assert got[:entering - 1] == want[:entering - 1]
-    if ram in REBUILT_EVERY_CPI:
-        assert got[entering + 1:] == want[entering + 1:]
-    found = unpack(layout, run.before + run.after)
     reports = np.asarray(found["cpi_end"]) == 0
     assert (np.asarray(found["track.status"])[reports] < 3).all()
     assert (np.asarray(found["track.misses"])[reports] <= DELETE_K).all()
+    end_bit = 1 << (Shape.cast(dut.i.payload.shape()).width - 1)
+    entering = sum(bool(word & end_bit) for word in inputs[:at])
+    # plots of CPI ``entering`` arrive at the upset; the one before may still be in work
+    assert got[:entering - 1] == want[:entering - 1]
+    return got, want, entering, run.watched
+
+
+def _first_plot_of_cpi(inputs, cpi):
+    """Index of the first input word of CPI ``cpi`` (plots, then its ``cpi_end`` word)."""
+    end_bit = 1 << (max(inputs).bit_length() - 1)
+    ends = [n for n, word in enumerate(inputs) if word & end_bit]
+    return ends[cpi - 1] + 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("ram", ["tracks", "plots", "pairs", "assoc"])
+def test_one_flipped_bit(ram, seed):
+    def upset_at(rams, inputs, rng):
+        data = rams[ram]
+        bit = rng.randrange(Shape.cast(data.shape).width)
+        upset = Upset(ram, rng.randrange(data.depth), (bit,))
+        return upset, rng.randrange(len(inputs) // 4, len(inputs) // 2)
+
+    got, want, entering, flags = _run(seed, upset_at)
+    if ram in CODED:
+        assert got == want
+    else:
+        assert got[entering + 1:] == want[entering + 1:]
+    assert flags["ecc_uncorrectable"] == 0
+
+
+@pytest.mark.parametrize("ram", CODED)
+def test_a_flipped_bit_in_a_word_in_use_is_corrected_and_flagged(ram):
+    # track slot 0 holds a track from the first CPIs on; plot 0 of CPI 20 is written,
+    # then flipped while the CPI's other plots arrive, then read. Code bit 3 is data
+    # bit 0: the track's id, the plot's range (1/256 cell).
+    def upset_at(rams, inputs, rng):
+        return Upset(ram, 0, (3,)), _first_plot_of_cpi(inputs, 20) + 1
+
+    got, want, _, flags = _run(3, upset_at)
+    assert got == want
+    assert flags == {"ecc_corrected": 1, "ecc_uncorrectable": 0}
+
+
+def test_two_flipped_bits_in_a_track_are_flagged_uncorrectable():
+    def upset_at(rams, inputs, rng):
+        width = Shape.cast(rams["tracks"].shape).width
+        return Upset("tracks", 0, tuple(rng.sample(range(width), 2))), \
+            _first_plot_of_cpi(inputs, 20)
+
+    _, _, _, flags = _run(4, upset_at)
+    assert flags["ecc_uncorrectable"] == 1
