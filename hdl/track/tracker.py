@@ -1,5 +1,7 @@
 """Multi-target tracker: alpha-beta tracks in block RAM, updated once per CPI from its plots."""
 
+from dataclasses import dataclass
+
 from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -40,6 +42,20 @@ def tracks_layout(tables):
     ``cpi_end`` set, the marker that ends a CPI's reports (then only ``track.cpi`` is
     meaningful)."""
     return data.StructLayout({"track": track_layout(tables), "cpi_end": unsigned(1)})
+
+
+@dataclass(frozen=True)
+class _CodedPorts:
+    """A SECDED-coded RAM as the tracker uses it: ``write_en``, ``write_addr`` and
+    ``written`` (the word, in its layout) to write; ``read`` (the read port: address
+    and enable) and ``read_word`` (decoded) to read; ``used``, raised in the cycles
+    ``read_word`` is used (the ECC flags then take its state)."""
+    write_en: Signal
+    write_addr: Signal
+    written: Signal
+    read: object
+    read_word: Signal
+    used: Signal
 
 
 def _signed_range(bound):
@@ -164,11 +180,11 @@ class Tracker(wiring.Component):
     ``cpi_end`` word to the transfer of the output ``cpi_end`` word with ``o.ready``
     high (:meth:`cpi_cycles`; ``L = shared_latency``, ``D = gate_latency``)::
 
-        T + 1 + T_live * (L + 3 + (P' + D if P' else 1))     predict and gate
+        T + 1 + T_live * (L + 4 + (P' + D if P' else 1))     predict and gate
         + sum over passes k = 0 ... A of (G_k + 3)           associate
-        + T + 1 + 4 * T_live + A * (8 * L + 28)              update and book-keep
-        + 2 + 2 * Q + I                                      initiate
-        + T + 4                                              report
+        + T + 1 + 5 * T_live + A * (8 * L + 29)              update and book-keep
+        + 2 + 2 * Q + 2 * I                                  initiate
+        + T + 5                                              report
 
     cycles, where ``T_live`` tracks were live at the start, ``P'`` plots were kept,
     ``G_0 = G`` pairs were gated, ``A`` were associated, pass ``k >= 1`` reads the
@@ -276,7 +292,7 @@ class Tracker(wiring.Component):
         # issue to list write: plot read and register, Doppler difference, unfolding, innovation
         # parts (the coupling product beside them), correction, innovation, magnitudes,
         # distance products, distances
-        self._gate_latency = 9 + max(lc - 1, 0) + max(le, ld)
+        self._gate_latency = 10 + max(lc - 1, 0) + max(le, ld)
 
     def cpi_cycles(self, *, live, plots, passes, hits, qualified, started):
         """Clock cycles from the acceptance of a CPI's ``cpi_end`` word to the transfer
@@ -296,10 +312,10 @@ class Tracker(wiring.Component):
             Plots that asked for a new track, ``Q``, and those that got one, ``I``.
         """
         big_t, big_l, d = self.config.max_tracks, self.shared_latency, self.gate_latency
-        gate = big_t + 1 + live * (big_l + 3 + (plots + d if plots else 1))
+        gate = big_t + 1 + live * (big_l + 4 + (plots + d if plots else 1))
         associate = sum(g + 3 for g in passes)
-        update = big_t + 1 + 4 * live + hits * (8 * big_l + 28)
-        return gate + associate + update + (2 + 2 * qualified + started) + (big_t + 4)
+        update = big_t + 1 + 5 * live + hits * (8 * big_l + 29)
+        return gate + associate + update + (2 + 2 * qualified + 2 * started) + (big_t + 5)
 
     def worst_case_cycles(self):
         """:meth:`cpi_cycles` at its largest: every slot live, ``P`` plots, every pair
@@ -363,19 +379,34 @@ class Tracker(wiring.Component):
             with m.If(condition):
                 m.d.sync += flag.eq(1)
 
-        def coded(write, read, layout, name):
-            """The words written to and read from a SECDED-coded RAM, in ``layout``, and
-            a signal to raise in the cycles the read word is used (which raises the ECC
-            flags if it was corrected or is uncorrectable)."""
-            written = Signal(layout, name=f"{name}_written")
-            m.d.comb += write.data.eq(secded_encode(written))
-            decoded = secded_decode(m, read.data, layout.size, name)
-            read_word = Signal(layout, name=f"{name}_read")
-            used = Signal(name=f"{name}_used")
-            m.d.comb += read_word.eq(decoded.data)
-            flag_if(used & decoded.corrected, self.ecc_corrected)
-            flag_if(used & decoded.uncorrectable, self.ecc_uncorrectable)
-            return written, read_word, used
+        def read_wait(name, then):
+            """State ``name``: one cycle while the code word read is registered."""
+            with m.State(name):
+                m.next = then
+
+        def coded(memory, layout, name):
+            """A SECDED-coded RAM's ports in ``layout`` (:class:`_CodedPorts`). Both ways
+            a register stands between the coder and the logic around it: a word is
+            registered, encoded and written one cycle after ``write_en``; the code word
+            read is registered, then decoded, valid two cycles after its address."""
+            write, read = memory.write_port(), memory.read_port(domain="sync")
+            ports = _CodedPorts(write_en=Signal(name=f"{name}_write_en"),
+                                write_addr=Signal.like(write.addr, name=f"{name}_write_addr"),
+                                written=Signal(layout, name=f"{name}_written"),
+                                read=read, read_word=Signal(layout, name=f"{name}_read"),
+                                used=Signal(name=f"{name}_used"))
+            word = Signal(layout, name=f"{name}_word")
+            m.d.sync += [write.en.eq(ports.write_en), write.addr.eq(ports.write_addr),
+                         word.eq(ports.written)]
+            m.d.comb += write.data.eq(secded_encode(word))
+            code = Signal.like(read.data, name=f"{name}_code")
+            with m.If(read.en):
+                m.d.sync += code.eq(read.data)
+            decoded = secded_decode(m, code, layout.size, name)
+            m.d.comb += ports.read_word.eq(decoded.data)
+            flag_if(ports.used & decoded.corrected, self.ecc_corrected)
+            flag_if(ports.used & decoded.uncorrectable, self.ecc_uncorrectable)
+            return ports
 
         def range_state(range_pos):
             return Cat(Const(0, range_shift), range_pos)
@@ -405,10 +436,10 @@ class Tracker(wiring.Component):
         m.submodules.assoc = assoc = Memory(shape=unsigned(self.index_bits), depth=n_tracks,
                                             init=[])
         m.submodules.gates = gates = Memory(shape=rom_word, depth=len(rom_init), init=rom_init)
-        plot_w, plot_r = plots.write_port(), plots.read_port(domain="sync")
-        track_w, track_r = tracks.write_port(), tracks.read_port(domain="sync")
-        plot_written, plot_read, plot_used = coded(plot_w, plot_r, plot_word, "plot")
-        track_written, track_read, track_used = coded(track_w, track_r, self.track_word, "track")
+        plot_ram = coded(plots, plot_word, "plot")
+        track_ram = coded(tracks, self.track_word, "track")
+        plot_r, plot_written, plot_read = plot_ram.read, plot_ram.written, plot_ram.read_word
+        track_r, track_written, track_read = track_ram.read, track_ram.written, track_ram.read_word
         pair_w, pair_r = pairs.write_port(), pairs.read_port(domain="sync")
         assoc_w, assoc_r = assoc.write_port(), assoc.read_port(domain="sync")
         rom = gates.read_port(domain="sync")
@@ -455,8 +486,8 @@ class Tracker(wiring.Component):
         list_len = Signal(range(n_tracks * n_plots + 1))
         gating = Signal()
 
-        s1 = stage({"valid": issue, "p": issue_p[:self.index_bits]}, "s1")
-        m.d.comb += plot_used.eq(s1["valid"])
+        s1 = stage({"valid": issue, "p": issue_p[:self.index_bits]}, "s1", stages=2)
+        m.d.comb += plot_ram.used.eq(s1["valid"])
         s1 = stage({**s1, "range_pos": plot_read.range_pos, "x": plot_read.x}, "s1b")
         s2 = stage({"valid": s1["valid"], "p": s1["p"], "z": range_state(s1["range_pos"]),
                     "x": s1["x"], "diff": row_xp - s1["x"], "change": s1["x"] - row.xl}, "s2")
@@ -571,13 +602,18 @@ class Tracker(wiring.Component):
         m.d.comb += [track_r.en.eq(~reporting | out_en),
                      track_r.addr.eq(Mux(reporting, rep_issue, slot)),
                      assoc_r.addr.eq(slot)]
+        # issued -> read (pend) -> code word registered (coded) -> decoded (raw) -> o
+        coded_valid = Signal()
+        coded_marker = Signal()
         raw = Signal(self.track_word)
         raw_valid = Signal()
         raw_marker = Signal()
         with m.If(out_en):
-            m.d.comb += track_used.eq(reporting & pend & live.bit_select(pend_slot, 1))
-            m.d.sync += [raw.eq(track_read), raw_valid.eq(pend & live.bit_select(pend_slot, 1)),
-                         raw_marker.eq(pend_marker)]
+            m.d.comb += track_ram.used.eq(reporting & coded_valid)
+            m.d.sync += [coded_valid.eq(pend & live.bit_select(pend_slot, 1)),
+                         coded_marker.eq(pend_marker),
+                         raw.eq(track_read), raw_valid.eq(coded_valid),
+                         raw_marker.eq(coded_marker)]
             rd = raw
             report = self.o.payload.track
             m.d.sync += [
@@ -642,16 +678,17 @@ class Tracker(wiring.Component):
                     with m.Elif(count == n_plots):
                         m.d.sync += [self.plot_overflow.eq(1), bump(self.plots_dropped)]
                     with m.Else():
-                        m.d.comb += [plot_w.en.eq(1), plot_w.addr.eq(count),
+                        m.d.comb += [plot_ram.write_en.eq(1), plot_ram.write_addr.eq(count),
                                      plot_written.range_pos.eq(plot.range_pos),
                                      plot_written.x.eq(plot.doppler_pos - t.doppler_zero)]
                         m.d.sync += count.eq(count + 1)
 
             # -------------------------------------------------------- predict and gate
-            slot_loop("G_ROW", "G_LOAD", "A_SCAN", [scan.eq(0), kept.eq(0), found.eq(0)])
+            slot_loop("G_ROW", "G_READ", "A_SCAN", [scan.eq(0), kept.eq(0), found.eq(0)])
+            read_wait("G_READ", "G_LOAD")
             with m.State("G_LOAD"):
                 rd = track_read
-                m.d.comb += track_used.eq(1)
+                m.d.comb += track_ram.used.eq(1)
                 m.d.sync += [row.eq(rd), row_slot.eq(slot),
                              mul_a.eq(rd.v), mul_b.eq(word(t.to_doppler)), wait.eq(latency),
                              issue_p.eq(0)]
@@ -663,8 +700,8 @@ class Tracker(wiring.Component):
                 m.next = "G_PREDICT"
             with m.State("G_PREDICT"):
                 predicted, clamped = sat_range(r_sum)
-                m.d.comb += [track_w.en.eq(1), track_w.addr.eq(row_slot), track_written.eq(row),
-                             track_written.r.eq(predicted)]
+                m.d.comb += [track_ram.write_en.eq(1), track_ram.write_addr.eq(row_slot),
+                             track_written.eq(row), track_written.r.eq(predicted)]
                 m.d.sync += [row.r.eq(predicted), wait.eq(wait - 1)]
                 flag_if(clamped, self.range_saturated)
                 m.next = "G_XP"
@@ -711,11 +748,12 @@ class Tracker(wiring.Component):
                     m.next = "U_ROW"
 
             # -------------------------------------------------------- update, book-keep
-            slot_loop("U_ROW", "U_LOAD", "I_SETTLE",
+            slot_loop("U_ROW", "U_READ", "I_SETTLE",
                       qualify.eq(~col_taken & ~blocked & Cat(count > k for k in range(n_plots))))
+            read_wait("U_READ", "U_LOAD")
             with m.State("U_LOAD"):
                 rd = track_read
-                m.d.comb += track_used.eq(1)
+                m.d.comb += track_ram.used.eq(1)
                 m.d.sync += [work.eq(rd), hit.eq(row_taken.bit_select(slot, 1)),
                              plot_index.eq(assoc_r.data),
                              rom_addr.eq(gate_address(rd.age, rd.misses)),
@@ -724,11 +762,12 @@ class Tracker(wiring.Component):
             with m.State("U_LOAD2"):
                 m.d.comb += plot_r.addr.eq(plot_index)
                 with m.If(hit):
-                    m.next = "U_FETCH"
+                    m.next = "U_PLOT"
                 with m.Else():
                     m.next = "U_COUNT"
+            read_wait("U_PLOT", "U_FETCH")
             with m.State("U_FETCH"):
-                m.d.comb += plot_used.eq(1)
+                m.d.comb += plot_ram.used.eq(1)
                 m.d.sync += [gate.eq(gate_row.gate), alpha.eq(gate_row.alpha),
                              beta.eq(gate_row.beta), x.eq(plot_read.x),
                              z.eq(range_state(plot_read.range_pos))]
@@ -815,7 +854,7 @@ class Tracker(wiring.Component):
                 status = Mux(tentative & ~confirm, STATUS_TENTATIVE,
                              Mux(hit, STATUS_CONFIRMED, STATUS_COASTING))
                 m.d.comb += [
-                    track_w.en.eq(1), track_w.addr.eq(slot), track_written.eq(work),
+                    track_ram.write_en.eq(1), track_ram.write_addr.eq(slot), track_written.eq(work),
                     track_written.status.eq(status), track_written.misses.eq(misses),
                     track_written.window.eq(window), track_written.hits.eq(hits),
                     track_written.r.eq(r_new), track_written.v.eq(v_new),
@@ -845,11 +884,12 @@ class Tracker(wiring.Component):
                 with m.Else():
                     m.d.comb += plot_r.addr.eq(pick_p)
                     m.d.sync += [plot_index.eq(pick_p), slot.eq(pick_s)]
-                    m.next = "I_WRITE"
+                    m.next = "I_READ"
+            read_wait("I_READ", "I_WRITE")
             with m.State("I_WRITE"):
                 m.d.comb += [
-                    plot_used.eq(1),
-                    track_w.en.eq(1), track_w.addr.eq(slot),
+                    plot_ram.used.eq(1),
+                    track_ram.write_en.eq(1), track_ram.write_addr.eq(slot),
                     track_written.track_id.eq(next_id[:cfg.id_bits]),
                     track_written.status.eq(Mux(self.confirm_m == 1, STATUS_CONFIRMED,
                                                STATUS_TENTATIVE)),
@@ -875,6 +915,7 @@ class Tracker(wiring.Component):
                         m.d.sync += [pend.eq(0), pend_marker.eq(0)]
                 with m.If(self.o.valid & self.o.ready & self.o.payload.cpi_end):
                     m.d.sync += [count.eq(0), row_taken.eq(0), col_taken.eq(0), blocked.eq(0),
-                                 pend.eq(0), pend_marker.eq(0), reporting.eq(0)]
+                                 pend.eq(0), pend_marker.eq(0), coded_valid.eq(0),
+                                 coded_marker.eq(0), reporting.eq(0)]
                     m.next = "INPUT"
         return m

@@ -61,7 +61,7 @@ def _run(seed, upset_at):
     upset, at = upset_at(memories(fragment), inputs, random.Random(seed))
     run = run_with_fault(dut, inputs, fault=upset, trigger=lambda fed, _: fed == at,
                          ports=runtime(model), watch=ECC_FLAGS, seed=seed, fragment=fragment,
-                         settle_cycles=3000)
+                         settle_cycles=3000, max_cycles=60_000)
     layout = dut.o.payload.shape()
     found = unpack(layout, run.before + run.after)
     got, tail = _per_cpi(found)
@@ -103,11 +103,11 @@ def test_one_flipped_bit(ram, seed):
 
 @pytest.mark.parametrize("ram", CODED)
 def test_a_flipped_bit_in_a_word_in_use_is_corrected_and_flagged(ram):
-    # track slot 0 holds a track from the first CPIs on; plot 0 of CPI 20 is written,
-    # then flipped while the CPI's other plots arrive, then read. Code bit 3 is data
-    # bit 0: the track's id, the plot's range (1/256 cell).
+    # track slot 0 holds a track from the first CPIs on; plot 0 of CPI 20 is written
+    # (a clock after it is taken), then flipped while the CPI's other plots arrive,
+    # then read. Code bit 3 is data bit 0: the track's id, the plot's range (1/256 cell).
     def upset_at(rams, inputs, rng):
-        return Upset(ram, 0, (3,)), _first_plot_of_cpi(inputs, 20) + 1
+        return Upset(ram, 0, (3,)), _first_plot_of_cpi(inputs, 20) + 2
 
     got, want, _, flags = _run(3, upset_at)
     assert got == want
