@@ -289,7 +289,8 @@ class Tracker(wiring.Component):
         ld = product_latency(unsigned(max(1, t.doppler_recip[0].bit_length())),
                              unsigned(self.dx_bits))
         self._coupling_latency, self._distance_latency = lc, max(le, ld)
-        # issue to list write: plot read and register, Doppler difference, unfolding, innovation
+        # issue to list write: plot read, its code word registered, decoded and registered,
+        # Doppler difference, unfolding, innovation
         # parts (the coupling product beside them), correction, innovation, magnitudes,
         # distance products, distances
         self._gate_latency = 10 + max(lc - 1, 0) + max(le, ld)
@@ -854,8 +855,9 @@ class Tracker(wiring.Component):
                 status = Mux(tentative & ~confirm, STATUS_TENTATIVE,
                              Mux(hit, STATUS_CONFIRMED, STATUS_COASTING))
                 m.d.comb += [
-                    track_ram.write_en.eq(1), track_ram.write_addr.eq(slot), track_written.eq(work),
-                    track_written.status.eq(status), track_written.misses.eq(misses),
+                    track_ram.write_en.eq(1), track_ram.write_addr.eq(slot),
+                    track_written.eq(work), track_written.status.eq(status),
+                    track_written.misses.eq(misses),
                     track_written.window.eq(window), track_written.hits.eq(hits),
                     track_written.r.eq(r_new), track_written.v.eq(v_new),
                     track_written.age.eq(age_new),
@@ -892,7 +894,7 @@ class Tracker(wiring.Component):
                     track_ram.write_en.eq(1), track_ram.write_addr.eq(slot),
                     track_written.track_id.eq(next_id[:cfg.id_bits]),
                     track_written.status.eq(Mux(self.confirm_m == 1, STATUS_CONFIRMED,
-                                               STATUS_TENTATIVE)),
+                                                STATUS_TENTATIVE)),
                     track_written.r.eq(range_state(plot_read.range_pos)),
                     track_written.v.eq(0), track_written.xl.eq(plot_read.x),
                     track_written.age.eq(1), track_written.misses.eq(0),
