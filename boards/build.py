@@ -23,7 +23,7 @@ from ..hdl.waveform.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
 from ..hdl.formats import COEF_WIDTH
 from ..sim.chain import chain_config, transmit_pulse
 from ..sim.models.waveform.echo_source import target_entries
-from ..spec.link import TYPE_DETECTION, TYPE_STATUS, frame_bytes
+from ..spec.link import TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS, frame_bytes
 from ..sim.world.echo_physics import (carrier_phase_turns, doppler_hz, echo_amplitude,
                                       echo_delay_s)
 from ..sim.world.scenario import parse_scenario
@@ -65,13 +65,15 @@ def sample_period(board):
 def link_budget(board):
     """Worst-case report traffic of ``board`` against its UART.
 
-    Every CPI sends one status frame and at most ``report_cap`` detection frames;
+    Every CPI sends one status frame and at most ``report_cap`` report frames
+    (detections, or plots of a range-Doppler chain);
     the UART moves ``uart_baud / 10`` bytes per second (8N1). Raises
     ``ValueError`` when that traffic needs more than :data:`LINK_LOAD_LIMIT` of it.
     """
     r = board.parsed.radar
     cpis_per_second = r.sample_rate_hz / (r.line_samples * r.pulses_per_cpi)
-    bytes_per_cpi = frame_bytes(TYPE_STATUS) + board.report_cap * frame_bytes(TYPE_DETECTION)
+    report = TYPE_PLOT if board.parsed.doppler else TYPE_DETECTION
+    bytes_per_cpi = frame_bytes(TYPE_STATUS) + board.report_cap * frame_bytes(report)
     budget = {"cpis_per_second": cpis_per_second, "bytes_per_cpi": bytes_per_cpi,
               "bytes_per_second": cpis_per_second * bytes_per_cpi,
               "link_bytes_per_second": board.uart_baud / 10}

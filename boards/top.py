@@ -1,5 +1,8 @@
 """The design on every board: on-chip echoes -> radar chain -> report link on the UART.
 
+The chain is the range-only one (detections on the link) or, when the board's
+scenario has ``[doppler]``, the range-Doppler one (plots on the link).
+
 :class:`BoardCore` is the whole design without clocking and pins, a source of
 report-link bytes that simulates like any streaming block;
 :class:`BoardTop` adds the board's PLL, the ``sync`` domain, the UART and the pins.
@@ -13,9 +16,11 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.waveform.echo_source import AMPLITUDE_LAG, EchoSource
+from ..hdl.doppler_chain import DopplerChain
 from ..hdl.radar_chain import RadarChain
 from ..hdl.link.report_framer import ReportFramer
 from ..hdl.link.uart_tx import UartTx
+from ..sim.chain import cfar_ports
 from ..spec import records
 from ..spec.checks import check_integer
 
@@ -46,13 +51,17 @@ class EchoPreset:
 class BoardCore(wiring.Component):
     """Echo source, radar chain and report framer: a board's design without clock and pins.
 
-    The echo source plays the tables of ``preset`` into
-    :class:`~amaradar.hdl.radar_chain.RadarChain`, one ADC sample every
-    ``sample_period`` clocks, so that the radar runs in real time at its scenario's
-    sample rate (and the report traffic is the scenario's, not the clock's); its
-    detections are framed by :class:`~amaradar.hdl.link.report_framer.ReportFramer`
-    (at most ``cap`` per CPI, a status frame right after reset and after every
-    CPI the echo source ends).
+    The echo source plays the tables of ``preset`` into the chain, one ADC sample
+    every ``sample_period`` clocks, so that the radar runs in real time at its
+    scenario's sample rate (and the report traffic is the scenario's, not the
+    clock's). The chain is :class:`~amaradar.hdl.radar_chain.RadarChain`, whose
+    detections are framed, or, with ``config.doppler``,
+    :class:`~amaradar.hdl.doppler_chain.DopplerChain` (its CFAR configured as
+    ``config`` says), whose plots are framed; the status flags are then its flags
+    ORed as ``records.DOPPLER_STATUS_FLAGS`` says. The framer is
+    :class:`~amaradar.hdl.link.report_framer.ReportFramer` (at most ``cap``
+    reports per CPI, a status frame right after reset and after every CPI the
+    echo source ends).
 
     Presets: ``button`` is sampled once per CPI, as the CPI's last sample enters
     the echo source (a CPI lasts milliseconds, longer than a switch bounces). When
@@ -72,7 +81,7 @@ class BoardCore(wiring.Component):
     sample_period : int
         Clocks per ADC sample, at least 1 (the chain takes up to one per clock).
     cap : int
-        Most detection frames per CPI, at least 1.
+        Most report frames per CPI, at least 1.
     fast_clock : bool
         Spend registers on timing in the echo source (``EchoSource.gain_stage``);
         the chain's own choices are in ``config``.
@@ -147,10 +156,26 @@ class BoardCore(wiring.Component):
             pulse=list(p.pulse), pulse_width=p.pulse_width, line_length=c.line_length,
             pulses_per_cpi=c.pulses_per_cpi, max_targets=p.max_targets, width=c.adc_width,
             seed=p.seed, gain_stage=self._fast_clock)
-        m.submodules.chain = chain = RadarChain(c)
-        m.submodules.framer = framer = ReportFramer(
-            range_bits=len(chain.o.payload.range_bin), power_bits=c.power_width, cap=self._cap)
-        wiring.connect(m, chain.o, framer.i)
+        if c.doppler:
+            m.submodules.chain = chain = DopplerChain(c)
+            plot = chain.o.payload.plot
+            m.submodules.framer = framer = ReportFramer(
+                record="plot", range_pos_bits=len(plot.range_pos),
+                doppler_pos_bits=len(plot.doppler_pos), power_bits=c.power_width, cap=self._cap)
+            m.d.comb += [framer.i.payload.eq(plot),
+                         framer.i.valid.eq(chain.o.valid & ~chain.o.payload.cpi_end),
+                         chain.o.ready.eq(framer.i.ready)]
+            m.d.comb += [getattr(chain, name).eq(value) for name, value in cfar_ports(c).items()]
+            chain_flags = [Cat(*(getattr(chain, source)
+                                 for source in records.DOPPLER_STATUS_FLAGS[name])).any()
+                           for name in STATUS_FLAGS[:-1]]
+        else:
+            m.submodules.chain = chain = RadarChain(c)
+            m.submodules.framer = framer = ReportFramer(
+                range_bits=len(chain.o.payload.range_bin), power_bits=c.power_width, cap=self._cap)
+            wiring.connect(m, chain.o, framer.i)
+            m.d.comb += chain.scale.eq(c.cfar_scale)
+            chain_flags = [getattr(chain, name) for name in STATUS_FLAGS[:-1]]
         wiring.connect(m, framer.o, wiring.flipped(self.o))
 
         # The ADC clock: a sample moves from the echo source into the chain only on
@@ -184,8 +209,7 @@ class BoardCore(wiring.Component):
         m.d.comb += [
             echo.restart.eq(press),
             echo.noise_scale.eq(p.noise_scale),
-            chain.scale.eq(c.cfar_scale),
-            self.flags.eq(Cat(*(getattr(chain, name) for name in STATUS_FLAGS[:-1]), echo.overflow)),
+            self.flags.eq(Cat(*chain_flags, echo.overflow)),
             framer.heartbeat.eq(cpi_done),
             framer.cpi.eq(cpi),
             framer.flags.eq(self.flags),

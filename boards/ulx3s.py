@@ -1,13 +1,16 @@
 """ULX3S with the LFE5U-85F (83,640 LUT4, 156 MULT18X18D, 208 DP16KD).
 
-The big board: the chain at its full widths (16-bit taps, 18-bit compressed
-samples) with a Hamming-weighted LFM pulse of 30 samples (BT = 30; symmetric, so
-the filter folds onto 60 multipliers), 4,096-sample range lines, the CA-CFAR
-with 16 reference cells, and an echo source with two targets. The clock is
-100 MHz from the EHXPLLL, so the chain can process 100 Msample/s; the board
-plays its scenario in real time, 10 Msample/s (one sample every 10 clocks), and
-reports on the link at ``LINK_BAUD``. What nextpnr achieves, and the cells used,
-are in ``bench/results/boards.json`` (``python3 bench/bench_boards.py``).
+The big board, and the one that runs the range-Doppler chain: the chain at its
+full widths (16-bit taps, 18-bit compressed samples) with a Hamming-weighted LFM
+pulse of 30 samples (BT = 30; symmetric, so the filter folds onto 60
+multipliers), 4,096-sample range lines, CPIs of 16 pulses turned in block RAM
+(4,096 x 16 x 36 bits), a Hamming-windowed 16-point Doppler filter, the CA-CFAR
+with 16 reference cells along range in each Doppler bin, and plot extraction;
+plots go on the link. The echo source has two targets. The clock is 100 MHz from
+the EHXPLLL, so the chain can process 100 Msample/s; the board plays its
+scenario in real time, 10 Msample/s (one sample every 10 clocks), and reports on
+the link at ``LINK_BAUD``. What nextpnr achieves, and the cells used, are in
+``bench/results/boards.json`` (``python3 bench/bench_boards.py``).
 """
 
 from amaranth import ClockSignal, Instance, Module
@@ -78,7 +81,7 @@ BOARD = Board(
     echo_pulse_width=12,
     max_targets=2,
     uart_baud=LINK_BAUD,    # the FT231X's UART; 100 MHz / 50
-    report_cap=32,          # 2 targets x 16 pulses per CPI
+    report_cap=32,          # plots per CPI: 2 targets, and room for clutter and false plots
     fast_clock=True,
     scenario={
         "radar": {
@@ -88,6 +91,7 @@ BOARD = Board(
             "window": "hamming",
         },
         "cfar": {"reference_cells": 16, "guard_cells": 3, "pfa": 1e-6},
+        "doppler": {"window": "hamming", "mti": "none"},
         "target": [
             {"range_m": 45000.0, "radial_velocity_mps": -3200.0, "snr_db": 3.0},
             {"range_m": 12000.0, "radial_velocity_mps": 240.0, "snr_db": 10.0},

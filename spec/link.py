@@ -56,7 +56,10 @@ offset  bytes  field            meaning
 ======  =====  ===============  ==============================================
 0       2      cpi              CPI counter of the chain when the frame starts
 2       1      flags            sticky overflow flags of the chain (bitfield,
-                                ``records.STATUS_FLAGS``); bit 5, ``reset``,
+                                ``records.STATUS_FLAGS``; a range-Doppler
+                                chain's flags are ORed into them as
+                                ``records.DOPPLER_STATUS_FLAGS`` says); bit 5,
+                                ``reset``,
                                 is set in the first status frame after a
                                 reset (power-up included), and only there
 3       1      preset           echo-source preset playing in CPI ``cpi``

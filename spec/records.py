@@ -13,7 +13,7 @@ Each record is a tuple of :class:`Field`. From it are derived
 from dataclasses import dataclass
 
 __all__ = ["Field", "CPI_WIDTH", "PULSE_WIDTH", "POSITION_FRAC", "DETECTION", "HIT", "PLOT", "TRACK",
-           "STATUS", "STATUS_FLAGS", "RESET_FLAG",
+           "STATUS", "STATUS_FLAGS", "DOPPLER_STATUS_FLAGS", "RESET_FLAG",
            "field_names", "link_fields", "csv_columns", "numpy_fields"]
 
 CPI_WIDTH = 16     # bits of the CPI counter carried by a report (wraps)
@@ -137,6 +137,13 @@ STATUS = (
 #: included) and in no other.
 STATUS_FLAGS = ("mf_overflow", "power_overflow", "line_too_long", "pulse_overflow",
                 "echo_overflow", "reset")
+#: What each chain bit of :data:`STATUS_FLAGS` means on a range-Doppler board: the
+#: range-Doppler chain's sticky flags ORed into it (its chain has no range-line or
+#: pulse counters of the range-only CFAR; its framing and capacity flags take their places).
+DOPPLER_STATUS_FLAGS = {"mf_overflow": ("mf_overflow",),
+                        "power_overflow": ("doppler_overflow", "power_overflow"),
+                        "line_too_long": ("framing_error", "config_error"),
+                        "pulse_overflow": ("plot_overflow",)}
 #: The bit of :data:`STATUS_FLAGS`' ``reset`` in the status ``flags`` field.
 RESET_FLAG = 1 << STATUS_FLAGS.index("reset")
 

@@ -5,12 +5,14 @@ import numpy as np
 from amaradar.boards.top import STATUS_FLAGS
 from amaradar.sim.chain import reference_chain
 from amaradar.sim.models.waveform.echo_source import echo_lines
-from amaradar.spec.link import Detection
+from amaradar.spec.link import Detection, Plot
+from amaradar.spec.records import DOPPLER_STATUS_FLAGS
 
 
 def reference_cpis(config, preset, cpis, played=(0,)):
-    """Detections of the first ``cpis`` CPIs of a board and the flags of the models
-    (``BoardCore.flags``); CPI ``k`` plays preset ``played[k]`` (the last one on)."""
+    """Reports of the first ``cpis`` CPIs of a board (detections, or plots of a
+    range-Doppler chain) and the flags of the models (``BoardCore.flags``); CPI
+    ``k`` plays preset ``played[k]`` (the last one on)."""
     M = config.pulses_per_cpi
     iq, overflow, _ = echo_lines(
         pulse=np.array(preset.pulse), pulse_width=preset.pulse_width,
@@ -21,7 +23,10 @@ def reference_cpis(config, preset, cpis, played=(0,)):
                   if played[cpi] != played[cpi - 1]])
     result = reference_chain(config, iq)
     flags = {**result.status, "echo_overflow": bool(overflow.any())}
+    if config.doppler:
+        flags.update({name: any(flags[source] for source in sources)
+                      for name, sources in DOPPLER_STATUS_FLAGS.items()})
+    report = Plot if config.doppler else Detection
     d = result.detections
-    detections = [Detection(*(int(d[name][n]) for name in Detection._fields))
-                  for n in range(len(d["cpi"]))]
-    return detections, sum(flags[name] << bit for bit, name in enumerate(STATUS_FLAGS))
+    reports = [report(*(int(d[name][n]) for name in report._fields)) for n in range(len(d["cpi"]))]
+    return reports, sum(flags[name] << bit for bit, name in enumerate(STATUS_FLAGS))

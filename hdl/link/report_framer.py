@@ -1,4 +1,5 @@
-"""Turns CFAR detections and status heartbeats into the framed byte stream of the report link."""
+"""Turns reports (CFAR detections or plots) and status heartbeats into the framed byte
+stream of the report link."""
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.utils import ceil_log2
@@ -6,19 +7,18 @@ from amaranth.lib import crc as crc_lib, data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ...spec.link import (CRC, CRC_BYTES, DETECTION_FIELDS, STATUS_FIELDS, SYNC,
-                          TYPE_DETECTION, TYPE_STATUS)
-from ..formats import detection_layout
-from ...spec.records import CPI_WIDTH, PULSE_WIDTH, RESET_FLAG
+from ...spec.link import CRC, CRC_BYTES, STATUS_FIELDS, SYNC, TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS
+from ..formats import record_layout
+from ...spec.records import CPI_WIDTH, DETECTION, PLOT, RESET_FLAG, link_fields
 from ...spec.checks import check_integer
 
 __all__ = ["ReportFramer"]
 
 # Status fields that the framer counts itself; the others are input ports.
 _COUNTERS = ("dropped_cap", "dropped_full")
-_FIELD_BYTES = dict(DETECTION_FIELDS)
-_LIMITS = {"range_bits": 8 * _FIELD_BYTES["range_bin"], "power_bits": 8 * _FIELD_BYTES["power"]}
-assert CPI_WIDTH <= 8 * _FIELD_BYTES["cpi"] and PULSE_WIDTH <= 8 * _FIELD_BYTES["pulse"]
+# record name -> (its fields, its frame type)
+_REPORTS = {"detection": (DETECTION, TYPE_DETECTION), "plot": (PLOT, TYPE_PLOT)}
+assert all(f.bits <= 8 * f.link_bytes for fields, _ in _REPORTS.values() for f in fields if f.bits)
 
 
 def _frame_bytes(kind, fields, values):
@@ -33,40 +33,43 @@ def _frame_bytes(kind, fields, values):
 
 
 class ReportFramer(wiring.Component):
-    """Frames detections and status heartbeats into the byte stream of the report link.
+    """Frames reports and status heartbeats into the byte stream of the report link.
 
     The byte layout is the one documented in ``amaradar.spec.link``. Each accepted
-    detection becomes one detection frame; a status frame is sent once right after
+    report (a detection of the range-only chain or a plot of the range-Doppler
+    chain, as ``record`` says) becomes one frame of its type; a status frame is sent once right after
     reset (so the host learns the configuration at power-up, and that a reset
     happened: that frame, and only that one, has the ``reset`` bit of ``flags`` set)
     and once after every ``heartbeat`` strobe.
 
     The radar chain is never stalled: ``i.ready`` is always 1. Instead:
 
-    * **Cap.** Of the detections of one CPI only the first ``cap`` are framed; the
-      rest are counted in ``dropped_cap``. A new CPI starts whenever a detection's
-      ``cpi`` differs from the previous detection's.
-    * **Queue.** Detections that passed the cap wait in a ``depth``-entry FIFO
+    * **Cap.** Of the reports of one CPI only the first ``cap`` are framed; the
+      rest are counted in ``dropped_cap``. A new CPI starts whenever a report's
+      ``cpi`` differs from the previous report's.
+    * **Queue.** Reports that passed the cap wait in a ``depth``-entry FIFO
       (``SyncFIFOBuffered``) while the byte output is back-pressured (a UART is much
       slower than the chain); one that finds the FIFO full is dropped and counted in
-      ``dropped_full``. The detection being sent keeps its entry until its last
+      ``dropped_full``. The report being sent keeps its entry until its last
       byte: the frame's bytes are read from the queue's output, not copied.
 
     Parameters
     ----------
-    range_bits : int
-        Bits of the detection's ``range_bin``, 1 to 16.
-    power_bits : int
-        Bits of the detection's ``power`` and ``threshold``, 1 to 48.
+    record : str
+        ``"detection"`` (``amaradar.spec.records.DETECTION``) or ``"plot"`` (``PLOT``).
     cap : int
-        Most detection frames per CPI, at least 1.
+        Most report frames per CPI, at least 1.
     depth : int
-        Detections the queue holds, the one being sent included, at least 1.
+        Reports the queue holds, the one being sent included, at least 1.
+    **widths : int
+        The record's width parameters (``range_bits`` and ``power_bits`` of a
+        detection; ``range_pos_bits``, ``doppler_pos_bits`` and ``power_bits`` of a
+        plot), each from 1 to the bits of its field on the link.
 
     Members
     -------
-    i : In(stream.Signature(formats.detection_layout(range_bits=, power_bits=)))
-        Detections; ``i.ready`` is constant 1.
+    i : In(stream.Signature(formats.record_layout(record, **widths)))
+        Reports; ``i.ready`` is constant 1.
     o : Out(stream.Signature(8))
         Frame bytes, in link order.
     heartbeat : In(1)
@@ -78,9 +81,9 @@ class ReportFramer(wiring.Component):
         frame's ``flags`` is ``flags`` ORed with the ``reset`` bit
         (``records.RESET_FLAG``) in the first frame after reset.
     dropped_cap : Out(32)
-        Detections dropped by the cap since reset; saturates at 2**32 - 1.
+        Reports dropped by the cap since reset; saturates at 2**32 - 1.
     dropped_full : Out(32)
-        Detections dropped because the queue was full; saturates at 2**32 - 1.
+        Reports dropped because the queue was full; saturates at 2**32 - 1.
 
     Bit growth
     ----------
@@ -92,9 +95,9 @@ class ReportFramer(wiring.Component):
 
     Latency/throughput
     ------------------
-    Accepts a detection every clock. Emits one byte per clock while ``o.ready`` is
+    Accepts a report every clock. Emits one byte per clock while ``o.ready`` is
     high, with one idle clock between frames. A waiting status frame goes before
-    waiting detections; its fields are sampled at the clock it starts, so it is sent
+    waiting reports; its fields are sampled at the clock it starts, so it is sent
     at most one frame after its ``heartbeat``.
 
     Model
@@ -103,12 +106,17 @@ class ReportFramer(wiring.Component):
     overflows).
     """
 
-    def __init__(self, *, range_bits, power_bits, cap, depth=16):
-        for name, value in (("range_bits", range_bits), ("power_bits", power_bits)):
-            check_integer(name, value, 1, _LIMITS[name])
+    def __init__(self, *, record="detection", cap, depth=16, **widths):
+        if record not in _REPORTS:
+            raise ValueError(f"record must be one of {sorted(_REPORTS)}, not {record!r}")
+        fields, self._type = _REPORTS[record]
+        limits = {f.width_param: 8 * f.link_bytes for f in fields if f.width_param}
+        for name, value in widths.items():
+            check_integer(name, value, 1, limits.get(name))
         check_integer("cap", cap, 1)
         check_integer("depth", depth, 1)
-        self._layout = detection_layout(range_bits=range_bits, power_bits=power_bits)
+        self._fields = link_fields(fields)
+        self._layout = record_layout(fields, **widths)
         self._cap = cap
         self._depth = depth
         members = {
@@ -153,13 +161,13 @@ class ReportFramer(wiring.Component):
             count(self.dropped_full)
 
         # Serializer: the byte at ``index`` of the frame, picked from the queue's
-        # output (the detection keeps its entry until its last byte) or from the
+        # output (the report keeps its entry until its last byte) or from the
         # status fields held when the frame started; the CRC appended at the end.
         status = {name: Signal(8 * size, name=f"status_{name}") for name, size in STATUS_FIELDS}
         queued = data.View(self._layout, queue.r_data)
         bodies = {True: _frame_bytes(TYPE_STATUS, STATUS_FIELDS, status),
-                  False: _frame_bytes(TYPE_DETECTION, DETECTION_FIELDS,
-                                      {name: getattr(queued, name) for name, _ in DETECTION_FIELDS})}
+                  False: _frame_bytes(self._type, self._fields,
+                                      {name: getattr(queued, name) for name, _ in self._fields})}
         index = Signal(range(max(map(len, bodies.values())) + CRC_BYTES + 1))   # of the next byte
         byte = Signal(8)                                                        # of the frame body
         is_status = Signal()

@@ -1,6 +1,7 @@
 """Board designs in Verilator: the report bytes of each board equal the models', bit for bit.
 
-:class:`~amaradar.boards.top.BoardCore` (a board's design without PLL and pins)
+:class:`~amaradar.boards.top.BoardCore` (a board's design without PLL and pins,
+its reports detections, or plots where the board runs the range-Doppler chain)
 runs in the rtl engine for ``CPIS`` CPIs plus one more, in real time (one ADC
 sample every ``sample_period`` clocks, as on the board), its button pressed in
 the middle of CPI 0 and held, so that CPI 0 plays preset 0 and the others preset
@@ -23,6 +24,7 @@ from amaradar.boards.build import board_config, board_core, echo_preset, sample_
 from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
 from amaradar.host.listen import run_listen
 from amaradar.host.writers.outputs import write_detections
+from amaradar.host.writers.plot_outputs import write_plots
 from amaradar.sim.models.link.report_framer import report_framer
 from amaradar.sim.engines.rtl_engine import RtlEngine
 from amaradar.sim.world.scenario import parse_scenario
@@ -72,32 +74,33 @@ def board_run(request):
 
 
 def test_link_bytes_decode_cleanly(board_run):
-    _, _, result, _ = board_run
+    _, config, result, _ = board_run
     decoder = Decoder()
     messages = decoder.feed(result.outputs.tobytes())
     assert decoder.crc_errors == 0 and decoder.resync_bytes == 0
     assert decoder.counts["status"] >= CPIS + 1
-    assert decoder.counts["detection"] >= CPIS      # the targets are found every CPI
+    # the targets are found every CPI
+    assert decoder.counts["plot" if config.doppler else "detection"] >= CPIS
     tail = decoder.bytes - sum(len(encode(message)) for message in messages)
     assert 0 <= tail < frame_bytes(TYPE_STATUS)     # at most a frame cut by the run's end
 
 
 def test_reports_equal_the_model_chain(board_run):
-    board, config, result, (detections, flags) = board_run
-    assert len({d.cpi for d in detections}) == CPIS
+    board, config, result, (reports, flags) = board_run
+    assert len({d.cpi for d in reports}) == CPIS
     messages = Decoder().feed(result.outputs.tobytes())
-    # The reports of the first CPIS CPIs: their detections and the status frames
-    # sent up to the end of the last one (status k carries cpi k).
+    # The reports of the first CPIS CPIs and the status frames sent up to the end
+    # of the last one (status k carries cpi k).
     seen = [msg for msg in messages
-            if (msg.cpi < CPIS if isinstance(msg, Detection) else msg.cpi <= CPIS)]
+            if (msg.cpi <= CPIS if isinstance(msg, Status) else msg.cpi < CPIS)]
     statuses = [msg for msg in seen if isinstance(msg, Status)]
     assert [s.cpi for s in statuses] == list(range(CPIS + 1))
-    # When a status frame starts is a matter of timing: it follows the detections
-    # framed before it and the dropped_cap detections it counts.
-    events, placed = list(detections), 0
+    # When a status frame starts is a matter of timing: it follows the reports
+    # framed before it and the dropped_cap reports it counts.
+    events, placed = list(reports), 0
     framed_before = 0
     for msg in seen:
-        if isinstance(msg, Detection):
+        if not isinstance(msg, Status):
             framed_before += 1
             continue
         expected = Status(cpi=msg.cpi, flags=flags, preset=PLAYED[msg.cpi], dropped_samples=0,
@@ -116,27 +119,31 @@ def test_reports_equal_the_model_chain(board_run):
 
 
 def test_listen_writes_the_rows_of_the_sim_path(board_run, tmp_path):
-    """``amaradar listen`` on the board's bytes writes, for every detection it
+    """``amaradar listen`` on the board's bytes writes, for every report it
     receives, the row ``amaradar sim`` writes for it: range_m with the matched
-    filter's N - 1 samples removed, N from the status frames."""
-    board, _, result, (detections, _) = board_run
+    filter's N - 1 samples removed, N from the status frames (and a plot's radial
+    velocity from the carrier given to listen)."""
+    board, config, result, (reports, _) = board_run
     scenario = parse_scenario(board.scenario)
     r = scenario.radar
     (tmp_path / "link.bin").write_bytes(result.outputs.tobytes())
     # The board plays the scenario in real time, so the status frames carry its
     # sample rate and PRI.
-    run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=io.StringIO())
-    write_detections(tmp_path / "sim.csv", scenario,
-                     {name: np.array([getattr(d, name) for d in detections])
-                      for name in Detection._fields})
+    run_listen(replay=tmp_path / "link.bin", out_dir=tmp_path / "listen", stdout=io.StringIO(),
+               carrier=r.carrier_hz)
+    write = write_plots if config.doppler else write_detections
+    write(tmp_path / "sim.csv", scenario,
+          {name: np.array([getattr(d, name) for d in reports]) for name in type(reports[0])._fields})
     with open(tmp_path / "listen" / "detections.csv") as f, open(tmp_path / "sim.csv") as g:
         listened, simulated = list(csv.reader(f)), list(csv.reader(g))
     assert listened[0] == simulated[0]
-    by_cell = {(row[0], row[1], row[4]): row for row in simulated[1:]}
+    # a report's cell: cpi, pulse and range_bin (detections) or cpi, range_bin and doppler_bin
+    cell = (0, 5, 6) if config.doppler else (0, 1, 4)
+    by_cell = {tuple(row[k] for k in cell): row for row in simulated[1:]}
     received = [row for row in listened[1:] if int(row[0]) < CPIS]
     assert len(received) >= CPIS and r.pulse_samples > 1
     for row in received:
-        assert row == by_cell[row[0], row[1], row[4]]
+        assert row == by_cell[tuple(row[k] for k in cell)]
 
 
 def test_a_slow_link_drops_whole_reports_and_counts_them():

@@ -4,15 +4,18 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from amaradar.hdl.formats import detection_layout, pack
+from amaradar.hdl.formats import pack, record_layout
 from amaradar.hdl.link.report_framer import ReportFramer
-from amaradar.spec.link import STATUS_FIELDS, Decoder, Detection, Status
-from amaradar.spec.records import RESET_FLAG
+from amaradar.spec.link import STATUS_FIELDS, Decoder, Detection, Plot, Status
+from amaradar.spec.records import DETECTION, PLOT, RESET_FLAG
 from amaradar.sim.models.link.report_framer import report_framer
 
 from amaradar.sim.engines.streams import StreamProtocolError, cocotb_stream, simulate_stream
 
 RANGE_BITS, POWER_BITS = 10, 36
+# the width parameters of each record's framer
+WIDTHS = {Detection: {"range_bits": RANGE_BITS, "power_bits": POWER_BITS},
+          Plot: {"range_pos_bits": RANGE_BITS + 8, "doppler_pos_bits": 12, "power_bits": POWER_BITS}}
 # The status fields that are input ports (the framer counts the other two itself).
 PORTS = tuple(name for name, _ in STATUS_FIELDS if name not in ("dropped_cap", "dropped_full"))
 
@@ -29,6 +32,19 @@ def _detections(rng, n_cpi, per_cpi, first_cpi=0):
     return out
 
 
+def _plots(rng, n_cpi, per_cpi, first_cpi=0):
+    """``per_cpi`` random plots for each of ``n_cpi`` CPIs."""
+    widths = WIDTHS[Plot]
+    out = []
+    for cpi in range(first_cpi, first_cpi + n_cpi):
+        for _ in range(per_cpi):
+            threshold = rng.randrange(1 << POWER_BITS)
+            out.append(Plot(cpi & 0xFFFF, rng.randrange(1 << widths["range_pos_bits"]),
+                            rng.randrange(1 << widths["doppler_pos_bits"]),
+                            rng.randrange(threshold, 1 << POWER_BITS), threshold))
+    return out
+
+
 def _status(rng, cpi):
     return Status(cpi=cpi, flags=rng.getrandbits(8) & ~RESET_FLAG, preset=rng.getrandbits(8),
                   dropped_samples=rng.getrandbits(32),
@@ -37,9 +53,20 @@ def _status(rng, cpi):
                   pulse_samples=rng.getrandbits(16))
 
 
-def _words(detections):
-    layout = detection_layout(range_bits=RANGE_BITS, power_bits=POWER_BITS)
-    return pack(layout, **{name: [getattr(d, name) for d in detections] for name in Detection._fields})
+def _cpis_with_heartbeats(rng, reports, counts):
+    """A status frame, then for each CPI ``counts[cpi]`` reports of ``reports`` (``_detections``
+    or ``_plots``) and the status frame of the next CPI."""
+    events = [_status(rng, 0)]
+    for cpi, n in enumerate(counts):
+        events += reports(rng, 1, n, first_cpi=cpi)
+        events.append(_status(rng, cpi + 1))
+    return events
+
+
+def _words(reports):
+    kind = type(reports[0])
+    layout = record_layout({Detection: DETECTION, Plot: PLOT}[kind], **WIDTHS[kind])
+    return pack(layout, **{name: [getattr(r, name) for r in reports] for name in kind._fields})
 
 
 def _ports(status):
@@ -125,11 +152,7 @@ def test_detections_bit_exact(p_in_stall, p_out_stall):
 
 def test_heartbeats_and_cap_bit_exact():
     """Status frames between CPIs; the cap drops reports and the counter says how many."""
-    rng = random.Random(5)
-    events = [_status(rng, 0)]
-    for cpi, n in enumerate([3, 9, 1, 6]):
-        events += _detections(rng, 1, n, first_cpi=cpi)
-        events.append(_status(rng, cpi + 1))
+    events = _cpis_with_heartbeats(random.Random(5), _detections, [3, 9, 1, 6])
     cap = 4
     expect, dropped = report_framer(events, cap=cap)
     per_cpi = [sum(isinstance(e, Detection) and e.cpi == c for e in events) for c in range(4)]
@@ -179,19 +202,39 @@ def test_full_queue_drops_and_counts_without_stalling():
     assert messages[-1].dropped_cap == 0
 
 
-def test_cocotb_bit_exact():
+@pytest.mark.parametrize("record, reports", [("detection", _detections), ("plot", _plots)])
+def test_cocotb_bit_exact(record, reports):
+    """Reports of 4 CPIs across the CPI counter's wrap, 5 a CPI, capped at 4."""
     rng = random.Random(21)
     boot = _status(rng, 3)
-    detections = _detections(rng, 4, 5, first_cpi=0xFFFE)
-    expect, dropped = report_framer([boot, *detections], cap=4)
+    framed = reports(rng, 4, 5, first_cpi=0xFFFE)
+    expect, dropped = report_framer([boot, *framed], cap=4)
     assert dropped == 4
-    dut = ReportFramer(range_bits=RANGE_BITS, power_bits=POWER_BITS, cap=4, depth=len(detections))
-    out = cocotb_stream(dut, "report_framer", _words(detections), len(expect), p_in_stall=0.3,
-                        p_out_stall=0.6, seed=5, ports={**_ports(boot), "heartbeat": 0})
+    dut = ReportFramer(record=record, cap=4, depth=len(framed), **WIDTHS[type(framed[0])])
+    out = cocotb_stream(dut, f"report_framer_{record}", _words(framed), len(expect),
+                        p_in_stall=0.3, p_out_stall=0.6, seed=5,
+                        ports={**_ports(boot), "heartbeat": 0})
     assert out == expect.tolist()
 
 
+def test_plots_bit_exact_with_heartbeats_and_cap():
+    """Plot frames: status frames between CPIs, random stalls both sides, the cap."""
+    events = _cpis_with_heartbeats(random.Random(13), _plots, [2, 7, 0, 4])
+    expect, dropped = report_framer(events, cap=5)
+    assert dropped == 2
+    dut = ReportFramer(record="plot", cap=5, depth=16, **WIDTHS[Plot])
+    out = _run_events(dut, events, p_in_stall=0.3, p_out_stall=0.6, seed=8,
+                      expect_bytes=len(expect))
+    assert out == expect.tolist()
+    messages = Decoder().feed(bytes(out))
+    assert sum(isinstance(m, Plot) for m in messages) == 13 - dropped
+    assert messages[-1].dropped_cap == dropped
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
+    ({"record": "track"}, ValueError, "record must be one of ['detection', 'plot'], not 'track'"),
+    ({"record": "plot", "range_bits": None, "power_bits": 36, "range_pos_bits": 25,
+      "doppler_pos_bits": 12}, ValueError, "range_pos_bits must be between 1 and 24, not 25"),
     ({"range_bits": 17}, ValueError, "range_bits must be between 1 and 16, not 17"),
     ({"range_bits": 0}, ValueError, "range_bits must be between 1 and 16, not 0"),
     ({"power_bits": 49}, ValueError, "power_bits must be between 1 and 48, not 49"),
@@ -202,6 +245,7 @@ def test_cocotb_bit_exact():
 ])
 def test_bad_parameters(kwargs, error, message):
     params = {"range_bits": RANGE_BITS, "power_bits": POWER_BITS, "cap": 4, **kwargs}
+    params = {name: value for name, value in params.items() if value is not None}
     with pytest.raises(error) as info:
         ReportFramer(**params)
     assert str(info.value) == message
