@@ -22,8 +22,9 @@ import numpy as np
 from ..hdl.waveform.echo_source import AMPLITUDE_WIDTH, PHASE_WIDTH
 from ..hdl.formats import COEF_WIDTH
 from ..sim.chain import chain_config, transmit_pulse
+from ..sim.tracking import tracker_config
 from ..sim.models.waveform.echo_source import target_entries
-from ..spec.link import TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS, frame_bytes
+from ..spec.link import TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS, TYPE_TRACK, frame_bytes
 from ..sim.world.echo_physics import (carrier_phase_turns, doppler_hz, echo_amplitude,
                                       echo_delay_s)
 from ..sim.world.scenario import parse_scenario
@@ -66,7 +67,8 @@ def link_budget(board):
     """Worst-case report traffic of ``board`` against its UART.
 
     Every CPI sends one status frame and at most ``report_cap`` report frames
-    (detections, or plots of a range-Doppler chain);
+    (detections, or plots of a range-Doppler chain, then up to ``max_tracks``
+    track frames of its tracker);
     the UART moves ``uart_baud / 10`` bytes per second (8N1). Raises
     ``ValueError`` when that traffic needs more than :data:`LINK_LOAD_LIMIT` of it.
     """
@@ -74,6 +76,8 @@ def link_budget(board):
     cpis_per_second = r.sample_rate_hz / (r.line_samples * r.pulses_per_cpi)
     report = TYPE_PLOT if board.parsed.doppler else TYPE_DETECTION
     bytes_per_cpi = frame_bytes(TYPE_STATUS) + board.report_cap * frame_bytes(report)
+    if board.parsed.tracker is not None:
+        bytes_per_cpi += board.parsed.tracker.max_tracks * frame_bytes(TYPE_TRACK)
     budget = {"cpis_per_second": cpis_per_second, "bytes_per_cpi": bytes_per_cpi,
               "bytes_per_second": cpis_per_second * bytes_per_cpi,
               "link_bytes_per_second": board.uart_baud / 10}
@@ -90,9 +94,13 @@ def board_core(board):
     """:class:`~amaradar.boards.top.BoardCore` of ``board``: the design its bitstream holds,
     without PLL and pins."""
     period = sample_period(board)
+    tracking = board.parsed.tracker
+    tracker = {} if tracking is None else {
+        "tracker": tracker_config(board.parsed.radar, tracking),
+        "tracker_runtime": tracking.runtime()}
     return BoardCore(config=board_config(board), preset=echo_preset(board),
                      sample_rate=board.clock_hz // period, sample_period=period,
-                     cap=board.report_cap, fast_clock=board.fast_clock)
+                     cap=board.report_cap, fast_clock=board.fast_clock, **tracker)
 
 
 def echo_preset(board):

@@ -18,7 +18,9 @@ from amaranth.lib.wiring import In, Out
 from ..hdl.waveform.echo_source import AMPLITUDE_LAG, EchoSource
 from ..hdl.doppler_chain import DopplerChain
 from ..hdl.radar_chain import RadarChain
+from ..hdl.link.frame_arbiter import FrameArbiter
 from ..hdl.link.report_framer import ReportFramer
+from ..hdl.track.tracker import Tracker
 from ..hdl.link.uart_tx import UartTx
 from ..sim.chain import cfar_ports
 from ..spec import records
@@ -29,6 +31,8 @@ __all__ = ["EchoPreset", "STATUS_FLAGS", "BoardCore", "BoardTop"]
 #: Bits of :attr:`BoardCore.flags` (the status frame's ``flags`` but the framer's own
 #: ``reset``), LSB first.
 STATUS_FLAGS = tuple(name for name in records.STATUS_FLAGS if name != "reset")
+# the track framer's width parameters -> the track report fields that have them
+_TRACK_WIDTHS = {f.width_param: f.name for f in records.TRACK if f.width_param}
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,11 @@ class BoardCore(wiring.Component):
     ORed as ``records.DOPPLER_STATUS_FLAGS`` says. The framer is
     :class:`~amaradar.hdl.link.report_framer.ReportFramer` (at most ``cap``
     reports per CPI, a status frame right after reset and after every CPI the
-    echo source ends).
+    echo source ends). With ``tracker``, the plots also feed
+    :class:`~amaradar.hdl.track.tracker.Tracker`, whose reports a second framer
+    frames (no status frames, at most ``tracker.max_tracks`` a CPI, a queue as
+    deep); :class:`~amaradar.hdl.link.frame_arbiter.FrameArbiter` puts the two on
+    one link, plot frames first (a CPI's track reports follow all its plots).
 
     Presets: ``button`` is sampled once per CPI, as the CPI's last sample enters
     the echo source (a CPI lasts milliseconds, longer than a switch bounces). When
@@ -85,6 +93,10 @@ class BoardCore(wiring.Component):
     fast_clock : bool
         Spend registers on timing in the echo source (``EchoSource.gain_stage``);
         the chain's own choices are in ``config``.
+    tracker : amaradar.hdl.track.tables.TrackerConfig or None
+        With a range-Doppler ``config``: track its plots.
+    tracker_runtime : dict
+        The tracker's run-time ports, by name (``Tracking.runtime()``).
 
     Members
     -------
@@ -100,7 +112,10 @@ class BoardCore(wiring.Component):
     flags : Out(5)
         Sticky status flags, bits named by :data:`STATUS_FLAGS`.
     dropped_cap, dropped_full : Out(32)
-        The framer's drop counters.
+        The (plot or detection) framer's drop counters.
+    tracks_dropped : Out(32)
+        With ``tracker``: track reports the track framer dropped (cap or queue);
+        0 while the link keeps up (``boards.build.link_budget``), not on the link.
 
     Latency/throughput
     ------------------
@@ -118,7 +133,8 @@ class BoardCore(wiring.Component):
     :func:`amaradar.sim.models.link.report_framer.report_framer`, exact while ``o`` keeps up.
     """
 
-    def __init__(self, *, config, preset, sample_rate, sample_period, cap, fast_clock=False):
+    def __init__(self, *, config, preset, sample_rate, sample_period, cap, fast_clock=False,
+                 tracker=None, tracker_runtime=None):
         check_integer("sample_rate", sample_rate, 1)
         check_integer("sample_period", sample_period, 1)
         check_integer("cap", cap, 1)
@@ -140,6 +156,10 @@ class BoardCore(wiring.Component):
         self._sample_period = sample_period
         self._cap = cap
         self._fast_clock = fast_clock
+        if tracker is not None and not config.doppler:
+            raise ValueError("tracker needs a range-Doppler config (doppler=True)")
+        self._tracker = tracker
+        self._tracker_runtime = dict(tracker_runtime or {})
         super().__init__({
             "o": Out(stream.Signature(8)),
             "button": In(1),
@@ -147,6 +167,7 @@ class BoardCore(wiring.Component):
             "flags": Out(len(STATUS_FLAGS)),
             "dropped_cap": Out(32),
             "dropped_full": Out(32),
+            **({"tracks_dropped": Out(32)} if tracker is not None else {}),
         })
 
     def elaborate(self, platform):
@@ -162,9 +183,16 @@ class BoardCore(wiring.Component):
             m.submodules.framer = framer = ReportFramer(
                 record="plot", range_pos_bits=len(plot.range_pos),
                 doppler_pos_bits=len(plot.doppler_pos), power_bits=c.power_width, cap=self._cap)
+            # the framer always takes a plot: the tracker (or nothing) sets the pace
+            taken = Signal()
             m.d.comb += [framer.i.payload.eq(plot),
-                         framer.i.valid.eq(chain.o.valid & ~chain.o.payload.cpi_end),
-                         chain.o.ready.eq(framer.i.ready)]
+                         framer.i.valid.eq(chain.o.valid & taken & ~chain.o.payload.cpi_end),
+                         chain.o.ready.eq(taken)]
+            if self._tracker is None:
+                m.d.comb += taken.eq(1)
+                link = framer.o
+            else:
+                link = self._track(m, chain, taken, framer)
             m.d.comb += [getattr(chain, name).eq(value) for name, value in cfar_ports(c).items()]
             chain_flags = [Cat(*(getattr(chain, source)
                                  for source in records.DOPPLER_STATUS_FLAGS[name])).any()
@@ -176,7 +204,8 @@ class BoardCore(wiring.Component):
             wiring.connect(m, chain.o, framer.i)
             m.d.comb += chain.scale.eq(c.cfar_scale)
             chain_flags = [getattr(chain, name) for name in STATUS_FLAGS[:-1]]
-        wiring.connect(m, framer.o, wiring.flipped(self.o))
+            link = framer.o
+        wiring.connect(m, link, wiring.flipped(self.o))
 
         # The ADC clock: a sample moves from the echo source into the chain only on
         # a tick, one clock in ``sample_period``.
@@ -223,6 +252,29 @@ class BoardCore(wiring.Component):
             self.dropped_full.eq(framer.dropped_full),
         ]
         return m
+
+
+    def _track(self, m, chain, taken, plot_framer):
+        """The tracker on the chain's plots (which it takes at ``taken``), its reports
+        framed and merged with ``plot_framer``'s frames; returns the merged link."""
+        m.submodules.tracker = tracker = Tracker(self._tracker, power_bits=self._config.power_width)
+        m.d.comb += [tracker.i.payload.eq(chain.o.payload), tracker.i.valid.eq(chain.o.valid),
+                     taken.eq(tracker.i.ready)]
+        m.d.comb += [getattr(tracker, name).eq(int(value))
+                     for name, value in self._tracker_runtime.items()]
+        slots = self._tracker.max_tracks
+        track = tracker.o.payload.track
+        m.submodules.track_framer = track_framer = ReportFramer(
+            record="track", cap=slots, depth=slots, status_frames=False,
+            **{name: len(getattr(track, field)) for name, field in _TRACK_WIDTHS.items()})
+        m.d.comb += [track_framer.i.payload.eq(track),
+                     track_framer.i.valid.eq(tracker.o.valid & ~tracker.o.payload.cpi_end),
+                     tracker.o.ready.eq(1),
+                     self.tracks_dropped.eq(track_framer.dropped_cap + track_framer.dropped_full)]
+        m.submodules.link = link = FrameArbiter(count=2)
+        wiring.connect(m, plot_framer.o, link.i[0])
+        wiring.connect(m, track_framer.o, link.i[1])
+        return link.o
 
 
 class BoardTop(Elaboratable):

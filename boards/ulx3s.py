@@ -81,7 +81,7 @@ BOARD = Board(
     echo_pulse_width=12,
     max_targets=2,
     uart_baud=LINK_BAUD,    # the FT231X's UART; 100 MHz / 50
-    report_cap=32,          # plots per CPI: 2 targets, and room for clutter and false plots
+    report_cap=16,          # plots per CPI (2 targets), with 16 track reports: 70 % of the link
     fast_clock=True,
     scenario={
         "radar": {

@@ -5,7 +5,8 @@ import numpy as np
 from amaradar.boards.top import STATUS_FLAGS
 from amaradar.sim.chain import reference_chain
 from amaradar.sim.models.waveform.echo_source import echo_lines
-from amaradar.spec.link import Detection, Plot
+from amaradar.sim.tracking import plot_frames, reference_tracks, tracker_config
+from amaradar.spec.link import Detection, Plot, Track
 from amaradar.spec.records import DOPPLER_STATUS_FLAGS
 
 
@@ -30,3 +31,15 @@ def reference_cpis(config, preset, cpis, played=(0,)):
     d = result.detections
     reports = [report(*(int(d[name][n]) for name in report._fields)) for n in range(len(d["cpi"]))]
     return reports, sum(flags[name] << bit for bit, name in enumerate(STATUS_FLAGS))
+
+
+def reference_board_tracks(board, plots, cpis):
+    """The track reports of ``board``'s tracker (none without one) on ``plots`` (``Plot``
+    tuples) of its first ``cpis`` CPIs."""
+    tracking = board.parsed.tracker
+    if tracking is None:
+        return []
+    columns = {name: [getattr(p, name) for p in plots] for name in Plot._fields}
+    t = reference_tracks(tracker_config(board.parsed.radar, tracking), tracking.runtime(),
+                         plot_frames(columns, cpis)).tracks
+    return [Track(*(int(t[name][n]) for name in Track._fields)) for n in range(len(t["cpi"]))]

@@ -1,5 +1,5 @@
-"""Turns reports (CFAR detections or plots) and status heartbeats into the framed byte
-stream of the report link."""
+"""Turns reports (CFAR detections, plots or track reports) and status heartbeats into
+the framed byte stream of the report link."""
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.utils import ceil_log2
@@ -7,9 +7,10 @@ from amaranth.lib import crc as crc_lib, data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ...spec.link import CRC, CRC_BYTES, STATUS_FIELDS, SYNC, TYPE_DETECTION, TYPE_PLOT, TYPE_STATUS
+from ...spec.link import (CRC, CRC_BYTES, STATUS_FIELDS, SYNC, TYPE_DETECTION, TYPE_PLOT,
+                          TYPE_STATUS, TYPE_TRACK)
 from ..formats import record_layout
-from ...spec.records import CPI_WIDTH, DETECTION, PLOT, RESET_FLAG, link_fields
+from ...spec.records import DETECTION, PLOT, RESET_FLAG, TRACK, link_fields
 from ...spec.checks import check_integer
 
 __all__ = ["ReportFramer"]
@@ -17,17 +18,21 @@ __all__ = ["ReportFramer"]
 # Status fields that the framer counts itself; the others are input ports.
 _COUNTERS = ("dropped_cap", "dropped_full")
 # record name -> (its fields, its frame type)
-_REPORTS = {"detection": (DETECTION, TYPE_DETECTION), "plot": (PLOT, TYPE_PLOT)}
+_REPORTS = {"detection": (DETECTION, TYPE_DETECTION), "plot": (PLOT, TYPE_PLOT),
+            "track": (TRACK, TYPE_TRACK)}
 assert all(f.bits <= 8 * f.link_bytes for fields, _ in _REPORTS.values() for f in fields if f.bits)
 
 
 def _frame_bytes(kind, fields, values):
-    """The bytes of a frame without its CRC, in link order: 8-bit values."""
+    """The bytes of a frame without its CRC, in link order: 8-bit values (a signed
+    field sign-extended to its bytes, an unsigned one zero-extended)."""
     length = sum(size for _, size in fields)
     out = [Const(byte, 8) for byte in (*SYNC, kind, length)]
     for name, size in fields:
-        value = Value.cast(values[name]).as_unsigned()
-        value = Cat(value, Const(0, max(0, 8 * size - len(value))))
+        value = Value.cast(values[name])
+        pad = max(0, 8 * size - len(value))
+        fill = value[-1].replicate(pad) if value.shape().signed else Const(0, pad)
+        value = Cat(value.as_unsigned(), fill)
         out += [value.word_select(size - 1 - k, 8) for k in range(size)]
     return out
 
@@ -36,8 +41,9 @@ class ReportFramer(wiring.Component):
     """Frames reports and status heartbeats into the byte stream of the report link.
 
     The byte layout is the one documented in ``amaradar.spec.link``. Each accepted
-    report (a detection of the range-only chain or a plot of the range-Doppler
-    chain, as ``record`` says) becomes one frame of its type; a status frame is sent once right after
+    report (a detection of the range-only chain, a plot of the range-Doppler
+    chain or a track report of the tracker, as ``record`` says) becomes one frame
+    of its type. Unless ``status_frames`` is False, a status frame is sent once right after
     reset (so the host learns the configuration at power-up, and that a reset
     happened: that frame, and only that one, has the ``reset`` bit of ``flags`` set)
     and once after every ``heartbeat`` strobe.
@@ -56,7 +62,8 @@ class ReportFramer(wiring.Component):
     Parameters
     ----------
     record : str
-        ``"detection"`` (``amaradar.spec.records.DETECTION``) or ``"plot"`` (``PLOT``).
+        ``"detection"`` (``amaradar.spec.records.DETECTION``), ``"plot"`` (``PLOT``)
+        or ``"track"`` (``TRACK``).
     cap : int
         Most report frames per CPI, at least 1.
     depth : int
@@ -64,7 +71,12 @@ class ReportFramer(wiring.Component):
     **widths : int
         The record's width parameters (``range_bits`` and ``power_bits`` of a
         detection; ``range_pos_bits``, ``doppler_pos_bits`` and ``power_bits`` of a
-        plot), each from 1 to the bits of its field on the link.
+        plot; those of ``hdl.track.tracker.track_layout`` of a track), each from 1 to
+        the bits of its field on the link.
+    status_frames : bool
+        Send status frames (and have the ``heartbeat`` and status ports). A framer
+        without them frames reports only, for a link whose status frames another
+        framer sends (``frame_arbiter.FrameArbiter`` merges the two).
 
     Members
     -------
@@ -73,10 +85,10 @@ class ReportFramer(wiring.Component):
     o : Out(stream.Signature(8))
         Frame bytes, in link order.
     heartbeat : In(1)
-        Strobe: send a status frame (e.g. at the end of each CPI). Strobes while a
+        With ``status_frames``. Strobe: send a status frame (e.g. at the end of each CPI). Strobes while a
         status frame waits to start request that one frame only.
     cpi, flags, preset, dropped_samples, range_bins, pulses, sample_rate, pri, pulse_samples : In(8 * bytes)
-        Status of the chain, copied into a status frame when the frame starts; the
+        With ``status_frames``. Status of the chain, copied into a status frame when the frame starts; the
         widths are those of the status payload table of ``amaradar.spec.link``. The
         frame's ``flags`` is ``flags`` ORed with the ``reset`` bit
         (``records.RESET_FLAG``) in the first frame after reset.
@@ -87,7 +99,7 @@ class ReportFramer(wiring.Component):
 
     Bit growth
     ----------
-    None: fields are zero-extended to their byte widths.
+    None: fields are extended to their byte widths (signed ones with their sign).
 
     Rounding/overflow
     -----------------
@@ -106,7 +118,7 @@ class ReportFramer(wiring.Component):
     overflows).
     """
 
-    def __init__(self, *, record="detection", cap, depth=16, **widths):
+    def __init__(self, *, record="detection", cap, depth=16, status_frames=True, **widths):
         if record not in _REPORTS:
             raise ValueError(f"record must be one of {sorted(_REPORTS)}, not {record!r}")
         fields, self._type = _REPORTS[record]
@@ -119,13 +131,18 @@ class ReportFramer(wiring.Component):
         self._layout = record_layout(fields, **widths)
         self._cap = cap
         self._depth = depth
+        self._status_frames = bool(status_frames)
         members = {
             "i": In(stream.Signature(self._layout)),
             "o": Out(stream.Signature(8)),
-            "heartbeat": In(1),
         }
+        if self._status_frames:
+            members["heartbeat"] = In(1)
         for name, size in STATUS_FIELDS:
-            members[name] = Out(8 * size) if name in _COUNTERS else In(8 * size)
+            if name in _COUNTERS:
+                members[name] = Out(8 * size)
+            elif self._status_frames:
+                members[name] = In(8 * size)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -173,7 +190,7 @@ class ReportFramer(wiring.Component):
         is_status = Signal()
         crc_at = Mux(is_status, len(bodies[True]), len(bodies[False]))
         in_crc = index > crc_at
-        status_pending = Signal(init=1)
+        status_pending = Signal(init=self._status_frames)
         first_status = Signal(init=1)
         accept = self.o.valid & self.o.ready
         # the CRC, most significant byte first
@@ -198,14 +215,18 @@ class ReportFramer(wiring.Component):
                 with m.If(index == crc_at + CRC_BYTES):
                     m.d.sync += self.o.valid.eq(0)
                     m.d.comb += queue.r_en.eq(~is_status)
-        with m.Elif(status_pending):
-            start(TYPE_STATUS)
-            values = {name: getattr(self, name) for name in status}
-            values["flags"] = self.flags | Mux(first_status, RESET_FLAG, 0)
-            m.d.sync += [status[name].eq(value) for name, value in values.items()]
-            m.d.sync += [status_pending.eq(0), first_status.eq(0)]
+        if self._status_frames:
+            with m.Elif(status_pending):
+                start(TYPE_STATUS)
+                values = {name: getattr(self, name) for name, _ in STATUS_FIELDS
+                          if name not in _COUNTERS}
+                values.update(dropped_cap=self.dropped_cap, dropped_full=self.dropped_full,
+                              flags=self.flags | Mux(first_status, RESET_FLAG, 0))
+                m.d.sync += [status[name].eq(value) for name, value in values.items()]
+                m.d.sync += [status_pending.eq(0), first_status.eq(0)]
         with m.Elif(queue.r_rdy):
-            start(TYPE_DETECTION)
-        with m.If(self.heartbeat):
-            m.d.sync += status_pending.eq(1)
+            start(self._type)
+        if self._status_frames:
+            with m.If(self.heartbeat):
+                m.d.sync += status_pending.eq(1)
         return m

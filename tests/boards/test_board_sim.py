@@ -21,15 +21,16 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
 from amaradar.boards.build import board_config, board_core, echo_preset, sample_period
-from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, encode, frame_bytes
+from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, Track, encode, frame_bytes
 from amaradar.host.listen import run_listen
 from amaradar.host.writers.outputs import write_detections
 from amaradar.host.writers.plot_outputs import write_plots
+from amaradar.host.writers.track_outputs import write_tracks
 from amaradar.sim.models.link.report_framer import report_framer
 from amaradar.sim.engines.rtl_engine import RtlEngine
 from amaradar.sim.world.scenario import parse_scenario
 from amaradar.boards.registry import board_names, get_board
-from board_reference import reference_cpis
+from board_reference import reference_board_tracks, reference_cpis
 
 CPIS = 2
 PLAYED = (0, 1, 1)      # the preset of CPI 0, 1, 2
@@ -70,11 +71,13 @@ def _run(board, cpis, **stalls):
 def board_run(request):
     board = get_board(request.param)
     config, preset = board_config(board), echo_preset(board)
-    return board, config, _run(board, CPIS + 1), reference_cpis(config, preset, CPIS, PLAYED)
+    reports, flags = reference_cpis(config, preset, CPIS, PLAYED)
+    return (board, config, _run(board, CPIS + 1), (reports, flags),
+            reference_board_tracks(board, reports, CPIS))
 
 
 def test_link_bytes_decode_cleanly(board_run):
-    _, config, result, _ = board_run
+    _, config, result, _, _ = board_run
     decoder = Decoder()
     messages = decoder.feed(result.outputs.tobytes())
     assert decoder.crc_errors == 0 and decoder.resync_bytes == 0
@@ -86,13 +89,13 @@ def test_link_bytes_decode_cleanly(board_run):
 
 
 def test_reports_equal_the_model_chain(board_run):
-    board, config, result, (reports, flags) = board_run
+    board, config, result, (reports, flags), _ = board_run
     assert len({d.cpi for d in reports}) == CPIS
     messages = Decoder().feed(result.outputs.tobytes())
     # The reports of the first CPIS CPIs and the status frames sent up to the end
-    # of the last one (status k carries cpi k).
-    seen = [msg for msg in messages
-            if (msg.cpi <= CPIS if isinstance(msg, Status) else msg.cpi < CPIS)]
+    # of the last one (status k carries cpi k); the tracks are the next test's.
+    seen = [msg for msg in messages if not isinstance(msg, Track) and
+            (msg.cpi <= CPIS if isinstance(msg, Status) else msg.cpi < CPIS)]
     statuses = [msg for msg in seen if isinstance(msg, Status)]
     assert [s.cpi for s in statuses] == list(range(CPIS + 1))
     # When a status frame starts is a matter of timing: it follows the reports
@@ -118,12 +121,29 @@ def test_reports_equal_the_model_chain(board_run):
     assert result.status["preset"] == PLAYED[-1]
 
 
+def test_tracks_equal_the_model_tracker(board_run):
+    """A board with a tracker sends its track reports, those of the model tracker on
+    the model chain's plots, each CPI's after the CPI's plots; none is dropped."""
+    board, _, result, (reports, _), tracks = board_run
+    if board.parsed.tracker is None:
+        pytest.skip(f"{board.name} has no tracker")
+    messages = Decoder().feed(result.outputs.tobytes())
+    assert len(tracks) >= 2 * CPIS       # both targets start tentative tracks
+    assert [m for m in messages if isinstance(m, Track) and m.cpi < CPIS] == tracks
+    for cpi in range(CPIS):
+        last_plot = max(n for n, m in enumerate(messages)
+                        if type(m) is type(reports[0]) and m.cpi == cpi)
+        first_track = min(n for n, m in enumerate(messages) if isinstance(m, Track) and m.cpi == cpi)
+        assert last_plot < first_track
+    assert result.status["tracks_dropped"] == 0
+
+
 def test_listen_writes_the_rows_of_the_sim_path(board_run, tmp_path):
     """``amaradar listen`` on the board's bytes writes, for every report it
     receives, the row ``amaradar sim`` writes for it: range_m with the matched
     filter's N - 1 samples removed, N from the status frames (and a plot's radial
     velocity from the carrier given to listen)."""
-    board, config, result, (reports, _) = board_run
+    board, config, result, (reports, _), tracks = board_run
     scenario = parse_scenario(board.scenario)
     r = scenario.radar
     (tmp_path / "link.bin").write_bytes(result.outputs.tobytes())
@@ -144,6 +164,12 @@ def test_listen_writes_the_rows_of_the_sim_path(board_run, tmp_path):
     assert len(received) >= CPIS and r.pulse_samples > 1
     for row in received:
         assert row == by_cell[tuple(row[k] for k in cell)]
+    if tracks:
+        write_tracks(tmp_path / "sim_tracks.csv", scenario,
+                     {name: np.array([getattr(t, name) for t in tracks]) for name in Track._fields})
+        listened = (tmp_path / "listen" / "tracks.csv").read_text().splitlines()
+        simulated = (tmp_path / "sim_tracks.csv").read_text().splitlines()
+        assert listened[:len(simulated)] == simulated     # then the tracks of later CPIs
 
 
 def test_a_slow_link_drops_whole_reports_and_counts_them():

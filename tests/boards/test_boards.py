@@ -92,15 +92,17 @@ def test_tangnano9k_bitstream_fits_and_meets_timing(tmp_path):
 @pytest.mark.parametrize("name", board_names())
 def test_report_traffic_of_every_board_fits_its_uart(name):
     # One status frame (38 bytes) and up to report_cap detection frames (26 bytes),
-    # or plot frames (27 bytes) on a range-Doppler board, per CPI, against
-    # uart_baud / 10 bytes per second.
+    # or plot frames (27 bytes) and max_tracks track frames (28 bytes) on a
+    # range-Doppler board, per CPI, against uart_baud / 10 bytes per second.
     board = get_board(name)
+    tracking = board.parsed.tracker
     report_bytes = 27 if "doppler" in board.scenario else 26
+    track_bytes = 0 if tracking is None else 28 * tracking.max_tracks
     budget = link_budget(board)
     scenario = board.scenario["radar"]
     cpi_s = scenario["pri_s"] * scenario["pulses_per_cpi"]
     assert budget["cpis_per_second"] == pytest.approx(1 / cpi_s)
-    assert budget["bytes_per_second"] == pytest.approx((38 + report_bytes * board.report_cap) / cpi_s)
+    assert budget["bytes_per_second"] == pytest.approx((38 + report_bytes * board.report_cap + track_bytes) / cpi_s)
     assert budget["load"] == pytest.approx(budget["bytes_per_second"] / (board.uart_baud / 10))
     assert budget["load"] <= LINK_LOAD_LIMIT
     greedy = dataclasses.replace(board, report_cap=1000)

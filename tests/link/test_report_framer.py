@@ -6,8 +6,8 @@ from amaranth.sim import Simulator
 
 from amaradar.hdl.formats import pack, record_layout
 from amaradar.hdl.link.report_framer import ReportFramer
-from amaradar.spec.link import STATUS_FIELDS, Decoder, Detection, Plot, Status
-from amaradar.spec.records import DETECTION, PLOT, RESET_FLAG
+from amaradar.spec.link import STATUS_FIELDS, Decoder, Detection, Plot, Status, Track
+from amaradar.spec.records import DETECTION, PLOT, RESET_FLAG, TRACK
 from amaradar.sim.models.link.report_framer import report_framer
 
 from amaradar.sim.engines.streams import StreamProtocolError, cocotb_stream, simulate_stream
@@ -15,7 +15,9 @@ from amaradar.sim.engines.streams import StreamProtocolError, cocotb_stream, sim
 RANGE_BITS, POWER_BITS = 10, 36
 # the width parameters of each record's framer
 WIDTHS = {Detection: {"range_bits": RANGE_BITS, "power_bits": POWER_BITS},
-          Plot: {"range_pos_bits": RANGE_BITS + 8, "doppler_pos_bits": 12, "power_bits": POWER_BITS}}
+          Plot: {"range_pos_bits": RANGE_BITS + 8, "doppler_pos_bits": 12, "power_bits": POWER_BITS},
+          Track: {"id_bits": 20, "range_pos_bits": RANGE_BITS + 8, "rate_bits": 23, "age_bits": 5,
+                  "misses_bits": 3, "plot_bits": 6}}
 # The status fields that are input ports (the framer counts the other two itself).
 PORTS = tuple(name for name, _ in STATUS_FIELDS if name not in ("dropped_cap", "dropped_full"))
 
@@ -65,7 +67,7 @@ def _cpis_with_heartbeats(rng, reports, counts):
 
 def _words(reports):
     kind = type(reports[0])
-    layout = record_layout({Detection: DETECTION, Plot: PLOT}[kind], **WIDTHS[kind])
+    layout = record_layout({Detection: DETECTION, Plot: PLOT, Track: TRACK}[kind], **WIDTHS[kind])
     return pack(layout, **{name: [getattr(r, name) for r in reports] for name in kind._fields})
 
 
@@ -231,8 +233,31 @@ def test_plots_bit_exact_with_heartbeats_and_cap():
     assert messages[-1].dropped_cap == dropped
 
 
+def test_tracks_without_status_frames():
+    """Track frames only (no status frame, not even after reset), signed range rates
+    sign-extended on the link, random stalls on both sides."""
+    rng = random.Random(17)
+    w = WIDTHS[Track]
+    rate = 1 << (w["rate_bits"] - 1)
+    tracks = [Track(cpi, rng.randrange(1 << w["id_bits"]), rng.randrange(3),
+                    rng.randrange(1 << w["range_pos_bits"]), rng.choice([-rate, rate - 1, -1, 0])
+                    if k % 2 else rng.randrange(-rate, rate), rng.randrange(2),
+                    rng.randrange(1 << w["age_bits"]), rng.randrange(1 << w["misses_bits"]),
+                    rng.randrange(1 << w["plot_bits"]))
+              for cpi in range(3) for k in range(6)]
+    expect, dropped = report_framer(tracks, cap=6)
+    assert dropped == 0
+    dut = ReportFramer(record="track", cap=6, depth=len(tracks), status_frames=False, **w)
+    assert "heartbeat" not in dut.signature.members and "cpi" not in dut.signature.members
+    out = simulate_stream(dut, _words(tracks), len(expect), p_in_stall=0.6, p_out_stall=0.5,
+                          seed=9)
+    assert out == expect.tolist()
+    assert Decoder().feed(bytes(out)) == tracks
+    assert min(t.range_rate for t in tracks) < 0
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"record": "track"}, ValueError, "record must be one of ['detection', 'plot'], not 'track'"),
+    ({"record": "hit"}, ValueError, "record must be one of ['detection', 'plot', 'track'], not 'hit'"),
     ({"record": "plot", "range_bits": None, "power_bits": 36, "range_pos_bits": 25,
       "doppler_pos_bits": 12}, ValueError, "range_pos_bits must be between 1 and 24, not 25"),
     ({"range_bits": 17}, ValueError, "range_bits must be between 1 and 16, not 17"),

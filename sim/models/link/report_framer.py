@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ....spec.link import Detection, Plot, Status, encode
+from ....spec.link import Detection, Plot, Status, Track, encode
 from ....spec.records import RESET_FLAG
 
 __all__ = ["report_framer"]
@@ -19,7 +19,7 @@ def report_framer(events, *, cap):
 
     Parameters
     ----------
-    events : sequence of amaradar.spec.link.Detection or .Plot, and amaradar.spec.link.Status
+    events : sequence of amaradar.spec.link.Detection, .Plot or .Track, and .Status
         In the order the framer sees them. A ``Status`` stands for a status frame
         and holds the framer's status input ports at the clock the frame starts;
         its ``dropped_cap`` and ``dropped_full`` are ignored and replaced by the
@@ -44,7 +44,7 @@ def report_framer(events, *, cap):
             out += encode(event._replace(flags=event.flags | reset, dropped_cap=dropped_cap,
                                          dropped_full=0))
             reset = 0
-        elif isinstance(event, (Detection, Plot)):
+        elif isinstance(event, (Detection, Plot, Track)):
             if event.cpi != cpi:
                 cpi, taken = event.cpi, 0
             if taken < cap:
@@ -53,6 +53,6 @@ def report_framer(events, *, cap):
             else:
                 dropped_cap = min(dropped_cap + 1, _COUNTER_MAX)
         else:
-            raise TypeError(f"events must be Detection, Plot or Status, not "
+            raise TypeError(f"events must be Detection, Plot, Track or Status, not "
                             f"{type(event).__name__}")
     return np.frombuffer(bytes(out), dtype=np.uint8).astype(np.int64), dropped_cap
