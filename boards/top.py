@@ -123,14 +123,19 @@ class BoardCore(wiring.Component):
     it takes a sample per clock and its only back-pressure comes from the
     framer, whose ``i.ready`` is constant 1, so the status frames'
     ``dropped_samples`` is 0 by construction (a counter would cost the iCEBreaker
-    LCs it does not have). A status frame starts at most one frame after the CPI
-    end that requests it.
+    LCs it does not have). With ``tracker``, the tracker may refuse plots while it
+    processes a CPI (at most ``Tracker.worst_case_cycles()`` clocks a CPI); the
+    chain, then the echo source, wait: nothing is lost, and the board falls that
+    many clocks behind real time. A status frame starts at most one frame after
+    the CPI end that requests it.
 
     Model
     -----
     :func:`amaradar.sim.models.waveform.echo_source.echo_lines` (``switches`` at the CPIs after
     each step) -> :func:`amaradar.sim.chain.reference_chain` ->
-    :func:`amaradar.sim.models.link.report_framer.report_framer`, exact while ``o`` keeps up.
+    :func:`amaradar.sim.models.link.report_framer.report_framer`, exact while ``o`` keeps up;
+    with ``tracker``, the track reports are
+    :func:`amaradar.sim.tracking.reference_tracks`' on the model chain's plots.
     """
 
     def __init__(self, *, config, preset, sample_rate, sample_period, cap, fast_clock=False,
