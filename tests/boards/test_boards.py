@@ -18,6 +18,7 @@ from amaradar.boards.ulx3s import ecp5_pll_params
 from amaradar.host.build import BoardError, run_build
 from amaradar.spec.link import Decoder, Status
 from amaradar.boards.registry import board_names, get_board
+from amaradar.sim.tracking import tracker_config
 
 UP5K_BITSTREAM_BYTES = 104_090     # size of every iCE40UP5K configuration image
 
@@ -238,6 +239,10 @@ def test_board_configurations_elaborate_their_chain(name):
         [{"range_m": 36.5e3, "radial_velocity_mps": 0, "snr_db": 0}],))),
      (ValueError, "preset 1 target 0: delay must be at most 241 (the echo ends 2 samples "
                   "before the line, to switch presets cleanly), not 244")),
+    (lambda b: BoardCore(config=board_config(b), preset=echo_preset(b), sample_rate=1_000_000,
+                         sample_period=18, cap=16,
+                         tracker=tracker_config(b.parsed.radar, get_board("ulx3s-85f").parsed.tracker)),
+     (ValueError, "tracker needs a range-Doppler config (doppler=True)")),
 ])
 def test_board_design_parameter_errors(make, message):
     error, text = message
