@@ -1,9 +1,11 @@
 """Corner turn: range lines in, slow-time sequences of each range bin out, in one buffer."""
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2, exact_log2
 
 from ..formats import complex_layout, framed_layout
 from ...spec.checks import check_integer
@@ -71,6 +73,9 @@ class CornerTurn(wiring.Component):
         ``M``, range lines (pulses) per CPI, ``2 ... 4096``.
     width : int
         Bits of each of ``i`` and ``q``, ``1 ... 32``.
+    bank_depth : int
+        Words per block-RAM bank, a power of two (2048: on the ECP5, four DP16KD
+        of 2048 x 9 bits hold a bank of 2 x 18-bit words).
 
     Members
     -------
@@ -114,27 +119,42 @@ class CornerTurn(wiring.Component):
     Latency/throughput
     ------------------
     One sample per clock in and out, sustained: CPI ``k+1`` is written while CPI
-    ``k`` is read, so ``K`` CPIs take ``(K+1)*L*M + 1`` cycles with neither side
-    stalled. Reading of a CPI starts in the cycle its last sample is written (if
-    the output pipeline moves then; else as soon as it does) and the writer never overtakes the reader: sample ``j``
-    is accepted only once the reader has read step ``j`` of the previous CPI in
-    an earlier cycle, otherwise ``i.ready`` is low (so a read and a write never
-    meet on one address in one cycle). ``latency = L*M + 1`` cycles from the
-    transfer of a CPI's first sample to the offer of its first output, without
-    stalls: the memory's synchronous read port and one output register, both on
-    the enable ``~o.valid | o.ready``. ``i.ready`` depends on registers only.
+    ``k`` is read, so ``K`` CPIs take ``(K+1)*L*M + 4 + mux_levels`` cycles with
+    neither side stalled. Reading of a CPI starts in the cycle its last sample is
+    written, and the writer never overtakes the reader: sample ``j`` is accepted
+    only once the reader has issued step ``j`` of the previous CPI in an earlier
+    cycle, otherwise ``i.ready`` is low (writes and reads reach the banks one
+    cycle after their step, so a word is read before it is overwritten).
+    ``latency = L*M + 4 + mux_levels`` cycles from the transfer of a CPI's first
+    sample to the offer of its first output, without stalls: the read address
+    register, the bank's read register (in the block RAM), the bank's data
+    register, ``mux_levels = ceil(log4(banks))`` levels of registered 4:1
+    multiplexers (see Memory) and the output queue (two). A read is issued only
+    while fewer than ``queue_depth = 6 + mux_levels`` words are between issue and
+    output transfer (a credit count), so the read pipeline never waits on
+    ``o.ready`` and the output queue, an ``amaranth.lib.fifo.SyncFIFOBuffered`` of
+    ``queue_depth`` words, never overflows; that depth is one round trip, so the
+    credit does not slow an unstalled output. The block holds at most
+    ``L*M + queue_depth`` words. ``i.ready`` depends on registers only.
 
-    Memory: one ``amaranth.lib.memory.Memory`` of ``L*M`` words of ``2*width``
-    bits (one write port, one synchronous read port), which Yosys maps to block
-    RAM. ECP5 LFE5U-85F: 208 DP16KD of 512 x 36 bits hold up to 106,496 words of
-    2 x 18 bits, so 4096 range bins x 16 pulses x 36 bits (128 blocks) fit as one
-    buffer, where two (ping-pong) would need 256 blocks. Gowin GW1NR-9: 26 BSRAM
-    of 512 x 36 hold up to 13,312 such words. iCE40UP5K: the 30 EBR of 256 x 16
-    hold at most 7,680 words of 16 bits (3,840 of 32), not enough for a useful
-    CPI beside the rest of the chain; its 4 SPRAM (16,384 x 16 each,
-    single-port) would need an ``SB_SPRAM256KA`` instance and, being single-port,
-    two samples per word or half rate: not done here. Logic: the two address
-    accumulators with their strides, two position counters, one comparator.
+    Memory: ``banks = ceil(L*M / bank_depth)`` ``amaranth.lib.memory.Memory`` of
+    ``bank_depth`` words of ``2*width`` bits (the last one shorter if need be;
+    one write port, one read port whose register is the block RAM's), which
+    Yosys maps to block RAM, marked ``no_rw_check`` (no read meets a write to its
+    word in one cycle, so no read-during-write logic follows the block RAM); word
+    ``a`` is in bank ``a // bank_depth``; the addresses, the write data and each
+    bank's write enable are registered before their fan-out. ECP5 LFE5U-85F: a bank of 2048
+    words of 2 x 18 bits is four DP16KD of 2048 x 9 bits, no multiplexer, and the
+    208 DP16KD hold up to 106,496 words, so 4096 range bins x 16 pulses x 36 bits
+    (32 banks, 128 blocks) fit as one buffer, where two (ping-pong) would need
+    256 blocks. Gowin GW1NR-9: 26 BSRAM of 512 x 36 hold up to 13,312 such words.
+    iCE40UP5K: the 30 EBR of 256 x 16 hold at most 7,680 words of 16 bits (3,840
+    of 32), not enough for a useful CPI beside the rest of the chain; its 4 SPRAM
+    (16,384 x 16 each, single-port) would need an ``SB_SPRAM256KA`` instance and,
+    being single-port, two samples per word or half rate: not done here. Logic:
+    the two address accumulators with their strides, two position counters, one
+    comparator, the credit count, the banks' data registers, the multiplexers
+    and the queue (LUT RAM).
 
     Model
     -----
@@ -145,12 +165,18 @@ class CornerTurn(wiring.Component):
     the buffer addresses.
     """
 
-    def __init__(self, *, line_length, pulses, width):
+    def __init__(self, *, line_length, pulses, width, bank_depth=2048):
         self.line_length = check_integer("line_length", line_length, 2)
         self.pulses = check_integer("pulses", pulses, 2, 4096)
         self.width = check_integer("width", width, 1, 32)
+        self.bank_depth = check_integer("bank_depth", bank_depth, 1)
+        if bank_depth & (bank_depth - 1):
+            raise ValueError(f"bank_depth must be a power of two, not {bank_depth}")
         self.depth = self.line_length * self.pulses
-        self.latency = self.depth + 1
+        self.banks = -(-self.depth // bank_depth)
+        self.mux_levels = -(-ceil_log2(self.banks) // 2)
+        self.latency = self.depth + 4 + self.mux_levels
+        self.queue_depth = 6 + self.mux_levels
         layout = framed_layout(complex_layout(self.width))
         super().__init__({
             "i": In(stream.Signature(layout)),
@@ -163,15 +189,11 @@ class CornerTurn(wiring.Component):
         L, M, n = self.line_length, self.pulses, self.depth
         sample = self.i.payload
 
-        m.submodules.ram = ram = Memory(shape=complex_layout(self.width), depth=n, init=[])
-        write, read = ram.write_port(), ram.read_port(domain="sync")
-
         mode = Signal(range(3), init=_NORMAL)
         loaded = Signal()          # a complete CPI is in the buffer and being read
         column = Signal(range(L))  # writer's range bin r
         write_step = Signal()
         read_step = Signal()
-        en = Signal()
 
         w_index, w_address = _address_sequence(m, write_step, n=n, line_length=L,
                                                first_stride=1, name="write")
@@ -179,7 +201,7 @@ class CornerTurn(wiring.Component):
                                                first_stride=L, name="read")
 
         # Writer: sample j may go to its word once the reader of the previous CPI
-        # has read step j in an earlier cycle (or no CPI is waiting to be read).
+        # has issued step j in an earlier cycle (or no CPI is waiting to be read).
         free = Signal()
         take = Signal()
         m.d.comb += [
@@ -187,9 +209,6 @@ class CornerTurn(wiring.Component):
             self.i.ready.eq(Mux(mode == _NORMAL, free, mode == _DROP)),
             take.eq(self.i.valid & self.i.ready),
             write_step.eq(Mux(mode == _NORMAL, take, (mode == _PAD) & free)),
-            write.en.eq(write_step),
-            write.addr.eq(w_address),
-            write.data.eq(Mux(mode == _NORMAL, sample.data, 0)),
         ]
         at_end = w_index == n - 1
         ends = sample.last & sample.cpi_end
@@ -208,32 +227,82 @@ class CornerTurn(wiring.Component):
         with m.If(take & (mode == _DROP) & ends):
             m.d.sync += mode.eq(_NORMAL)
 
-        # Reader: starts a CPI in the cycle its last sample is written. The read
-        # port's data and the output register advance on one enable.
+        # Reader: starts a CPI in the cycle its last sample is written. A read is
+        # issued only on credit (room in the output queue when it arrives there),
+        # so the pipeline behind it never stalls.
         completes = write_step & at_end
         pulse = Signal(range(M))
-        valid1 = Signal()
-        flags1 = Signal(3)
-        m.d.comb += [
-            en.eq(~self.o.valid | self.o.ready),
-            read_step.eq(en & (loaded | completes)),
-            read.en.eq(en),
-            read.addr.eq(r_address),
-        ]
+        credit = Signal(range(self.queue_depth + 1), init=self.queue_depth)
+        m.d.comb += read_step.eq((credit != 0) & (loaded | completes))
+        m.d.sync += credit.eq(credit - read_step + (self.o.valid & self.o.ready))
         with m.If(read_step):
             m.d.sync += pulse.eq(Mux(pulse == M - 1, 0, pulse + 1))
         with m.If(completes):
             m.d.sync += loaded.eq(1)
         with m.Elif(read_step & (r_index == n - 1)):
             m.d.sync += loaded.eq(0)
-        with m.If(en):
-            m.d.sync += [
-                valid1.eq(read_step),
-                flags1.eq(Mux(read_step, Cat(pulse == 0, pulse == M - 1, r_index == n - 1), 0)),
-                self.o.valid.eq(valid1),
-                self.o.payload.data.eq(read.data),
-                self.o.payload.first.eq(flags1[0]),
-                self.o.payload.last.eq(flags1[1]),
-                self.o.payload.cpi_end.eq(flags1[2]),
+
+        # Both addresses, the write data and each bank's write enable are registered
+        # before their fan-out to the banks; a write lands one cycle after its step,
+        # a read one cycle after its issue, so a word is still read before it is
+        # overwritten.
+        word_bits = exact_log2(self.bank_depth)
+        write_address = Signal.like(w_address)
+        write_data = Signal.like(sample.data)
+        read_address = Signal.like(r_address)
+        m.d.sync += [
+            write_address.eq(w_address),
+            write_data.eq(Mux(mode == _NORMAL, sample.data, 0)),
+            read_address.eq(r_address),
+        ]
+        outputs = []
+        for b in range(self.banks):
+            bank = Memory(shape=complex_layout(self.width), init=[], attrs={"no_rw_check": 1},
+                          depth=min(self.bank_depth, n - b * self.bank_depth))
+            m.submodules["ram" if self.banks == 1 else f"ram{b}"] = bank
+            write, read = bank.write_port(), bank.read_port(domain="comb")
+            write_en = Signal(name=f"bank{b}_write")
+            m.d.sync += write_en.eq(write_step & (w_address[word_bits:] == b))
+            m.d.comb += [
+                write.en.eq(write_en),
+                write.addr.eq(write_address),
+                write.data.eq(write_data),
+                read.addr.eq(read_address),
             ]
+            # the first register goes into the block RAM's read port, the second
+            # takes the block RAM's slow clock-to-output alone
+            word = Signal(2 * self.width, name=f"bank{b}_word")
+            data = Signal(2 * self.width, name=f"bank{b}_data")
+            m.d.sync += [word.eq(read.data), data.eq(word)]
+            outputs.append(data)
+
+        # Beside each read travel its valid, first, last, cpi_end and bank, one
+        # register per stage: the address register, the block RAM's read register,
+        # the bank's data register, then each level of 4:1 multiplexers.
+        flags = Cat(read_step, pulse == 0, pulse == M - 1, r_index == n - 1)
+        tags = []
+        for stage in range(3 + self.mux_levels):
+            tag = Signal(len(flags) + ceil_log2(self.banks), name=f"tag{stage}")
+            m.d.sync += tag.eq(tags[-1] if tags else Cat(flags, r_address[word_bits:]))
+            tags.append(tag)
+        for level in range(self.mux_levels):
+            select = tags[2 + level][len(flags) + 2 * level:][:2]
+            merged = []
+            for g in range(0, len(outputs), 4):
+                data = Signal(2 * self.width, name=f"mux{level}_{g // 4}")
+                m.d.sync += data.eq(Array(outputs[g:g + 4])[select])
+                merged.append(data)
+            outputs = merged
+
+        m.submodules.queue = queue = SyncFIFOBuffered(
+            width=len(flags) - 1 + 2 * self.width, depth=self.queue_depth)
+        arrived = tags[-1]
+        payload = self.o.payload
+        m.d.comb += [
+            queue.w_en.eq(arrived[0]),
+            queue.w_data.eq(Cat(outputs[0], arrived[1:len(flags)])),
+            self.o.valid.eq(queue.r_rdy),
+            queue.r_en.eq(self.o.ready),
+            Cat(payload.data, payload.first, payload.last, payload.cpi_end).eq(queue.r_data),
+        ]
         return m

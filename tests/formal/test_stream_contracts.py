@@ -44,10 +44,11 @@ def _pipeline(dut):
 
 
 def _corner_turn():
-    # the buffer's L*M words, its read port and the output register; a partial
+    # the buffer's L*M words and the reads on credit (queue_depth); a partial
     # CPI (up to L*M - 1 words) stays until the CPI is complete
     dut = CornerTurn(line_length=2, pulses=2, width=2)
-    return dut, dict(capacity=4 + 2, flush=4 + 3, residual=4 - 1, frame=(2, 2))
+    return dut, dict(capacity=4 + dut.queue_depth, flush=dut.latency + 2, residual=4 - 1,
+                     frame=(2, 2))
 
 
 def _fft():
