@@ -141,15 +141,20 @@ class PlotExtractor(wiring.Component):
     One hit per clock, except: the first hit of a range bin waits until the plots
     closed at the previous boundary have all been issued (one per enabled clock),
     and ``cpi_end`` then holds the input for ``M + 1`` clocks while it clears the
-    label store. Clustering is three stages: 0, the label-store read (and the
-    comparison of the range bin with the previous hit's); 1, the decision (join,
-    merge or new cluster, close at a boundary, the store write) in one clock, so
-    the next hit reads what this one wrote (read ports transparent to the write
-    port); 2, the peak update and the cluster-RAM write, one clock later (no
-    decision depends on a peak). The emission pipeline issues a closed slot per
-    clock while ``o`` takes words, reads its peak from the cluster RAM, takes the
-    five logs (leading one, then the table in ROM), divides, and registers the
-    output: ``emission_latency`` enabled clocks, all advancing on
+    label store. Clustering is four stages: 0, the label-store read (asynchronous,
+    registered with the test of the word's range bin against the hit's, the
+    decision writing in that clock forwarded) and the comparison of the range bin
+    with the previous hit's (both candidates compared, then picked); 1, the
+    decision (join, merge or new cluster, close at a boundary, the store write) in
+    one clock, so that the next hit sees what this one wrote; 2, the peaks of the
+    clusters joined (forwarded from stage 3 when it writes one of them) compared
+    with each other and with the hit; 3, the peak update and the cluster-RAM
+    write (no decision depends on a peak). The emission pipeline issues a closed
+    slot per clock while ``o`` takes words, reads its peak and then the cluster
+    RAM, takes the five logs (leading one; table index and table in ROM),
+    forms the parabola's numerator and denominator, clamps, divides, adds the
+    offsets to the cell and registers the output: ``emission_latency`` enabled
+    clocks, all advancing on
     ``~o.valid | o.ready``. Memory: label store ``M`` words of
     ``1 + range_bits + bits(max_clusters - 1)`` bits (three read ports), cluster
     RAM ``max_clusters`` words of ``5 * power_width`` bits, log table
@@ -216,6 +221,7 @@ class PlotExtractor(wiring.Component):
         # cell, and the slot whose cluster-RAM word holds the peak hit).
         used, root, extended = Signal(n_slots), Signal(n_slots), Signal(n_slots)
         self._closing = closing = Signal(n_slots)
+        self._closing_any = closing_any = Signal()     # closing.any(), registered
         retire = Signal(n_slots)
         fwd = [Signal(slot_shape, name=f"fwd{x}") for x in range(n_slots)]
         self._peaks = peaks = [Signal(peak_layout, name=f"peak{x}") for x in range(n_slots)]
@@ -230,8 +236,7 @@ class PlotExtractor(wiring.Component):
         # candidates compared, then picked); its bins r - 1 and r + 1 are registered.
         word = Signal(self.i.payload.shape())
         word_valid, boundary, adjacent = Signal(), Signal(), Signal()
-        word_below, word_above = Signal(self.range_bits), Signal(self.range_bits + 1)
-        word_has_below = Signal()
+        word_above = Signal(self.range_bits + 1)
         take, go = Signal(), Signal()
         placed, target = Signal(), Signal(slot_shape)    # stage 1: the hit joins cluster target
         hit, is_end = word.hit, word.cpi_end
@@ -240,22 +245,28 @@ class PlotExtractor(wiring.Component):
         d_in, r_in = self.i.payload.hit.doppler_bin, self.i.payload.hit.range_bin
         if bins & (bins - 1):       # not a power of two: keep addresses inside the store
             d_in = Mux(d_in < bins, d_in, 0)
-        # The read ports are asynchronous, registered here: the decision writing in
-        # the clock a word is taken is forwarded into its registers.
-        neighbours = [Signal(cell_layout, name=f"neighbour{j}") for j in range(3)]
-        for port, addr, cell in zip(label_reads, (Mux(d_in == 0, bins - 1, d_in - 1), d_in,
-                                                  Mux(d_in == bins - 1, 0, d_in + 1)),
-                                    neighbours):
+        # The read ports are asynchronous, registered here with the test that the word
+        # is of range bin r or r - 1: the decision writing in the clock a word is taken
+        # is forwarded into these registers.
+        labels_read = [Signal(slot_shape, name=f"label{j}") for j in range(3)]
+        near_rows = [Signal(name=f"near_row{j}") for j in range(3)]
+        for port, addr, label, near_row in zip(
+                label_reads, (Mux(d_in == 0, bins - 1, d_in - 1), d_in,
+                              Mux(d_in == bins - 1, 0, d_in + 1)), labels_read, near_rows):
             m.d.comb += port.addr.eq(addr)
+            stored = port.data
+            forward = go & placed & (addr == d)
             with m.If(take):
-                m.d.sync += cell.eq(Mux(go & placed & (addr == d), Cat(Const(1, 1), r, target),
-                                        port.data))
+                m.d.sync += [
+                    label.eq(Mux(forward, target, stored.label)),
+                    near_row.eq(Mux(forward, (r_in == r) | (r_in == word_above),
+                                    stored.valid & ((stored.row == r_in)
+                                                    | (stored.row + 1 == r_in)))),
+                ]
         leaves_row = go & ~is_end
         with m.If(take):
             m.d.sync += [
                 word.eq(self.i.payload),
-                word_below.eq(r_in - 1),
-                word_has_below.eq(r_in != 0),
                 word_above.eq(r_in + 1),
                 boundary.eq(self.i.payload.cpi_end | Mux(leaves_row, r_in != r,
                                                          ~row_valid | (r_in != row))),
@@ -266,7 +277,7 @@ class PlotExtractor(wiring.Component):
             m.d.sync += word_valid.eq(take)
 
         # Stage 1: the decision (labels only; the peaks follow in stage 2).
-        busy = closing.any() | end_pending
+        busy = self._closing_any | end_pending
         m.d.comb += [
             go.eq(word_valid & ~clearing & ~(boundary & busy)),
             self.i.ready.eq(~clearing & (~word_valid | (go & ~is_end))),
@@ -293,12 +304,11 @@ class PlotExtractor(wiring.Component):
         # Neighbours: words of this row or the previous one, of open clusters.
         fwd_of = Array(fwd)
         oks, roots = [], []
-        for j, cell in enumerate(neighbours):
+        for j, (label, near_row) in enumerate(zip(labels_read, near_rows)):
             rt, ok = Signal(slot_shape, name=f"nb_root{j}"), Signal(name=f"nb_ok{j}")
             m.d.comb += [
-                rt.eq(fwd_of[cell.label]),
-                ok.eq(cell.valid & ((cell.row == r) | (word_has_below & (cell.row == word_below)))
-                      & open0.bit_select(cell.label, 1)),
+                rt.eq(fwd_of[label]),
+                ok.eq(near_row & open0.bit_select(label, 1)),
             ]
             oks.append(ok)
             roots.append(rt)
@@ -349,7 +359,8 @@ class PlotExtractor(wiring.Component):
 
         with m.If(go):
             with m.If(boundary):
-                m.d.sync += [closing.eq(closed), close_cpi.eq(hit.cpi)]
+                m.d.sync += [closing.eq(closed), closing_any.eq(closed.any()),
+                             close_cpi.eq(hit.cpi)]
             with m.If(is_end):
                 m.d.sync += [end_pending.eq(1), row_valid.eq(0), clearing.eq(1),
                              clear_addr.eq(0)]
@@ -441,7 +452,8 @@ class PlotExtractor(wiring.Component):
         self._issued = Signal(n_slots)
         self._issued_end = Signal()
         with m.If(self._issued.any()):
-            m.d.sync += closing.eq(closing & ~self._issued)
+            m.d.sync += [closing.eq(closing & ~self._issued),
+                         closing_any.eq((closing & (closing - 1)).any())]
         with m.If(self._issued_end):
             m.d.sync += end_pending.eq(0)
 
@@ -462,8 +474,8 @@ class PlotExtractor(wiring.Component):
         for x in reversed(range(n_slots)):
             with m.If(closing[x]):
                 m.d.comb += slot.eq(x)
-        plot_now = en & closing.any()
-        end_now = en & ~closing.any() & self._end_pending
+        plot_now = en & self._closing_any
+        end_now = en & ~self._closing_any & self._end_pending
         m.d.comb += [
             self._issued.eq(Mux(plot_now, Cat(slot == x for x in range(n_slots)), 0)),
             self._issued_end.eq(end_now),
