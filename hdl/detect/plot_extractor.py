@@ -141,15 +141,20 @@ class PlotExtractor(wiring.Component):
     One hit per clock, except: the first hit of a range bin waits until the plots
     closed at the previous boundary have all been issued (one per enabled clock),
     and ``cpi_end`` then holds the input for ``M + 1`` clocks while it clears the
-    label store. Clustering is three stages: 0, the label-store read (and the
-    comparison of the range bin with the previous hit's); 1, the decision (join,
-    merge or new cluster, close at a boundary, the store write) in one clock, so
-    the next hit reads what this one wrote (read ports transparent to the write
-    port); 2, the peak update and the cluster-RAM write, one clock later (no
-    decision depends on a peak). The emission pipeline issues a closed slot per
-    clock while ``o`` takes words, reads its peak from the cluster RAM, takes the
-    five logs (leading one, then the table in ROM), divides, and registers the
-    output: ``emission_latency`` enabled clocks, all advancing on
+    label store. Clustering is four stages: 0, the label-store read (asynchronous,
+    registered with the test of the word's range bin against the hit's, the
+    decision writing in that clock forwarded) and the comparison of the range bin
+    with the previous hit's (both candidates compared, then picked); 1, the
+    decision (join, merge or new cluster, close at a boundary, the store write) in
+    one clock, so that the next hit sees what this one wrote; 2, the peaks of the
+    clusters joined (forwarded from stage 3 when it writes one of them) compared
+    with each other and with the hit; 3, the peak update and the cluster-RAM
+    write (no decision depends on a peak). The emission pipeline issues a closed
+    slot per clock while ``o`` takes words, reads its peak and then the cluster
+    RAM, takes the five logs (leading one; table index and table in ROM),
+    forms the parabola's numerator and denominator, clamps, divides, adds the
+    offsets to the cell and registers the output: ``emission_latency`` enabled
+    clocks, all advancing on
     ``~o.valid | o.ready``. Memory: label store ``M`` words of
     ``1 + range_bits + bits(max_clusters - 1)`` bits (three read ports), cluster
     RAM ``max_clusters`` words of ``5 * power_width`` bits, log table
@@ -176,7 +181,7 @@ class PlotExtractor(wiring.Component):
         self.slot_bits = max(1, (max_clusters - 1).bit_length())
         self.range_pos_bits = range_bits + POSITION_FRAC
         self.doppler_pos_bits = self.doppler_bits + POSITION_FRAC
-        self.emission_latency = 4 + POSITION_FRAC - 1
+        self.emission_latency = 8 + POSITION_FRAC - 1
         super().__init__({
             "i": In(stream.Signature(hits_layout(range_bits=range_bits,
                                                  doppler_bits=self.doppler_bits,
@@ -208,7 +213,7 @@ class PlotExtractor(wiring.Component):
         m.submodules.labels = labels = Memory(shape=cell_layout, depth=bins, init=[])
         m.submodules.records = records = Memory(shape=record_layout, depth=n_slots, init=[])
         label_write = labels.write_port()
-        label_reads = [labels.read_port(transparent_for=(label_write,)) for _ in range(3)]
+        label_reads = [labels.read_port(domain="comb") for _ in range(3)]
         record_write = records.write_port()
         self._record_read = records.read_port()
 
@@ -216,41 +221,63 @@ class PlotExtractor(wiring.Component):
         # cell, and the slot whose cluster-RAM word holds the peak hit).
         used, root, extended = Signal(n_slots), Signal(n_slots), Signal(n_slots)
         self._closing = closing = Signal(n_slots)
+        self._closing_any = closing_any = Signal()     # closing.any(), registered
         retire = Signal(n_slots)
         fwd = [Signal(slot_shape, name=f"fwd{x}") for x in range(n_slots)]
         self._peaks = peaks = [Signal(peak_layout, name=f"peak{x}") for x in range(n_slots)]
         self._end_pending = end_pending = Signal()
         self._close_cpi = close_cpi = Signal(CPI_WIDTH)
         row, row_valid = Signal(self.range_bits), Signal()
+        row_above = Signal(self.range_bits + 1)
         clearing, clear_addr = Signal(), Signal(range(bins))
 
         # Stage 0: the accepted word reads the label store at d - 1, d, d + 1, and
-        # is compared with the range bin that the word before it leaves behind.
+        # is compared with the range bin that the word before it leaves behind (both
+        # candidates compared, then picked); its bins r - 1 and r + 1 are registered.
         word = Signal(self.i.payload.shape())
         word_valid, boundary, adjacent = Signal(), Signal(), Signal()
+        word_above = Signal(self.range_bits + 1)
         take, go = Signal(), Signal()
+        placed, target = Signal(), Signal(slot_shape)    # stage 1: the hit joins cluster target
         hit, is_end = word.hit, word.cpi_end
         r, d = hit.range_bin, hit.doppler_bin
         m.d.comb += take.eq(self.i.valid & self.i.ready)
         d_in, r_in = self.i.payload.hit.doppler_bin, self.i.payload.hit.range_bin
         if bins & (bins - 1):       # not a power of two: keep addresses inside the store
             d_in = Mux(d_in < bins, d_in, 0)
-        for port, addr in zip(label_reads, (Mux(d_in == 0, bins - 1, d_in - 1), d_in,
-                                            Mux(d_in == bins - 1, 0, d_in + 1))):
-            m.d.comb += [port.addr.eq(addr), port.en.eq(take)]
-        row_next = Mux(go & ~is_end, r, row)
-        row_valid_next = (go & ~is_end) | row_valid
+        # The read ports are asynchronous, registered here with the test that the word
+        # is of range bin r or r - 1: the decision writing in the clock a word is taken
+        # is forwarded into these registers.
+        labels_read = [Signal(slot_shape, name=f"label{j}") for j in range(3)]
+        near_rows = [Signal(name=f"near_row{j}") for j in range(3)]
+        for port, addr, label, near_row in zip(
+                label_reads, (Mux(d_in == 0, bins - 1, d_in - 1), d_in,
+                              Mux(d_in == bins - 1, 0, d_in + 1)), labels_read, near_rows):
+            m.d.comb += port.addr.eq(addr)
+            stored = port.data
+            forward = go & placed & (addr == d)
+            with m.If(take):
+                m.d.sync += [
+                    label.eq(Mux(forward, target, stored.label)),
+                    near_row.eq(Mux(forward, (r_in == r) | (r_in == word_above),
+                                    stored.valid & ((stored.row == r_in)
+                                                    | (stored.row + 1 == r_in)))),
+                ]
+        leaves_row = go & ~is_end
         with m.If(take):
             m.d.sync += [
                 word.eq(self.i.payload),
-                boundary.eq(self.i.payload.cpi_end | ~row_valid_next | (r_in != row_next)),
-                adjacent.eq(row_valid_next & (r_in == row_next + 1)),
+                word_above.eq(r_in + 1),
+                boundary.eq(self.i.payload.cpi_end | Mux(leaves_row, r_in != r,
+                                                         ~row_valid | (r_in != row))),
+                adjacent.eq(Mux(leaves_row, r_in == word_above,
+                                row_valid & (r_in == row_above))),
             ]
         with m.If(~word_valid | go):
             m.d.sync += word_valid.eq(take)
 
         # Stage 1: the decision (labels only; the peaks follow in stage 2).
-        busy = closing.any() | end_pending
+        busy = self._closing_any | end_pending
         m.d.comb += [
             go.eq(word_valid & ~clearing & ~(boundary & busy)),
             self.i.ready.eq(~clearing & (~word_valid | (go & ~is_end))),
@@ -259,17 +286,17 @@ class PlotExtractor(wiring.Component):
         # At a boundary: free the slots retired at the previous one, close clusters,
         # retire their slots. A used slot not retired belongs to an open cluster,
         # whose root is fwd (so the slots of the clusters closed now are those of
-        # all clusters, or of those not extended in the last row).
+        # all clusters, or of those not extended in the last row: ``extended`` marks
+        # the slots whose cluster took a hit in the current row).
         used0, closed, retire0, open0 = (Signal(n_slots, name=name) for name in (
             "used0", "closed", "retire0", "open0"))
         close_all = is_end | ~adjacent
-        grown = Cat(extended.bit_select(fwd[x], 1) for x in range(n_slots))
         with m.If(boundary):
             m.d.comb += [
                 used0.eq(used & ~retire),
                 closed.eq(Mux(close_all, root, root & ~extended)),
-                retire0.eq(Mux(close_all, used0, used0 & ~grown)),
-                open0.eq(Mux(close_all, 0, used0 & grown)),
+                retire0.eq(Mux(close_all, used0, used0 & ~extended)),
+                open0.eq(Mux(close_all, 0, used0 & extended)),
             ]
         with m.Else():
             m.d.comb += [used0.eq(used), retire0.eq(retire), open0.eq(used & ~retire)]
@@ -277,31 +304,40 @@ class PlotExtractor(wiring.Component):
         # Neighbours: words of this row or the previous one, of open clusters.
         fwd_of = Array(fwd)
         oks, roots = [], []
-        for j, port in enumerate(label_reads):
-            cell = port.data
+        for j, (label, near_row) in enumerate(zip(labels_read, near_rows)):
             rt, ok = Signal(slot_shape, name=f"nb_root{j}"), Signal(name=f"nb_ok{j}")
             m.d.comb += [
-                rt.eq(fwd_of[cell.label]),
-                ok.eq(cell.valid & ((cell.row == r) | (cell.row + 1 == r))
-                      & open0.bit_select(cell.label, 1)),
+                rt.eq(fwd_of[label]),
+                ok.eq(near_row & open0.bit_select(label, 1)),
             ]
             oks.append(ok)
             roots.append(rt)
+        # a is the root of the first neighbour, b of the last: merge and keep (the
+        # lower) come from the roots compared pairwise beside the neighbour tests.
         near, merge = Signal(), Signal()
         a, b, keep = Signal(slot_shape), Signal(slot_shape), Signal(slot_shape)
+        merge_of, keep_of = Const(0, 1), a
+        for (i, j), pair in {(0, 2): oks[0] & oks[2], (0, 1): oks[0] & oks[1] & ~oks[2],
+                             (1, 2): ~oks[0] & oks[1] & oks[2]}.items():
+            merge_of = Mux(pair, roots[i] != roots[j], merge_of)
+            keep_of = Mux(pair, Mux(roots[i] < roots[j], roots[i], roots[j]), keep_of)
         m.d.comb += [
             near.eq(Cat(oks).any()),
             a.eq(Mux(oks[0], roots[0], Mux(oks[1], roots[1], roots[2]))),
             b.eq(Mux(oks[2], roots[2], Mux(oks[1], roots[1], roots[0]))),
-            merge.eq(a != b),
-            keep.eq(Mux(a < b, a, b)),
+            merge.eq(merge_of),
+            keep.eq(keep_of),
         ]
 
-        # A new cluster takes the lowest free slot.
+        # A new cluster takes the lowest free slot (found in both cases, then picked).
         new_slot = Signal(slot_shape)
-        for x in reversed(range(n_slots)):
-            with m.If(~used0[x]):
-                m.d.comb += new_slot.eq(x)
+        lowest = {}
+        for case, free in (("plain", ~used), ("boundary", ~(used & ~retire))):
+            lowest[case] = Signal(slot_shape, name=f"lowest_free_{case}")
+            for x in reversed(range(n_slots)):
+                with m.If(free[x]):
+                    m.d.comb += lowest[case].eq(x)
+        m.d.comb += new_slot.eq(Mux(boundary, lowest["boundary"], lowest["plain"]))
 
         bad = (d >= bins) if bins & (bins - 1) else Const(0, 1)
         join, new, drop = Signal(), Signal(), Signal()
@@ -310,37 +346,45 @@ class PlotExtractor(wiring.Component):
             new.eq(~is_end & ~bad & ~near & ~used0.all()),
             drop.eq(~is_end & (bad | (~near & used0.all()))),
         ]
-        target = Signal(slot_shape)
-        m.d.comb += target.eq(Mux(near, keep, new_slot))
-        placed = join | new
+        m.d.comb += [target.eq(Mux(near, keep, new_slot)), placed.eq(join | new)]
         bits = {name: Cat(v == x for x in range(n_slots))
                 for name, v in (("target", target), ("a", a), ("b", b))}
         losing = Mux(join & merge, (bits["a"] | bits["b"]) & ~bits["target"], 0)
+        joined = Signal(n_slots)        # the slots of the clusters that a hit joins
+        members = [Signal(n_slots, name=f"members{j}") for j in range(3)]
+        m.d.comb += [member.eq(Cat(fwd[x] == rt for x in range(n_slots)))
+                     for member, rt in zip(members, roots)]
+        m.d.comb += joined.eq(Mux(oks[0], members[0], Mux(oks[1], members[1], members[2]))
+                              | Mux(oks[2], members[2], Mux(oks[1], members[1], members[0])))
 
         with m.If(go):
             with m.If(boundary):
-                m.d.sync += [closing.eq(closed), close_cpi.eq(hit.cpi)]
+                m.d.sync += [closing.eq(closed), closing_any.eq(closed.any()),
+                             close_cpi.eq(hit.cpi)]
             with m.If(is_end):
                 m.d.sync += [end_pending.eq(1), row_valid.eq(0), clearing.eq(1),
                              clear_addr.eq(0)]
             with m.Else():
-                m.d.sync += [row.eq(r), row_valid.eq(1)]
+                m.d.sync += [row.eq(r), row_above.eq(word_above), row_valid.eq(1)]
             m.d.sync += [
                 used.eq(used0 | Mux(new, bits["target"], 0)),
                 retire.eq(retire0),
                 root.eq((root & ~closed & ~losing) | Mux(new, bits["target"], 0)),
-                extended.eq(Mux(boundary, 0, extended) | Mux(placed, bits["target"], 0)),
+                extended.eq(Mux(boundary, 0, extended) | Mux(join, joined, 0)
+                            | Mux(new, bits["target"], 0)),
             ]
-            with m.If(drop):
-                with m.If(self.dropped != (1 << DROPPED_WIDTH) - 1):
-                    m.d.sync += self.dropped.eq(self.dropped + 1)
-                with m.If(~bad):
-                    m.d.sync += self.overflow.eq(1)
+            with m.If(drop & ~bad):
+                m.d.sync += self.overflow.eq(1)
             for x in range(n_slots):
-                with m.If(join & merge & ((fwd[x] == a) | (fwd[x] == b))):
+                with m.If(join & merge & joined[x]):
                     m.d.sync += fwd[x].eq(keep)
                 with m.If(new & bits["target"][x]):
                     m.d.sync += fwd[x].eq(x)
+        # The count of dropped hits follows a clock after the decision.
+        dropping = Signal()
+        m.d.sync += dropping.eq(go & drop)
+        with m.If(dropping & (self.dropped != (1 << DROPPED_WIDTH) - 1)):
+            m.d.sync += self.dropped.eq(self.dropped + 1)
         m.d.comb += [
             label_write.addr.eq(Mux(clearing, clear_addr, d)),
             label_write.en.eq(clearing | (go & placed)),
@@ -351,9 +395,11 @@ class PlotExtractor(wiring.Component):
             with m.If(clear_addr == bins - 1):
                 m.d.sync += clearing.eq(0)
 
-        # Stage 2: the peak of the cluster a hit joined, one clock after its decision
-        # (no decision depends on a peak). The peaks of merged clusters compete; the
-        # hit wins only with a strictly larger power (it comes last in stream order).
+        # Stage 2: the peaks of the clusters a hit joined, one clock after its decision
+        # (no decision depends on a peak), forwarded from stage 3 when it writes one of
+        # them now, compared with each other and with the hit. Stage 3 picks: the peaks
+        # of merged clusters compete; the hit wins only with a strictly larger power (it
+        # comes last in stream order).
         placed2, new2, merge2 = Signal(), Signal(), Signal()
         a2, b2, keep2 = Signal(slot_shape), Signal(slot_shape), Signal(slot_shape)
         hit2 = Signal.like(hit)
@@ -361,41 +407,53 @@ class PlotExtractor(wiring.Component):
         with m.If(go):
             m.d.sync += [new2.eq(new), merge2.eq(join & merge), a2.eq(a), b2.eq(b),
                          keep2.eq(target), hit2.eq(hit)]
+        placed3, new3, merge3, a_better3, hit_over_a3, hit_over_b3 = (
+            Signal(name=name) for name in ("placed3", "new3", "merge3", "a_better3",
+                                           "hit_over_a3", "hit_over_b3"))
+        keep3 = Signal(slot_shape)
+        hit3 = Signal.like(hit)
+        written = Signal(peak_layout)
         peak_of = Array(Value.cast(pk) for pk in peaks)
-        peak_a, peak_b, best = (Signal(peak_layout, name=name)
-                                for name in ("peak_a", "peak_b", "peak_best"))
-        a_better = (peak_a.power > peak_b.power) | (
-            (peak_a.power == peak_b.power) &
-            (Cat(peak_a.doppler, peak_a.range) < Cat(peak_b.doppler, peak_b.range)))
-        hit_wins, pick_a = Signal(), Signal()
+        peak_a, peak_b, peak_a3, peak_b3 = (Signal(peak_layout, name=name) for name in (
+            "peak_a", "peak_b", "peak_a3", "peak_b3"))
+        for peak, slot in ((peak_a, a2), (peak_b, b2)):
+            m.d.comb += peak.eq(Mux(placed3 & (keep3 == slot), written, peak_of[slot]))
+        m.d.sync += [
+            placed3.eq(placed2), new3.eq(new2), merge3.eq(merge2), keep3.eq(keep2),
+            hit3.eq(hit2), peak_a3.eq(peak_a), peak_b3.eq(peak_b),
+            a_better3.eq((peak_a.power > peak_b.power) | (
+                (peak_a.power == peak_b.power) &
+                (Cat(peak_a.doppler, peak_a.range) < Cat(peak_b.doppler, peak_b.range)))),
+            hit_over_a3.eq(hit2.power > peak_a.power),
+            hit_over_b3.eq(hit2.power > peak_b.power),
+        ]
+        pick_a, hit_wins = Signal(), Signal()
         m.d.comb += [
-            peak_a.eq(peak_of[a2]),
-            peak_b.eq(peak_of[b2]),
-            pick_a.eq(~merge2 | a_better),
-            best.eq(Mux(pick_a, peak_a, peak_b)),
-            # the three comparisons side by side, not the hit's after the merge's
-            hit_wins.eq(new2 | Mux(pick_a, hit2.power > peak_a.power, hit2.power > peak_b.power)),
+            pick_a.eq(~merge3 | a_better3),
+            hit_wins.eq(new3 | Mux(pick_a, hit_over_a3, hit_over_b3)),
+            written.eq(Mux(hit_wins, Cat(hit3.power, hit3.doppler_bin, hit3.range_bin, keep3),
+                           Mux(pick_a, peak_a3, peak_b3))),
         ]
         for x, peak in enumerate(peaks):
-            with m.If(placed2 & (keep2 == x)):
-                m.d.sync += peak.eq(Mux(hit_wins, Cat(hit2.power, hit2.doppler_bin,
-                                                      hit2.range_bin, Const(x, slot_shape)),
-                                        best))
+            with m.If(placed3 & (keep3 == x)):
+                m.d.sync += peak.eq(written)
         m.d.comb += [
-            record_write.addr.eq(keep2),
-            record_write.en.eq(placed2 & hit_wins),
-            record_write.data.eq(Cat(hit2.threshold, hit2.range_before, hit2.range_after,
-                                     hit2.doppler_before, hit2.doppler_after)),
+            record_write.addr.eq(keep3),
+            record_write.en.eq(placed3 & hit_wins),
+            record_write.data.eq(Cat(hit3.threshold, hit3.range_before, hit3.range_after,
+                                     hit3.doppler_before, hit3.doppler_after)),
         ]
 
         # The plots of a boundary are issued by _emit, which clears their bits; the
         # next boundary waits for that, so the two never write in one clock. A peak
-        # is final before its slot is issued: stage 2 of the last hit before a
-        # boundary runs in the clock of the boundary's decision.
+        # is final before it is read: stage 3 of the last hit before a boundary runs
+        # in the clock after the boundary's decision, when the first slot is issued,
+        # and _emit reads a peak one clock after its issue.
         self._issued = Signal(n_slots)
         self._issued_end = Signal()
         with m.If(self._issued.any()):
-            m.d.sync += closing.eq(closing & ~self._issued)
+            m.d.sync += [closing.eq(closing & ~self._issued),
+                         closing_any.eq((closing & (closing - 1)).any())]
         with m.If(self._issued_end):
             m.d.sync += end_pending.eq(0)
 
@@ -407,55 +465,62 @@ class PlotExtractor(wiring.Component):
         en = Signal()
         m.d.comb += en.eq(~self.o.valid | self.o.ready)
 
+        def stage(values, tag):
+            return {k: delay(m, en, v, 1, f"{tag}_{k}", reset_less=k != "valid")
+                    for k, v in values.items()}
+
         # Issue: the lowest closing slot, else the pending cpi_end word.
         slot = Signal(range(n_slots))
         for x in reversed(range(n_slots)):
             with m.If(closing[x]):
                 m.d.comb += slot.eq(x)
-        plot_now = en & closing.any()
-        end_now = en & ~closing.any() & self._end_pending
+        plot_now = en & self._closing_any
+        end_now = en & ~self._closing_any & self._end_pending
         m.d.comb += [
             self._issued.eq(Mux(plot_now, Cat(slot == x for x in range(n_slots)), 0)),
             self._issued_end.eq(end_now),
         ]
+        side = stage({"valid": plot_now | end_now, "end": end_now, "cpi": self._close_cpi,
+                      "slot": slot}, "issue")
+
+        # Read: the issued slot's peak, and its peak hit's word in the cluster RAM.
         peak = Signal.like(self._peaks[0], name="issue_peak")
         m.d.comb += [
-            peak.eq(Array(Value.cast(pk) for pk in self._peaks)[slot]),
+            peak.eq(Array(Value.cast(pk) for pk in self._peaks)[side.pop("slot")]),
             self._record_read.addr.eq(peak.at),
             self._record_read.en.eq(en),
         ]
-        side = {}
-        for name, value in (("valid", plot_now | end_now), ("end", end_now),
-                            ("cpi", self._close_cpi), ("power", peak.power),
-                            ("range", peak.range), ("doppler", peak.doppler)):
-            side[name] = delay(m, en, value, 1, f"issue_{name}", reset_less=name != "valid")
+        side = stage({**side, "power": peak.power, "range": peak.range,
+                      "doppler": peak.doppler}, "read")
         record = self._record_read.data
         side["threshold"] = record.threshold
 
-        def stage(values, tag):
-            return {k: delay(m, en, v, 1, f"{tag}_{k}", reset_less=k != "valid")
-                    for k, v in values.items()}
-
-        # Logs, part 1: the leading one and the table index; the table read.
+        # Logs, part 1: the leading one; part 2: the table index and the table read.
         m.submodules.log_table = table = Memory(shape=LOG2_FRAC, depth=1 << LOG2_INDEX_BITS,
                                                 init=log2_fraction_table())
         e_bits = max(1, (p - 1).bit_length())
-        inputs = (("before_r", record.range_before), ("after_r", record.range_after),
-                  ("before_d", record.doppler_before), ("after_d", record.doppler_after),
-                  ("peak", side["power"]))
-        exps = {}
-        for name, x in inputs:
+        inputs = {"before_r": record.range_before, "after_r": record.range_after,
+                  "before_d": record.doppler_before, "after_d": record.doppler_after,
+                  "peak": side["power"]}
+        leads = {}
+        for name, x in inputs.items():
             e = Signal(e_bits, name=f"lead_{name}")
             for k in range(p):
                 with m.If(x[k]):
                     m.d.comb += e.eq(k)
+            leads[f"x_{name}"], leads[f"e_{name}"] = x, Cat(e, x.any())
+        leads = stage(leads, "lead")
+        side = stage(side, "lead")
+        exps = {}
+        for name in inputs:
+            x, ez = leads[f"x_{name}"], leads[f"e_{name}"]
             port = table.read_port()
-            m.d.comb += [port.addr.eq(((x << LOG2_INDEX_BITS) >> e)[:LOG2_INDEX_BITS]),
+            m.d.comb += [port.addr.eq(((x << LOG2_INDEX_BITS) >> ez[:-1])[:LOG2_INDEX_BITS]),
                          port.en.eq(en)]
-            exps[name] = (delay(m, en, Cat(e, x.any()), 1, f"exp_{name}"), port.data)
-        side = stage(side, "s1")
+            exps[name] = (delay(m, en, ez, 1, f"exp_{name}"), port.data)
+        side = stage(side, "table")
 
-        # Logs, part 2, and the parabola's numerator and denominator per axis.
+        # Logs, part 3, and the parabola's numerator and denominator per axis.
         logs = {name: Mux(ez[-1], Cat(frac, ez[:-1]), 0) for name, (ez, frac) in exps.items()}
         log_bits = e_bits + LOG2_FRAC
         axes = {}
@@ -466,18 +531,22 @@ class PlotExtractor(wiring.Component):
             with m.If(en):
                 m.d.sync += [num.eq(lc - la), den.eq(2 * lb - la - lc)]
             axes[axis] = (num, den)
-        side = stage(side, "s2")
+        side = stage(side, "parabola")
 
-        # Division |n| * 2**(F-1) / d, one quotient bit per stage (restoring); the
-        # remainder stays below the divisor. Clamped axes divide 0 by 1.
+        # The clamp: clamped axes divide 0 by 1.
         width = log_bits + 2
         state = {}
         for axis, (num, den) in axes.items():
             mag = Mux(num < 0, -num, num).as_unsigned()
             clamp = (den <= 0) | (mag >= den)
-            state[axis] = {"rem": Mux(clamp, 0, mag)[:width], "div": Mux(clamp, 1, den)[:width],
-                           "quo": Const(0, 0), "neg": num < 0, "zero": num == 0,
-                           "clamp": clamp}
+            state[axis] = stage({"rem": Mux(clamp, 0, mag)[:width],
+                                 "div": Mux(clamp, 1, den)[:width], "neg": num < 0,
+                                 "zero": num == 0, "clamp": clamp}, f"clamp_{axis}")
+            state[axis]["quo"] = Const(0, 0)
+        side = stage(side, "clamp")
+
+        # Division |n| * 2**(F-1) / d, one quotient bit per stage (restoring); the
+        # remainder stays below the divisor.
         for step in range(POSITION_FRAC - 1):
             for axis, st in state.items():
                 twice = Cat(Const(0, 1), st["rem"])
@@ -487,15 +556,17 @@ class PlotExtractor(wiring.Component):
                 state[axis] = stage(st, f"div{step}_{axis}")
             side = stage(side, f"div{step}")
 
-        # Offsets and positions into the output register.
-        offsets = {}
+        # Offsets and positions, then the output register (saturation, wrap).
+        positions = {}
         for axis, st in state.items():
             mag = Mux(st["clamp"], half, st["quo"])
-            offsets[axis] = Mux(st["zero"], 0, Mux(st["neg"], -mag, mag))
-        rpos = Signal(signed(self.range_pos_bits + 1))
-        dpos = Signal(signed(self.doppler_pos_bits + 1))
-        m.d.comb += [rpos.eq((side["range"] << POSITION_FRAC) + offsets["r"]),
-                     dpos.eq((side["doppler"] << POSITION_FRAC) + offsets["d"])]
+            offset = Mux(st["zero"], 0, Mux(st["neg"], -mag, mag))
+            bits = self.range_pos_bits if axis == "r" else self.doppler_pos_bits
+            cell = side["range"] if axis == "r" else side["doppler"]
+            positions[axis] = delay(m, en, (cell << POSITION_FRAC) + offset, 1,
+                                    f"position_{axis}", signed(bits + 1))
+        side = stage(side, "position")
+        rpos, dpos = positions["r"], positions["d"]
         out = self.o.payload
         with m.If(en):
             m.d.sync += self.o.valid.eq(side["valid"])

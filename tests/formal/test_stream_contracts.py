@@ -98,7 +98,7 @@ CASES = {
                          dict(conservation="at_most", frame=(6, 2))), "bmc", 20, 20),
     "plot_extractor": (lambda: (PlotExtractor(range_bits=2, doppler_bins=2, power_width=3,
                                               max_clusters=1),
-                                dict(conservation=None)), "bmc", 16, 16),
+                                dict(conservation=None)), "bmc", 16, 20),
     "report_framer": (lambda: (ReportFramer(range_bits=2, power_bits=3, cap=1, depth=1),
                                dict(conservation=None, free=("heartbeat",))), "bmc", 16, 16),
     "radar_chain": (_radar_chain, "bmc", 20, 24),
