@@ -180,9 +180,9 @@ class Tracker(wiring.Component):
     ``cpi_end`` word to the transfer of the output ``cpi_end`` word with ``o.ready``
     high (:meth:`cpi_cycles`; ``L = shared_latency``, ``D = gate_latency``)::
 
-        T + 1 + T_live * (L + 5 + (P' + D if P' else 1))     predict and gate
-        + sum over passes k = 0 ... A of (G_k + 3)           associate
-        + T + 1 + 6 * T_live + A * (8 * L + 28)              update and book-keep
+        T + 1 + T_live * (L + 6 + (P' + D if P' else 1))     predict and gate
+        + sum over passes k = 0 ... A of (G_k + 4)           associate
+        + T + 1 + 6 * T_live + A * (8 * L + 36)              update and book-keep
         + 2 + 2 * Q + 3 * I                                  initiate
         + T + 5                                              report
 
@@ -312,9 +312,9 @@ class Tracker(wiring.Component):
             Plots that asked for a new track, ``Q``, and those that got one, ``I``.
         """
         big_t, big_l, d = self.config.max_tracks, self.shared_latency, self.gate_latency
-        gate = big_t + 1 + live * (big_l + 5 + (plots + d if plots else 1))
-        associate = sum(g + 3 for g in passes)
-        update = big_t + 1 + 6 * live + hits * (8 * big_l + 28)
+        gate = big_t + 1 + live * (big_l + 6 + (plots + d if plots else 1))
+        associate = sum(g + 4 for g in passes)
+        update = big_t + 1 + 6 * live + hits * (8 * big_l + 36)
         return gate + associate + update + (2 + 2 * qualified + 3 * started) + (big_t + 5)
 
     def worst_case_cycles(self):
@@ -470,8 +470,12 @@ class Tracker(wiring.Component):
         mul_a = Signal(self.mul_a_shape)
         mul_b = Signal(self.mul_b_shape)
         product, latency = multiply(m, Const(1), mul_a, mul_b, "shared")
+        # the product shifted right (half to even) by each shift in use, registered: valid
+        # ``latency + 1`` cycles after the operands, while they hold
+        scaled = {shift: reg(shift_right(product, shift, "half_even"), f"scaled_{shift}")
+                  for shift in sorted({t.to_doppler[1], t.coupling[1], t.to_rate[1], GAIN_FRAC})}
         mul_out = Signal(signed(len(mul_a) + len(mul_b) + 1))
-        wait = Signal(range(latency + 1))
+        wait = Signal(range(latency + 2))
 
         def word(constant):
             return Const(constant[0], self.mul_b_shape)
@@ -551,16 +555,20 @@ class Tracker(wiring.Component):
         scanning = Signal()
         found = Signal()
         best = Signal(entry)
-        # an entry is read, registered, then kept (rewritten at ``kept``) if its track
-        # and plot are still free, and compared with the best so far
+        # an entry is read, registered, registered again with whether its track and plot
+        # are still free (the taken flags hold during a pass), then kept (rewritten at
+        # ``kept``) if they are, and compared with the best so far
         arriving = reg(scanning, "arriving")
         held = reg(pair_r.data, "held", entry)
         held_valid = reg(arriving, "held_valid")
-        with m.If(held_valid & ~row_taken.bit_select(held.s, 1) & ~col_taken.bit_select(held.p, 1)):
-            m.d.comb += [pair_w.en.eq(1), pair_w.addr.eq(kept), pair_w.data.eq(held)]
+        candidate = reg(held, "candidate", entry)
+        free = reg(held_valid & ~row_taken.bit_select(held.s, 1) &
+                   ~col_taken.bit_select(held.p, 1), "free")
+        with m.If(free):
+            m.d.comb += [pair_w.en.eq(1), pair_w.addr.eq(kept), pair_w.data.eq(candidate)]
             m.d.sync += kept.eq(kept + 1)
-            with m.If(~found | (held.key < best.key)):
-                m.d.sync += [best.eq(held), found.eq(1)]
+            with m.If(~found | (candidate.key < best.key)):
+                m.d.sync += [best.eq(candidate), found.eq(1)]
 
         # ------------------------------------------------------------ update state
         slot = Signal(range(n_tracks + 1))
@@ -644,6 +652,7 @@ class Tracker(wiring.Component):
         # initiation: the lowest qualifying plot, the lowest free slot, registered (so
         # valid one cycle after a change of ``qualify`` or ``live``)
         pick_p = reg(lowest_set(qualify), "pick_p")
+        pick_bit = reg(qualify & (~qualify + 1)[:n_plots], "pick_bit")    # one-hot
         pick_s = reg(lowest_set(~live), "pick_s")
         any_plot = reg(qualify.any(), "any_plot")
         no_slot = reg(live.all(), "no_slot")
@@ -652,13 +661,13 @@ class Tracker(wiring.Component):
             """Issue ``a * b`` on the shared multiplier (and run ``extra()``); when the
             product is out, ``mul_out`` gets it shifted right by ``shift`` (half to even)."""
             with m.State(name):
-                m.d.sync += [mul_a.eq(a), mul_b.eq(b), wait.eq(latency)]
+                m.d.sync += [mul_a.eq(a), mul_b.eq(b), wait.eq(latency + 1)]
                 if extra is not None:
                     extra()
                 m.next = name + "_WAIT"
             with m.State(name + "_WAIT"):
                 with m.If(wait == 0):
-                    m.d.sync += mul_out.eq(shift_right(product, shift, "half_even"))
+                    m.d.sync += mul_out.eq(scaled[shift])
                     m.next = then
                 with m.Else():
                     m.d.sync += wait.eq(wait - 1)
@@ -700,7 +709,7 @@ class Tracker(wiring.Component):
                 rd = track_ram.read_word
                 m.d.comb += track_ram.used.eq(1)
                 m.d.sync += [row.eq(rd), row_slot.eq(slot),
-                             mul_a.eq(rd.v), mul_b.eq(word(t.to_doppler)), wait.eq(latency),
+                             mul_a.eq(rd.v), mul_b.eq(word(t.to_doppler)), wait.eq(latency + 1),
                              issue_p.eq(0)]
                 m.next = "G_SUM"
             with m.State("G_SUM"):
@@ -716,7 +725,7 @@ class Tracker(wiring.Component):
                     m.d.comb += [track_ram.write_en.eq(1), track_ram.write_addr.eq(row_slot),
                                  track_ram.written.eq(row), track_ram.written.r.eq(r_sat)]
                     m.d.sync += [row.r.eq(r_sat),
-                                 row_xp.eq(shift_right(product, t.to_doppler[1], "half_even")),
+                                 row_xp.eq(scaled[t.to_doppler[1]]),
                                  row_gate.eq(gate_row.gate), row_mant.eq(gate_row.mant),
                                  row_gshift.eq(gate_row.gshift)]
                     flag_if(r_clamped, self.range_saturated)
@@ -744,6 +753,8 @@ class Tracker(wiring.Component):
                 with m.Else():
                     m.next = "A_FLUSH"
             with m.State("A_FLUSH"):
+                m.next = "A_FLUSH2"
+            with m.State("A_FLUSH2"):
                 m.next = "A_TAKE"
             with m.State("A_TAKE"):
                 with m.If(found):
@@ -884,7 +895,7 @@ class Tracker(wiring.Component):
                     m.d.sync += [rep_issue.eq(0), reporting.eq(1)]
                     m.next = "REPORT"
                 with m.Elif(no_slot | next_id[cfg.id_bits]):
-                    m.d.sync += [qualify.bit_select(pick_p, 1).eq(0),
+                    m.d.sync += [qualify.eq(qualify & ~pick_bit),
                                  bump(self.initiations_dropped)]
                     m.next = "I_SETTLE"
                     with m.If(no_slot):
@@ -910,7 +921,7 @@ class Tracker(wiring.Component):
                     track_ram.written.unfolded.eq(0), track_ram.written.plot.eq(plot_index + 1),
                 ]
                 m.d.sync += [live.bit_select(slot, 1).eq(1), next_id.eq(next_id + 1),
-                             qualify.bit_select(plot_index, 1).eq(0)]
+                             qualify.eq(qualify & ~pick_bit)]
                 m.next = "I_SETTLE"
 
             # -------------------------------------------------------- report
