@@ -48,8 +48,8 @@ def tracks_layout(tables):
 class _CodedPorts:
     """A SECDED-coded RAM as the tracker uses it: ``write_en``, ``write_addr`` and
     ``written`` (the word, in its layout) to write; ``read`` (the read port: address
-    and enable) and ``read_word`` (decoded) to read; ``used``, raised in the cycles
-    ``read_word`` is used (the ECC flags then take its state)."""
+    and enable) and ``read_word`` (decoded, registered) to read; ``used``, raised in
+    the cycles ``read_word`` is used (the ECC flags then take its state)."""
     write_en: Signal
     write_addr: Signal
     written: Signal
@@ -180,10 +180,10 @@ class Tracker(wiring.Component):
     ``cpi_end`` word to the transfer of the output ``cpi_end`` word with ``o.ready``
     high (:meth:`cpi_cycles`; ``L = shared_latency``, ``D = gate_latency``)::
 
-        T + 1 + T_live * (L + 4 + (P' + D if P' else 1))     predict and gate
-        + sum over passes k = 0 ... A of (G_k + 3)           associate
-        + T + 1 + 5 * T_live + A * (8 * L + 29)              update and book-keep
-        + 2 + 2 * Q + 2 * I                                  initiate
+        T + 1 + T_live * (L + 6 + (P' + D if P' else 1))     predict and gate
+        + sum over passes k = 0 ... A of (G_k + 4)           associate
+        + T + 1 + 6 * T_live + A * (8 * L + 36)              update and book-keep
+        + 2 + 2 * Q + 3 * I                                  initiate
         + T + 5                                              report
 
     cycles, where ``T_live`` tracks were live at the start, ``P'`` plots were kept,
@@ -290,9 +290,8 @@ class Tracker(wiring.Component):
                              unsigned(self.dx_bits))
         self._coupling_latency, self._distance_latency = lc, max(le, ld)
         # issue to list write: plot read, its code word registered, decoded and registered,
-        # Doppler difference, unfolding, innovation
-        # parts (the coupling product beside them), correction, innovation, magnitudes,
-        # distance products, distances
+        # Doppler difference, unfolding, innovation parts (the coupling product beside
+        # them), correction, innovation, magnitudes, distance products, distances
         self._gate_latency = 10 + max(lc - 1, 0) + max(le, ld)
 
     def cpi_cycles(self, *, live, plots, passes, hits, qualified, started):
@@ -313,10 +312,10 @@ class Tracker(wiring.Component):
             Plots that asked for a new track, ``Q``, and those that got one, ``I``.
         """
         big_t, big_l, d = self.config.max_tracks, self.shared_latency, self.gate_latency
-        gate = big_t + 1 + live * (big_l + 4 + (plots + d if plots else 1))
-        associate = sum(g + 3 for g in passes)
-        update = big_t + 1 + 5 * live + hits * (8 * big_l + 29)
-        return gate + associate + update + (2 + 2 * qualified + 2 * started) + (big_t + 5)
+        gate = big_t + 1 + live * (big_l + 6 + (plots + d if plots else 1))
+        associate = sum(g + 4 for g in passes)
+        update = big_t + 1 + 6 * live + hits * (8 * big_l + 36)
+        return gate + associate + update + (2 + 2 * qualified + 3 * started) + (big_t + 5)
 
     def worst_case_cycles(self):
         """:meth:`cpi_cycles` at its largest: every slot live, ``P`` plots, every pair
@@ -381,15 +380,20 @@ class Tracker(wiring.Component):
                 m.d.sync += flag.eq(1)
 
         def read_wait(name, then):
-            """State ``name``: one cycle while the code word read is registered."""
+            """States ``name`` and ``name_DECODE``: two cycles while the code word read
+            is registered, then decoded and registered."""
             with m.State(name):
+                m.next = name + "_DECODE"
+            with m.State(name + "_DECODE"):
                 m.next = then
 
         def coded(memory, layout, name):
             """A SECDED-coded RAM's ports in ``layout`` (:class:`_CodedPorts`). Both ways
-            a register stands between the coder and the logic around it: a word is
+            registers stand between the coder and the logic around it: a word is
             registered, encoded and written one cycle after ``write_en``; the code word
-            read is registered, then decoded, valid two cycles after its address."""
+            read is registered, then decoded and registered (with the ECC flags), valid
+            three cycles after its address. Both read registers advance with the read
+            port's enable."""
             write, read = memory.write_port(), memory.read_port(domain="sync")
             ports = _CodedPorts(write_en=Signal(name=f"{name}_write_en"),
                                 write_addr=Signal.like(write.addr, name=f"{name}_write_addr"),
@@ -401,12 +405,15 @@ class Tracker(wiring.Component):
                          word.eq(ports.written)]
             m.d.comb += write.data.eq(secded_encode(word))
             code = Signal.like(read.data, name=f"{name}_code")
-            with m.If(read.en):
-                m.d.sync += code.eq(read.data)
             decoded = secded_decode(m, code, layout.size, name)
-            m.d.comb += ports.read_word.eq(decoded.data)
-            flag_if(ports.used & decoded.corrected, self.ecc_corrected)
-            flag_if(ports.used & decoded.uncorrectable, self.ecc_uncorrectable)
+            corrected = Signal(name=f"{name}_corrected")
+            uncorrectable = Signal(name=f"{name}_uncorrectable")
+            with m.If(read.en):
+                m.d.sync += [code.eq(read.data), ports.read_word.eq(decoded.data),
+                             corrected.eq(decoded.corrected),
+                             uncorrectable.eq(decoded.uncorrectable)]
+            flag_if(ports.used & corrected, self.ecc_corrected)
+            flag_if(ports.used & uncorrectable, self.ecc_uncorrectable)
             return ports
 
         def range_state(range_pos):
@@ -439,8 +446,6 @@ class Tracker(wiring.Component):
         m.submodules.gates = gates = Memory(shape=rom_word, depth=len(rom_init), init=rom_init)
         plot_ram = coded(plots, plot_word, "plot")
         track_ram = coded(tracks, self.track_word, "track")
-        plot_r, plot_written, plot_read = plot_ram.read, plot_ram.written, plot_ram.read_word
-        track_r, track_written, track_read = track_ram.read, track_ram.written, track_ram.read_word
         pair_w, pair_r = pairs.write_port(), pairs.read_port(domain="sync")
         assoc_w, assoc_r = assoc.write_port(), assoc.read_port(domain="sync")
         rom = gates.read_port(domain="sync")
@@ -465,8 +470,12 @@ class Tracker(wiring.Component):
         mul_a = Signal(self.mul_a_shape)
         mul_b = Signal(self.mul_b_shape)
         product, latency = multiply(m, Const(1), mul_a, mul_b, "shared")
+        # the product shifted right (half to even) by each shift in use, registered: valid
+        # ``latency + 1`` cycles after the operands, while they hold
+        scaled = {shift: reg(shift_right(product, shift, "half_even"), f"scaled_{shift}")
+                  for shift in sorted({t.to_doppler[1], t.coupling[1], t.to_rate[1], GAIN_FRAC})}
         mul_out = Signal(signed(len(mul_a) + len(mul_b) + 1))
-        wait = Signal(range(latency + 1))
+        wait = Signal(range(latency + 2))
 
         def word(constant):
             return Const(constant[0], self.mul_b_shape)
@@ -487,11 +496,11 @@ class Tracker(wiring.Component):
         list_len = Signal(range(n_tracks * n_plots + 1))
         gating = Signal()
 
-        s1 = stage({"valid": issue, "p": issue_p[:self.index_bits]}, "s1", stages=2)
+        s1 = stage({"valid": issue, "p": issue_p[:self.index_bits]}, "s1", stages=3)
         m.d.comb += plot_ram.used.eq(s1["valid"])
-        s1 = stage({**s1, "range_pos": plot_read.range_pos, "x": plot_read.x}, "s1b")
-        s2 = stage({"valid": s1["valid"], "p": s1["p"], "z": range_state(s1["range_pos"]),
-                    "x": s1["x"], "diff": row_xp - s1["x"], "change": s1["x"] - row.xl}, "s2")
+        plot = plot_ram.read_word
+        s2 = stage({"valid": s1["valid"], "p": s1["p"], "z": range_state(plot.range_pos),
+                    "x": plot.x, "diff": row_xp - plot.x, "change": plot.x - row.xl}, "s2")
         s3 = stage({"valid": s2["valid"], "p": s2["p"], "z": s2["z"],
                     "xu": (s2["x"] + period_multiple(s2["diff"]))[:self.xu_shape.width].as_signed(),
                     "dx": (s2["change"] - period_multiple(s2["change"]))[:pb + 1].as_signed()},
@@ -546,16 +555,20 @@ class Tracker(wiring.Component):
         scanning = Signal()
         found = Signal()
         best = Signal(entry)
-        # an entry is read, registered, then kept (rewritten at ``kept``) if its track
-        # and plot are still free, and compared with the best so far
+        # an entry is read, registered, registered again with whether its track and plot
+        # are still free (the taken flags hold during a pass), then kept (rewritten at
+        # ``kept``) if they are, and compared with the best so far
         arriving = reg(scanning, "arriving")
         held = reg(pair_r.data, "held", entry)
         held_valid = reg(arriving, "held_valid")
-        with m.If(held_valid & ~row_taken.bit_select(held.s, 1) & ~col_taken.bit_select(held.p, 1)):
-            m.d.comb += [pair_w.en.eq(1), pair_w.addr.eq(kept), pair_w.data.eq(held)]
+        candidate = reg(held, "candidate", entry)
+        free = reg(held_valid & ~row_taken.bit_select(held.s, 1) &
+                   ~col_taken.bit_select(held.p, 1), "free")
+        with m.If(free):
+            m.d.comb += [pair_w.en.eq(1), pair_w.addr.eq(kept), pair_w.data.eq(candidate)]
             m.d.sync += kept.eq(kept + 1)
-            with m.If(~found | (held.key < best.key)):
-                m.d.sync += [best.eq(held), found.eq(1)]
+            with m.If(~found | (candidate.key < best.key)):
+                m.d.sync += [best.eq(candidate), found.eq(1)]
 
         # ------------------------------------------------------------ update state
         slot = Signal(range(n_tracks + 1))
@@ -576,12 +589,17 @@ class Tracker(wiring.Component):
         abs_e = Signal(self.e_shape.width)
         r_sum = Signal(signed(max(range_bits, t.rate_bits, self.ae_shape.width,
                                   self.c_shape.width) + 2))
-        v_sum = Signal(signed(max(t.rate_bits, self.dv_shape.width) + 1))
+        v_sum = Signal(signed(max(t.rate_bits + 1, self.dv_shape.width + 1, self.rd_shape.width)))
+        gain_operand = Signal(self.mul_a_shape)
         r_new = Signal(range_bits)
         v_new = Signal(signed(t.rate_bits))
         start = Signal()
         age_new = Signal.like(work.age)
-        new_rate = Signal(self.rd_shape)
+        # the sums saturated, registered: valid the cycle after the sum is set, while it holds
+        r_sat, r_clamped = (reg(value, name) for value, name in zip(sat_range(r_sum),
+                                                                    ("r_sat", "r_clamped")))
+        v_sat, v_clamped = (reg(value, name) for value, name in zip(sat_rate(v_sum),
+                                                                    ("v_sat", "v_clamped")))
         book_tentative = Signal()
         book_misses = Signal.like(work.misses)
         book_window = Signal.like(work.window)
@@ -600,22 +618,21 @@ class Tracker(wiring.Component):
         pend_slot = Signal(self.slot_bits)
         reporting = Signal()
         # the track file is read at the slot being worked on, or at the next report
-        m.d.comb += [track_r.en.eq(~reporting | out_en),
-                     track_r.addr.eq(Mux(reporting, rep_issue, slot)),
+        m.d.comb += [track_ram.read.en.eq(~reporting | out_en),
+                     track_ram.read.addr.eq(Mux(reporting, rep_issue, slot)),
                      assoc_r.addr.eq(slot)]
-        # issued -> read (pend) -> code word registered (coded) -> decoded (raw) -> o
+        # issued -> read (pend) -> code word registered (coded) -> decoded and registered
+        # (raw: the track file's read word) -> o
         coded_valid = Signal()
         coded_marker = Signal()
-        raw = Signal(self.track_word)
         raw_valid = Signal()
         raw_marker = Signal()
         with m.If(out_en):
-            m.d.comb += track_ram.used.eq(reporting & coded_valid)
+            m.d.comb += track_ram.used.eq(reporting & raw_valid)
             m.d.sync += [coded_valid.eq(pend & live.bit_select(pend_slot, 1)),
                          coded_marker.eq(pend_marker),
-                         raw.eq(track_read), raw_valid.eq(coded_valid),
-                         raw_marker.eq(coded_marker)]
-            rd = raw
+                         raw_valid.eq(coded_valid), raw_marker.eq(coded_marker)]
+            rd = track_ram.read_word
             report = self.o.payload.track
             m.d.sync += [
                 self.o.valid.eq(raw_valid | raw_marker),
@@ -635,6 +652,7 @@ class Tracker(wiring.Component):
         # initiation: the lowest qualifying plot, the lowest free slot, registered (so
         # valid one cycle after a change of ``qualify`` or ``live``)
         pick_p = reg(lowest_set(qualify), "pick_p")
+        pick_bit = reg(qualify & (~qualify + 1)[:n_plots], "pick_bit")    # one-hot
         pick_s = reg(lowest_set(~live), "pick_s")
         any_plot = reg(qualify.any(), "any_plot")
         no_slot = reg(live.all(), "no_slot")
@@ -643,13 +661,13 @@ class Tracker(wiring.Component):
             """Issue ``a * b`` on the shared multiplier (and run ``extra()``); when the
             product is out, ``mul_out`` gets it shifted right by ``shift`` (half to even)."""
             with m.State(name):
-                m.d.sync += [mul_a.eq(a), mul_b.eq(b), wait.eq(latency)]
+                m.d.sync += [mul_a.eq(a), mul_b.eq(b), wait.eq(latency + 1)]
                 if extra is not None:
                     extra()
                 m.next = name + "_WAIT"
             with m.State(name + "_WAIT"):
                 with m.If(wait == 0):
-                    m.d.sync += mul_out.eq(shift_right(product, shift, "half_even"))
+                    m.d.sync += mul_out.eq(scaled[shift])
                     m.next = then
                 with m.Else():
                     m.d.sync += wait.eq(wait - 1)
@@ -680,18 +698,18 @@ class Tracker(wiring.Component):
                         m.d.sync += [self.plot_overflow.eq(1), bump(self.plots_dropped)]
                     with m.Else():
                         m.d.comb += [plot_ram.write_en.eq(1), plot_ram.write_addr.eq(count),
-                                     plot_written.range_pos.eq(plot.range_pos),
-                                     plot_written.x.eq(plot.doppler_pos - t.doppler_zero)]
+                                     plot_ram.written.range_pos.eq(plot.range_pos),
+                                     plot_ram.written.x.eq(plot.doppler_pos - t.doppler_zero)]
                         m.d.sync += count.eq(count + 1)
 
             # -------------------------------------------------------- predict and gate
             slot_loop("G_ROW", "G_READ", "A_SCAN", [scan.eq(0), kept.eq(0), found.eq(0)])
             read_wait("G_READ", "G_LOAD")
             with m.State("G_LOAD"):
-                rd = track_read
+                rd = track_ram.read_word
                 m.d.comb += track_ram.used.eq(1)
                 m.d.sync += [row.eq(rd), row_slot.eq(slot),
-                             mul_a.eq(rd.v), mul_b.eq(word(t.to_doppler)), wait.eq(latency),
+                             mul_a.eq(rd.v), mul_b.eq(word(t.to_doppler)), wait.eq(latency + 1),
                              issue_p.eq(0)]
                 m.next = "G_SUM"
             with m.State("G_SUM"):
@@ -700,17 +718,17 @@ class Tracker(wiring.Component):
                              rom_addr.eq(gate_address(row.age, row.misses))]
                 m.next = "G_PREDICT"
             with m.State("G_PREDICT"):
-                predicted, clamped = sat_range(r_sum)
-                m.d.comb += [track_ram.write_en.eq(1), track_ram.write_addr.eq(row_slot),
-                             track_written.eq(row), track_written.r.eq(predicted)]
-                m.d.sync += [row.r.eq(predicted), wait.eq(wait - 1)]
-                flag_if(clamped, self.range_saturated)
+                m.d.sync += wait.eq(wait - 1)
                 m.next = "G_XP"
             with m.State("G_XP"):
                 with m.If(wait == 0):
-                    m.d.sync += [row_xp.eq(shift_right(product, t.to_doppler[1], "half_even")),
+                    m.d.comb += [track_ram.write_en.eq(1), track_ram.write_addr.eq(row_slot),
+                                 track_ram.written.eq(row), track_ram.written.r.eq(r_sat)]
+                    m.d.sync += [row.r.eq(r_sat),
+                                 row_xp.eq(scaled[t.to_doppler[1]]),
                                  row_gate.eq(gate_row.gate), row_mant.eq(gate_row.mant),
                                  row_gshift.eq(gate_row.gshift)]
+                    flag_if(r_clamped, self.range_saturated)
                     m.next = "G_PAIRS"
                 with m.Else():
                     m.d.sync += wait.eq(wait - 1)
@@ -719,7 +737,7 @@ class Tracker(wiring.Component):
                 with m.If(issue_p == count):
                     m.next = "G_DRAIN"
                 with m.Else():
-                    m.d.comb += [issue.eq(1), plot_r.addr.eq(issue_p)]
+                    m.d.comb += [issue.eq(1), plot_ram.read.addr.eq(issue_p)]
                     m.d.sync += issue_p.eq(issue_p + 1)
             with m.State("G_DRAIN"):
                 m.d.comb += gating.eq(1)
@@ -735,6 +753,8 @@ class Tracker(wiring.Component):
                 with m.Else():
                     m.next = "A_FLUSH"
             with m.State("A_FLUSH"):
+                m.next = "A_FLUSH2"
+            with m.State("A_FLUSH2"):
                 m.next = "A_TAKE"
             with m.State("A_TAKE"):
                 with m.If(found):
@@ -751,27 +771,30 @@ class Tracker(wiring.Component):
             # -------------------------------------------------------- update, book-keep
             slot_loop("U_ROW", "U_READ", "I_SETTLE",
                       qualify.eq(~col_taken & ~blocked & Cat(count > k for k in range(n_plots))))
-            read_wait("U_READ", "U_LOAD")
+            # while the track is read, its associated plot is read (used if it is a hit)
+            with m.State("U_READ"):
+                m.d.sync += plot_index.eq(assoc_r.data)
+                m.next = "U_READ_DECODE"
+            with m.State("U_READ_DECODE"):
+                m.d.comb += plot_ram.read.addr.eq(plot_index)
+                m.next = "U_LOAD"
             with m.State("U_LOAD"):
-                rd = track_read
+                rd = track_ram.read_word
                 m.d.comb += track_ram.used.eq(1)
                 m.d.sync += [work.eq(rd), hit.eq(row_taken.bit_select(slot, 1)),
-                             plot_index.eq(assoc_r.data),
                              rom_addr.eq(gate_address(rd.age, rd.misses)),
                              r_new.eq(rd.r), v_new.eq(rd.v), age_new.eq(rd.age), start.eq(0)]
                 m.next = "U_LOAD2"
             with m.State("U_LOAD2"):
-                m.d.comb += plot_r.addr.eq(plot_index)
                 with m.If(hit):
-                    m.next = "U_PLOT"
+                    m.next = "U_FETCH"
                 with m.Else():
                     m.next = "U_COUNT"
-            read_wait("U_PLOT", "U_FETCH")
             with m.State("U_FETCH"):
                 m.d.comb += plot_ram.used.eq(1)
                 m.d.sync += [gate.eq(gate_row.gate), alpha.eq(gate_row.alpha),
-                             beta.eq(gate_row.beta), x.eq(plot_read.x),
-                             z.eq(range_state(plot_read.range_pos))]
+                             beta.eq(gate_row.beta), x.eq(plot_ram.read_word.x),
+                             z.eq(range_state(plot_ram.read_word.range_pos))]
                 m.next = "U_XP"
             # the Doppler that the rate predicts, the plot's unfolded next to it, the
             # correction and rate of that, the innovation
@@ -794,30 +817,28 @@ class Tracker(wiring.Component):
             # the gains
             mult_state("U_A", innovation, alpha, GAIN_FRAC, "U_AS")
             with m.State("U_AS"):
-                m.d.sync += [r_sum.eq(work.r + mul_out), abs_e.eq(abs(innovation))]
+                m.d.sync += [r_sum.eq(work.r + mul_out), abs_e.eq(abs(innovation)),
+                             gain_operand.eq(Mux(work.unfolded, rate - work.v, innovation))]
                 m.next = "U_B"
-
-            def range_update():
-                value, clamped = sat_range(r_sum)
-                m.d.sync += r_new.eq(value)
-                flag_if(clamped, self.range_saturated)
-            mult_state("U_B", Mux(work.unfolded, rate - work.v, innovation),
-                       Mux(work.unfolded, t.doppler_gain, beta), GAIN_FRAC, "U_BS",
-                       range_update)
+            mult_state("U_B", gain_operand, Mux(work.unfolded, t.doppler_gain, beta), GAIN_FRAC,
+                       "U_BS")
             with m.State("U_BS"):
                 aged = Mux(work.age == t.age_max, t.age_max, work.age + 1)
-                m.d.sync += [v_sum.eq(work.v + mul_out), age_new.eq(aged),
+                m.d.sync += [v_sum.eq(work.v + mul_out), age_new.eq(aged), r_new.eq(r_sat),
                              start.eq(~work.unfolded & (work.status != STATUS_TENTATIVE) &
                                       (aged >= t.unfold_age) & (abs_e <= (gate >> 1)) &
                                       self.unfold)]
+                flag_if(r_clamped, self.range_saturated)
                 m.next = "U_BS2"
             with m.State("U_BS2"):
-                value, clamped = sat_rate(v_sum)
-                m.d.sync += v_new.eq(value)
-                flag_if(clamped, self.rate_saturated)
                 m.next = "U_XP2"
+
             # unfolding: the new rate's Doppler, the plot's unfolded next to it
-            mult_state("U_XP2", v_new, word(t.to_doppler), t.to_doppler[1], "U_XPD2")
+            def rate_update():
+                m.d.sync += v_new.eq(v_sat)
+                flag_if(v_clamped, self.rate_saturated)
+            mult_state("U_XP2", v_sat, word(t.to_doppler), t.to_doppler[1], "U_XPD2",
+                       rate_update)
             with m.State("U_XPD2"):
                 m.d.sync += diff.eq(mul_out - x)
                 m.next = "U_XU2"
@@ -826,20 +847,18 @@ class Tracker(wiring.Component):
                 m.next = "U_RD2"
             mult_state("U_RD2", xu, word(t.to_rate), t.to_rate[1], "U_C2")
             mult_state("U_C2", xu, word(t.coupling), t.coupling[1], "U_CS2",
-                       lambda: m.d.sync.__iadd__(new_rate.eq(mul_out)))
+                       lambda: m.d.sync.__iadd__(v_sum.eq(mul_out)))
             with m.State("U_CS2"):
                 m.d.sync += r_sum.eq(r_new + Mux(self.correct_coupling, mul_out, 0))
                 m.next = "U_START"
             with m.State("U_START"):
-                with m.If(start):
-                    rate_now, rate_clamped = sat_rate(new_rate)
-                    value, clamped = sat_range(r_sum)
-                    m.d.sync += [v_new.eq(rate_now), r_new.eq(value)]
-                    flag_if(rate_clamped, self.rate_saturated)
-                    flag_if(clamped, self.range_saturated)
                 m.next = "U_COUNT"
 
             with m.State("U_COUNT"):
+                with m.If(start):               # the unfolding's rate and range, saturated
+                    m.d.sync += [v_new.eq(v_sat), r_new.eq(r_sat)]
+                    flag_if(v_clamped, self.rate_saturated)
+                    flag_if(r_clamped, self.range_saturated)
                 tentative = work.status == STATUS_TENTATIVE
                 m.d.sync += [book_tentative.eq(tentative),
                              book_misses.eq(Mux(hit, 0, work.misses + 1)),
@@ -856,14 +875,14 @@ class Tracker(wiring.Component):
                              Mux(hit, STATUS_CONFIRMED, STATUS_COASTING))
                 m.d.comb += [
                     track_ram.write_en.eq(1), track_ram.write_addr.eq(slot),
-                    track_written.eq(work), track_written.status.eq(status),
-                    track_written.misses.eq(misses),
-                    track_written.window.eq(window), track_written.hits.eq(hits),
-                    track_written.r.eq(r_new), track_written.v.eq(v_new),
-                    track_written.age.eq(age_new),
-                    track_written.unfolded.eq(work.unfolded | start),
-                    track_written.xl.eq(Mux(hit, x, work.xl)),
-                    track_written.plot.eq(Mux(hit, plot_index + 1, 0)),
+                    track_ram.written.eq(work), track_ram.written.status.eq(status),
+                    track_ram.written.misses.eq(misses),
+                    track_ram.written.window.eq(window), track_ram.written.hits.eq(hits),
+                    track_ram.written.r.eq(r_new), track_ram.written.v.eq(v_new),
+                    track_ram.written.age.eq(age_new),
+                    track_ram.written.unfolded.eq(work.unfolded | start),
+                    track_ram.written.xl.eq(Mux(hit, x, work.xl)),
+                    track_ram.written.plot.eq(Mux(hit, plot_index + 1, 0)),
                 ]
                 m.d.sync += [kill.eq(fail | lost), kill_slot.eq(slot), slot.eq(slot + 1)]
                 m.next = "U_ROW"
@@ -876,7 +895,7 @@ class Tracker(wiring.Component):
                     m.d.sync += [rep_issue.eq(0), reporting.eq(1)]
                     m.next = "REPORT"
                 with m.Elif(no_slot | next_id[cfg.id_bits]):
-                    m.d.sync += [qualify.bit_select(pick_p, 1).eq(0),
+                    m.d.sync += [qualify.eq(qualify & ~pick_bit),
                                  bump(self.initiations_dropped)]
                     m.next = "I_SETTLE"
                     with m.If(no_slot):
@@ -884,7 +903,7 @@ class Tracker(wiring.Component):
                     with m.Else():
                         m.d.sync += self.id_exhausted.eq(1)
                 with m.Else():
-                    m.d.comb += plot_r.addr.eq(pick_p)
+                    m.d.comb += plot_ram.read.addr.eq(pick_p)
                     m.d.sync += [plot_index.eq(pick_p), slot.eq(pick_s)]
                     m.next = "I_READ"
             read_wait("I_READ", "I_WRITE")
@@ -892,17 +911,17 @@ class Tracker(wiring.Component):
                 m.d.comb += [
                     plot_ram.used.eq(1),
                     track_ram.write_en.eq(1), track_ram.write_addr.eq(slot),
-                    track_written.track_id.eq(next_id[:cfg.id_bits]),
-                    track_written.status.eq(Mux(self.confirm_m == 1, STATUS_CONFIRMED,
+                    track_ram.written.track_id.eq(next_id[:cfg.id_bits]),
+                    track_ram.written.status.eq(Mux(self.confirm_m == 1, STATUS_CONFIRMED,
                                                 STATUS_TENTATIVE)),
-                    track_written.r.eq(range_state(plot_read.range_pos)),
-                    track_written.v.eq(0), track_written.xl.eq(plot_read.x),
-                    track_written.age.eq(1), track_written.misses.eq(0),
-                    track_written.window.eq(1), track_written.hits.eq(1),
-                    track_written.unfolded.eq(0), track_written.plot.eq(plot_index + 1),
+                    track_ram.written.r.eq(range_state(plot_ram.read_word.range_pos)),
+                    track_ram.written.v.eq(0), track_ram.written.xl.eq(plot_ram.read_word.x),
+                    track_ram.written.age.eq(1), track_ram.written.misses.eq(0),
+                    track_ram.written.window.eq(1), track_ram.written.hits.eq(1),
+                    track_ram.written.unfolded.eq(0), track_ram.written.plot.eq(plot_index + 1),
                 ]
                 m.d.sync += [live.bit_select(slot, 1).eq(1), next_id.eq(next_id + 1),
-                             qualify.bit_select(plot_index, 1).eq(0)]
+                             qualify.eq(qualify & ~pick_bit)]
                 m.next = "I_SETTLE"
 
             # -------------------------------------------------------- report
