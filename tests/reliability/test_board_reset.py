@@ -11,8 +11,9 @@ engine (Verilator), its ``o`` one sample of ``tx`` per clock; the test decodes t
 line as a UART receiver would (start bit, mid-bit samples, stop bit) and the bytes
 with :class:`~amaradar.spec.link.Decoder`. After the reset the link must say so
 (a status frame with the ``reset`` flag) and carry exactly the reports of the
-board started fresh, as the models give them, CPI after CPI; before the reset, a
-cut frame at most is lost.
+board started fresh, as the models give them, CPI after CPI (detections, or plots
+and the tracker's track reports where the board runs the range-Doppler chain);
+before the reset, the frames of the same fresh run, a cut frame at most lost.
 """
 
 import numpy as np
@@ -25,13 +26,19 @@ from amaradar.boards.build import board_config, board_core, echo_preset, sample_
 from amaradar.boards.registry import board_names, get_board
 from amaradar.hdl.link.uart_tx import UartTx
 from amaradar.sim.engines.rtl_engine import RtlEngine
-from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Status, frame_bytes
+from amaradar.spec.link import TYPE_STATUS, Decoder, Detection, Plot, Status, Track, frame_bytes
 from amaradar.spec.records import RESET_FLAG
-from board_reference import reference_cpis
+from board_reference import reference_board_tracks, reference_cpis
 
 RESET_CYCLES = 3    # clocks without lock
 LOCK_CLOCKS = 20    # clocks from power-up to the first lock
 CPIS_AFTER = 2      # CPIs the board runs after the reset
+
+
+def _report_lag(config):
+    """CPIs after its own in which a CPI's reports leave the chain: the range-Doppler
+    chain's corner turn reads a CPI while the next one is written."""
+    return 1 if config.doppler else 0
 
 
 class _ModelPll(Elaboratable):
@@ -123,12 +130,13 @@ def board(request):
 
 
 def _expected(board, config, cpis):
-    """The fresh board's detection frames of ``cpis`` CPIs (the first ``report_cap`` of
-    each) and its status frames 0 .. ``cpis`` (``dropped_cap``: the detections of the
-    CPIs before over the cap; the targets are far from the line's end, so a CPI's
-    detections have all reached the framer when its status frame starts)."""
-    detections, flags = reference_cpis(config, echo_preset(board), cpis)
-    per_cpi = [[d for d in detections if d.cpi == c] for c in range(cpis)]
+    """The fresh board's report frames of ``cpis`` CPIs (the first ``report_cap`` of
+    each), its track frames (the model tracker's on those reports) and its status
+    frames 0 .. ``cpis`` (``dropped_cap``: the reports of the CPIs before over the
+    cap; the targets are far from the line's end, so a CPI's reports have all
+    reached the framer when its status frame starts)."""
+    reports, flags = reference_cpis(config, echo_preset(board), cpis)
+    per_cpi = [[d for d in reports if d.cpi == c] for c in range(cpis)]
     over = np.cumsum([0] + [max(0, len(ds) - board.report_cap) for ds in per_cpi])
     statuses = [Status(cpi=c, flags=flags | (RESET_FLAG if c == 0 else 0), preset=0,
                        dropped_samples=0, dropped_cap=int(over[c]), dropped_full=0,
@@ -136,7 +144,8 @@ def _expected(board, config, cpis):
                        sample_rate=board.clock_hz // sample_period(board),
                        pri=config.line_length, pulse_samples=len(config.taps))
                 for c in range(cpis + 1)]
-    return [d for ds in per_cpi for d in ds[:board.report_cap]], statuses
+    capped = [d for ds in per_cpi for d in ds[:board.report_cap]]
+    return capped, reference_board_tracks(board, capped, cpis), statuses
 
 
 # (byte the reset follows, bit of its character the reset falls in): inside the
@@ -145,7 +154,7 @@ def _expected(board, config, cpis):
 def test_reset_inside_a_frame_and_a_uart_byte(board, after, bit):
     board, config, divisor, cpi_clocks, engine = board
     run = engine.run(ports={"after": after, "delay": bit * divisor + divisor // 3},
-                     max_cycles=(2 * CPIS_AFTER + 1) * cpi_clocks // 2)
+                     max_cycles=(2 * (CPIS_AFTER + _report_lag(config)) + 1) * cpi_clocks // 2)
     decoder = Decoder()
     messages = decoder.feed(_receive(run.outputs[:, 0], divisor))
     resets = [n for n, msg in enumerate(messages)
@@ -154,13 +163,19 @@ def test_reset_inside_a_frame_and_a_uart_byte(board, after, bit):
     # the power-up one
     assert len(resets) == (1 if after <= frame_bytes(TYPE_STATUS) else 2)
     before, fresh = messages[:resets[-1]], messages[resets[-1]:]
-    detections, statuses = _expected(board, config, CPIS_AFTER + 1)
-    # before the reset: the first frames of the same run; the reset cut one frame
-    assert before == [statuses[0], *detections][:len(before)]
+    reports, tracks, statuses = _expected(board, config, CPIS_AFTER + 1)
+    # before the reset: the first frames of the same fresh run; the reset cut one frame
+    assert before == fresh[:len(before)]
     assert decoder.resync_bytes <= frame_bytes(TYPE_STATUS)
     # after it: the board started afresh, CPI after CPI, nothing else
     got = [m for m in fresh if isinstance(m, Status)]
     assert got == statuses[:len(got)] and len(got) >= CPIS_AFTER + 1
-    got = [m for m in fresh if isinstance(m, Detection)]
-    assert got == detections[:len(got)]
-    assert len(got) >= sum(d.cpi < CPIS_AFTER for d in detections) > 0
+    report = Plot if config.doppler else Detection
+    assert {type(m) for m in fresh} <= {Status, report, Track}
+    got = [m for m in fresh if isinstance(m, report)]
+    assert got == reports[:len(got)]
+    assert len(got) >= sum(d.cpi < CPIS_AFTER for d in reports) > 0
+    got = [m for m in fresh if isinstance(m, Track)]
+    assert got == tracks[:len(got)]
+    assert len(got) >= sum(t.cpi < CPIS_AFTER for t in tracks)
+    assert board.parsed.tracker is None or any(t.cpi == CPIS_AFTER - 1 for t in got)
