@@ -652,9 +652,12 @@ def transmit_pulse_ideal(radar):
     return pulse
 
 
-def receive_iq(scenario, first_cpi=0, cpis=None):
+def receive_iq(scenario, first_cpi=0, cpis=None, *, range_walk=True):
     """The ADC samples of the range lines of ``cpis`` CPIs from CPI ``first_cpi``
-    (default: every CPI of the scenario).
+    (default: every CPI of the scenario). With ``range_walk=False`` each echo's
+    delay is held over a CPI at the range of its middle pulse (its carrier phase
+    still follows the range, so its Doppler is kept): the echoes of a radar without
+    range walk, the reference of the walk loss.
 
     Each target's echo (on the pulses where the target is ``visible_at`` the pulse's
     time: outside a site's sector it gives none) is the ideal transmitted pulse delayed by ``2 R / c``
@@ -696,7 +699,8 @@ def receive_iq(scenario, first_cpi=0, cpis=None):
     blank = int(math.ceil(r.pulse_width_s * r.sample_rate_hz - 1e-9))
     first_line = first_cpi * m
     for index, target in enumerate(scenario.targets):
-        _add_echo(iq, r, target, target_fluctuation(r, target, index), first_line, blank)
+        _add_echo(iq, r, target, target_fluctuation(r, target, index), first_line, blank,
+                  range_walk)
     for index, patch in enumerate(scenario.clutter):
         for k in range(cpis):
             rng = np.random.default_rng([r.noise_seed, 1, index, first_cpi + k])
@@ -710,10 +714,12 @@ def receive_iq(scenario, first_cpi=0, cpis=None):
     return rounded[0] + 1j * rounded[1], clipped
 
 
-def _add_echo(iq, radar, target, amplitude, first_line, blank):
+def _add_echo(iq, radar, target, amplitude, first_line, blank, range_walk):
     """Add ``target``'s echo (``amplitude``: its factor in each CPI of the scenario) to
-    the lines ``iq`` that start at the scenario's line ``first_line``."""
+    the lines ``iq`` that start at the scenario's line ``first_line``; without
+    ``range_walk``, its delay held at the CPI's middle pulse."""
     fs, length, n_pulse = radar.sample_rate_hz, radar.line_samples, radar.pulse_samples
+    m = radar.pulses_per_cpi
     pulse = transmit_pulse_ideal(radar)
     scale = echo_amplitude(target.snr_db, radar.noise_rms_lsb)
     for row in range(len(iq)):
@@ -722,7 +728,8 @@ def _add_echo(iq, radar, target, amplitude, first_line, blank):
         if not target.visible_at(t_n):
             continue
         rng_m = target.range_at(t_n)
-        delay = echo_delay_s(rng_m)
+        delay = echo_delay_s(rng_m if range_walk else
+                             target.range_at((n // m * m + m // 2) * radar.pri_s))
         doppler = doppler_hz(target.velocity_at(t_n), radar.wavelength_m)
         start = max(int(math.floor(delay * fs)), blank)
         stop = min(int(math.ceil(delay * fs)) + n_pulse + 1, length)
@@ -731,7 +738,7 @@ def _add_echo(iq, radar, target, amplitude, first_line, blank):
         t = np.arange(start, stop) / fs
         echo = pulse(t - delay) * np.exp(2j * np.pi * doppler * (t - delay))
         carrier = np.exp(2j * np.pi * carrier_phase_turns(rng_m, radar.wavelength_m))
-        iq[row, start:stop] += scale * amplitude[n // radar.pulses_per_cpi] * carrier * echo
+        iq[row, start:stop] += scale * amplitude[n // m] * carrier * echo
 
 
 def target_fluctuation(radar, target, index):

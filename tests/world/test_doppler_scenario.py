@@ -181,3 +181,32 @@ def test_bad_swerling_is_one_line():
     doc["target"][0]["swerling"] = 2
     with pytest.raises(ScenarioError, match=r"^target\[0\]\.swerling must be 0 or 1, not 2$"):
         parse_scenario(doc)
+
+
+def test_echoes_without_range_walk_hold_the_delay_and_keep_the_doppler():
+    """``receive_iq(..., range_walk=False)`` (the walk-loss bench's reference): each
+    echo starts on the sample of its CPI's middle pulse in every pulse of the CPI,
+    where the walking echo of a 3 km/s target moves by over 3 samples a CPI; the
+    middle pulse is the same both ways, and the held echo's phase at one sample
+    turns by the target's Doppler from pulse to pulse."""
+    doc = _doc(doppler=False, cpis=2, targets=[{"range_m": 60000.0, "radial_velocity_mps": -3200.0,
+                                                 "snr_db": 40.0}])
+    scenario = parse_scenario(doc)
+    walking, _ = receive_iq(scenario)
+    held, _ = receive_iq(scenario, range_walk=False)
+    m = scenario.radar.pulses_per_cpi
+    starts = {name: np.argmax(np.abs(iq) > 1000, axis=1) for name, iq in
+              (("walking", walking), ("held", held))}
+    for cpi in range(2):
+        lines = slice(cpi * m, (cpi + 1) * m)
+        assert np.all(starts["held"][lines] == starts["walking"][cpi * m + m // 2])
+        assert np.ptp(starts["walking"][lines]) >= 3
+    middles = np.arange(2) * m + m // 2
+    assert np.array_equal(walking[middles], held[middles])
+    # inside a CPI the held echo's phase turns by the Doppler, 2 pi f_d PRI a pulse
+    r = scenario.radar
+    turn = np.angle(np.exp(2j * np.pi * doppler_hz(-3200.0, r.wavelength_m) * r.pri_s))
+    inside = starts["walking"].max() + 10
+    for cpi in range(2):
+        lines = held[cpi * m:(cpi + 1) * m, inside]
+        np.testing.assert_allclose(np.angle(lines[1:] * np.conj(lines[:-1])), turn, atol=0.02)
