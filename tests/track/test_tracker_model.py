@@ -285,6 +285,7 @@ def test_steady_state_error_variance(cls, lam):
             a = rng.normal(0, lam * sigma, targets)
             x, v = x + v + a / 2, v + a
     ratio = np.var(errors) / (kalata_gains(lam)[0] * sigma ** 2)
+    print(f"{cls.__name__}, lambda {lam}: error variance / (alpha sigma_r^2) = {ratio:.4f}")
     assert 0.9 < ratio < 1.1
     assert abs(np.mean(errors)) < 0.02 * sigma
 
