@@ -83,11 +83,15 @@ def rate(count, trials):
             "interval_95": interval(count, trials)}
 
 
-def trial_columns(name):
+def trial_columns(name, columns=None):
+    """The Doppler bins counted as trials in maps of ``columns`` bins (default
+    ``COLUMNS[name]``): every ``2(Dd + Gd) + 1``-th from 0, as many as fit with no two
+    circular windows sharing a bin."""
     window = WINDOWS[name]
+    columns = COLUMNS[name] if columns is None else columns
     stride = 2 * (window.get("doppler_reference_cells", 0)
                   + window.get("doppler_guard_cells", 0)) + 1
-    return np.arange(0, COLUMNS[name], stride)
+    return np.arange(0, columns - columns % stride, stride)
 
 
 def detect_all(x, window, detectors):
